@@ -1,0 +1,3 @@
+from openlinq.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""The HTTP edge: thin handlers that authenticate, validate, call one service, respond."""

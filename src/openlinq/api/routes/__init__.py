@@ -1,0 +1,18 @@
+"""One module per API resource; ``mount_routes`` puts them under /v3 and /api/partner/v3."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from openlinq.api.routes import capability, chats, messages, phone_numbers, simulator, system
+
+
+def mount_routes(app: FastAPI) -> None:
+    v3 = APIRouter(prefix="/v3")
+    for module in (chats, messages, phone_numbers, capability):
+        v3.include_router(module.router)
+    app.include_router(v3)
+    # The SDKs' base URL is .../api/partner; the same routes answer there too.
+    app.include_router(v3, prefix="/api/partner", include_in_schema=False)
+    app.include_router(simulator.router)
+    app.include_router(system.router)

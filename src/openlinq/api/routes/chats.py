@@ -1,0 +1,106 @@
+"""/v3/chats: create, list, read, rename, mark read, and a chat's messages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from openlinq.api.deps import AccountDep, ServicesDep, phone_query
+from openlinq.api.schemas.chats import (
+    ChatCreateIn,
+    ChatCreateOut,
+    ChatOut,
+    ChatPageOut,
+    ChatUpdateIn,
+    ChatUpdateOut,
+)
+from openlinq.api.schemas.messages import MessagePageOut, MessageSendIn, MessageSendOut
+from openlinq.api.views import (
+    chat_create_out,
+    chat_out,
+    chat_page_out,
+    message_page_out,
+    message_send_out,
+)
+from openlinq.domain.messaging import request_fingerprint
+from openlinq.domain.parts import build_content
+
+router = APIRouter(tags=["chats"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+@router.post("/chats", status_code=201, response_model=ChatCreateOut)
+async def create_chat(
+    body: ChatCreateIn, account: AccountDep, services: ServicesDep
+) -> ChatCreateOut:
+    result = await services.messaging.create_chat(
+        account,
+        body.from_,
+        body.to,
+        build_content(body.message.model_dump(exclude_none=True)),
+        request_fingerprint(body.model_dump(mode="json", by_alias=True)),
+    )
+    return chat_create_out(result)
+
+
+@router.get("/chats", response_model=ChatPageOut)
+async def list_chats(
+    account: AccountDep,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=32)] = None,
+    to: Annotated[str | None, Query(max_length=320)] = None,
+    limit: Limit = 20,
+) -> ChatPageOut:
+    page = await services.chats.page(
+        account, from_number=phone_query(from_), to=phone_query(to), cursor=cursor, limit=limit
+    )
+    return chat_page_out(page)
+
+
+@router.get("/chats/{chat_id}", response_model=ChatOut)
+async def get_chat(chat_id: str, account: AccountDep, services: ServicesDep) -> ChatOut:
+    return chat_out(*await services.chats.get(account, chat_id))
+
+
+@router.put("/chats/{chat_id}", status_code=202, response_model=ChatUpdateOut)
+async def update_chat(
+    chat_id: str, body: ChatUpdateIn, account: AccountDep, services: ServicesDep
+) -> ChatUpdateOut:
+    chat = await services.chats.update(
+        account, chat_id, display_name=body.display_name, group_chat_icon=body.group_chat_icon
+    )
+    return ChatUpdateOut(chat_id=chat.id, status="accepted")
+
+
+@router.post("/chats/{chat_id}/read", status_code=204, response_class=Response)
+async def mark_chat_read(chat_id: str, account: AccountDep, services: ServicesDep) -> Response:
+    await services.chats.mark_read(account, chat_id)
+    return Response(status_code=204)
+
+
+@router.get("/chats/{chat_id}/messages", response_model=MessagePageOut)
+async def list_chat_messages(
+    chat_id: str,
+    account: AccountDep,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 20,
+) -> MessagePageOut:
+    page = await services.messages.list_in_chat(account, chat_id, cursor=cursor, limit=limit)
+    return message_page_out(page)
+
+
+@router.post("/chats/{chat_id}/messages", status_code=202, response_model=MessageSendOut)
+async def send_message(
+    chat_id: str, body: MessageSendIn, account: AccountDep, services: ServicesDep
+) -> MessageSendOut:
+    result = await services.messaging.send_to_chat(
+        account,
+        chat_id,
+        build_content(body.message.model_dump(exclude_none=True)),
+        request_fingerprint({"chat_id": chat_id, **body.model_dump(mode="json")}),
+    )
+    return message_send_out(result)

@@ -1,0 +1,71 @@
+"""/v3/messages: send with automatic line selection, read one, read a thread."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query
+
+from openlinq.api.deps import AccountDep, ServicesDep
+from openlinq.api.schemas.messages import (
+    MessageCreateIn,
+    MessageCreateOut,
+    MessageOut,
+    MessagePageOut,
+)
+from openlinq.api.views import message_create_out, message_out, message_page_out
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.messaging import request_fingerprint
+from openlinq.domain.parts import MAX_IDEMPOTENCY_KEY, build_content
+
+router = APIRouter(tags=["messages"])
+
+
+@router.post("/messages", status_code=202, response_model=MessageCreateOut)
+async def create_message(
+    body: MessageCreateIn,
+    account: AccountDep,
+    services: ServicesDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)
+    ] = None,
+) -> MessageCreateOut:
+    message = body.message.model_dump(exclude_none=True)
+    if idempotency_key is not None:
+        if message.get("idempotency_key", idempotency_key) != idempotency_key:
+            raise LinqError(
+                ErrorCode.INVALID_PARAMETER,
+                "the Idempotency-Key header and message.idempotency_key differ",
+            )
+        message["idempotency_key"] = idempotency_key
+    result = await services.messaging.create_message(
+        account,
+        body.to,
+        build_content(message),
+        request_fingerprint(
+            {"to": sorted(body.to), **body.model_dump(mode="json", exclude={"to"})}
+        ),
+        continuation_text=body.continuation_message.text if body.continuation_message else None,
+        exclude_from=body.exclude_from or [],
+    )
+    return message_create_out(result)
+
+
+@router.get("/messages/{message_id}", response_model=MessageOut)
+async def get_message(message_id: str, account: AccountDep, services: ServicesDep) -> MessageOut:
+    return message_out(*await services.messages.get(account, message_id))
+
+
+@router.get("/messages/{message_id}/thread", response_model=MessagePageOut)
+async def get_thread(
+    message_id: str,
+    account: AccountDep,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Literal["asc", "desc"] = "asc",
+) -> MessagePageOut:
+    page = await services.messages.thread(
+        account, message_id, cursor=cursor, limit=limit, ascending=order == "asc"
+    )
+    return message_page_out(page)

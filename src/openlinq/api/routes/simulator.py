@@ -1,0 +1,180 @@
+"""/sim/v1: drive the simulated phones (openlinq's own API, same Bearer auth)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from openlinq.api.deps import AccountDep, ServicesDep
+from openlinq.api.schemas.simulator import (
+    ClockAdvanceIn,
+    ClockOut,
+    CountOut,
+    DeviceChatIn,
+    DeviceMessageIn,
+    DeviceMessageOut,
+    DeviceOut,
+    DeviceReactionIn,
+    DeviceSettingsIn,
+    DeviceTypingIn,
+    EventListOut,
+    EventOut,
+    ScreenMessageOut,
+    ScreenOut,
+)
+from openlinq.delivery.simulator.devices import DeviceProfile
+from openlinq.domain.clock import ManualClock
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.parts import build_content
+from openlinq.domain.views import jsonable
+
+router = APIRouter(prefix="/sim/v1", tags=["simulator"])
+
+
+def _device_out(handle: str, profile: DeviceProfile, configured: bool) -> DeviceOut:
+    return DeviceOut(handle=handle, configured=configured, profile=profile.to_json())
+
+
+@router.get("/devices/{handle}", response_model=DeviceOut)
+async def get_device(handle: str, account: AccountDep, services: ServicesDep) -> DeviceOut:
+    return _device_out(*await services.simulator.device(account, handle))
+
+
+@router.put("/devices/{handle}", response_model=DeviceOut)
+async def configure_device(
+    handle: str, body: DeviceSettingsIn, account: AccountDep, services: ServicesDep
+) -> DeviceOut:
+    settings = body.model_dump(exclude_none=True)
+    return _device_out(*await services.simulator.configure(account, handle, settings))
+
+
+@router.delete("/devices/{handle}", status_code=204, response_class=Response)
+async def reset_device(handle: str, account: AccountDep, services: ServicesDep) -> Response:
+    await services.simulator.reset(account, handle)
+    return Response(status_code=204)
+
+
+@router.post("/devices/{handle}/messages", status_code=201, response_model=DeviceMessageOut)
+async def device_sends(
+    handle: str, body: DeviceMessageIn, account: AccountDep, services: ServicesDep
+) -> DeviceMessageOut:
+    if (body.text is None) == (body.parts is None):
+        raise LinqError(ErrorCode.INVALID_MESSAGE_CONTENT, "give exactly one of text or parts")
+    raw_parts = (
+        [{"type": "text", "value": body.text}]
+        if body.text is not None
+        else [p.model_dump(exclude_none=True) for p in body.parts or []]
+    )
+    message = await services.simulator.send_message(
+        account,
+        handle,
+        to=body.to,
+        chat_id=body.chat_id,
+        parts=list(build_content({"parts": raw_parts}).parts),
+        reply_to=body.reply_to,
+    )
+    return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
+
+
+@router.post("/devices/{handle}/reactions", status_code=204, response_class=Response)
+async def device_reacts(
+    handle: str, body: DeviceReactionIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    await services.simulator.react(
+        account, handle, body.message_id, body.type, body.custom_emoji, body.part_index
+    )
+    return Response(status_code=204)
+
+
+@router.post("/devices/{handle}/read", response_model=CountOut)
+async def device_reads(
+    handle: str, body: DeviceChatIn, account: AccountDep, services: ServicesDep
+) -> CountOut:
+    return CountOut(count=await services.simulator.read(account, handle, body.chat_id))
+
+
+@router.post("/devices/{handle}/typing", status_code=204, response_class=Response)
+async def device_types(
+    handle: str, body: DeviceTypingIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    await services.simulator.typing(account, handle, body.chat_id, body.state == "started")
+    return Response(status_code=204)
+
+
+@router.get("/devices/{handle}/screen", response_model=ScreenOut)
+async def device_screen(handle: str, account: AccountDep, services: ServicesDep) -> ScreenOut:
+    resolved, items = await services.simulator.screen(account, handle)
+    return ScreenOut(
+        handle=resolved,
+        messages=[
+            ScreenMessageOut.model_validate(
+                {
+                    "message_id": item.message.id,
+                    "chat_id": item.message.chat_id,
+                    "direction": item.direction,
+                    "counterpart": item.message.sender_handle,
+                    "service": item.message.service.value,
+                    "parts": jsonable([dict(p) for p in item.message.parts]),
+                    "effect": item.message.effect.__dict__ if item.message.effect else None,
+                    "reply_to": {
+                        "message_id": item.message.reply_to.message_id,
+                        "part_index": item.message.reply_to.part_index,
+                    }
+                    if item.message.reply_to
+                    else None,
+                    "delivery_status": item.message.delivery_status.value,
+                    "at": item.message.delivered_at
+                    or item.message.sent_at
+                    or item.message.created_at,
+                    "reactions": item.reactions,
+                }
+            )
+            for item in items
+        ],
+    )
+
+
+def _clock_out(services: ServicesDep, jobs_run: int = 0) -> ClockOut:
+    mode = "manual" if isinstance(services.clock, ManualClock) else "real"
+    return ClockOut(now=services.clock.now(), mode=mode, jobs_run=jobs_run)
+
+
+@router.get("/clock", response_model=ClockOut)
+async def get_clock(account: AccountDep, services: ServicesDep) -> ClockOut:
+    return _clock_out(services)
+
+
+@router.post("/clock/advance", response_model=ClockOut)
+async def advance_clock(
+    body: ClockAdvanceIn, account: AccountDep, services: ServicesDep
+) -> ClockOut:
+    return _clock_out(services, await services.simulator.advance_clock(body.seconds))
+
+
+@router.post("/jobs/run", response_model=ClockOut)
+async def run_due_jobs(account: AccountDep, services: ServicesDep) -> ClockOut:
+    return _clock_out(services, await services.simulator.run_due())
+
+
+@router.get("/events", response_model=EventListOut)
+async def recent_events(
+    account: AccountDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> EventListOut:
+    async with services.storage.read() as repos:
+        events = await repos.events.recent(account.id, limit)
+    return EventListOut(
+        events=[
+            EventOut(
+                event_id=e.id,
+                event_type=e.type,
+                created_at=e.created_at,
+                trace_id=e.trace_id,
+                phone_number=e.phone_number,
+                data=e.data,
+            )
+            for e in events
+        ]
+    )

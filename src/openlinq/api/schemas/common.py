@@ -1,0 +1,107 @@
+"""Shapes shared by several resources."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ServiceType = Literal["iMessage", "SMS", "RCS"]
+LineTypeName = Literal["iMessage", "RCS"]
+DeliveryStatusName = Literal["pending", "queued", "sent", "delivered", "received", "read", "failed"]
+ReactionTypeName = Literal[
+    "love", "like", "dislike", "laugh", "emphasize", "question", "custom", "sticker"
+]
+
+
+class WireModel(BaseModel):
+    """Response models: built from domain views, serialised by alias."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class RequestModel(BaseModel):
+    """Request bodies: unknown fields are ignored, as the platform does."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class ChatHandleOut(WireModel):
+    id: str
+    handle: str
+    joined_at: datetime
+    service: ServiceType
+    is_me: bool | None = None
+    left_at: datetime | None = None
+    line_type: LineTypeName | None = None
+    status: Literal["active", "left", "removed"] | None = None
+
+
+class HealthStatusOut(WireModel):
+    doc_url: str
+    status: Literal["HEALTHY", "AT_RISK", "CRITICAL", "OPTED_OUT"]
+    updated_at: datetime
+
+
+class EffectOut(WireModel):
+    name: str | None = None
+    type: Literal["screen", "bubble"] | None = None
+
+
+class ReplyToOut(WireModel):
+    message_id: str
+    part_index: int | None = None
+
+
+class ReactionOut(WireModel):
+    handle: ChatHandleOut
+    is_me: bool
+    type: ReactionTypeName
+    id: str | None = None
+    custom_emoji: str | None = None
+    sticker: dict[str, Any] | None = None
+
+
+class TextDecorationOut(WireModel):
+    range: list[int]
+    style: Literal["bold", "italic", "strikethrough", "underline"] | None = None
+    animation: (
+        Literal["big", "small", "shake", "nod", "explode", "ripple", "bloom", "jitter"] | None
+    ) = None
+
+
+class MentionOut(WireModel):
+    handle: str
+    is_me: bool
+    range: list[int]
+
+
+class TextPartOut(WireModel):
+    type: Literal["text"]
+    value: str
+    reactions: list[ReactionOut] | None = None
+    inline_stickers: list[dict[str, Any]] | None = None
+    mention: str | None = None
+    mention_range: list[int] | None = None
+    mentions: list[MentionOut] | None = None
+    text_decorations: list[TextDecorationOut] | None = None
+
+
+class MediaPartOut(WireModel):
+    type: Literal["media"]
+    id: str
+    filename: str
+    mime_type: str
+    size_bytes: int
+    url: str
+    reactions: list[ReactionOut] | None = None
+
+
+class LinkPartOut(WireModel):
+    type: Literal["link"]
+    value: str
+    reactions: list[ReactionOut] | None = None
+
+
+PartOut = Annotated[TextPartOut | MediaPartOut | LinkPartOut, Field(discriminator="type")]

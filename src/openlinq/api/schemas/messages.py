@@ -1,0 +1,183 @@
+"""Message content (requests) and messages (responses)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from openlinq.api.schemas.common import (
+    ChatHandleOut,
+    DeliveryStatusName,
+    EffectOut,
+    PartOut,
+    ReplyToOut,
+    RequestModel,
+    ServiceType,
+    WireModel,
+)
+from openlinq.domain.parts import MAX_IDEMPOTENCY_KEY, MAX_TEXT_LENGTH, MAX_URL_LENGTH
+
+Range = Annotated[list[int], Field(min_length=2, max_length=2)]
+
+
+class TextDecorationIn(RequestModel):
+    range: Range
+    style: Literal["bold", "italic", "strikethrough", "underline"] | None = None
+    animation: (
+        Literal["big", "small", "shake", "nod", "explode", "ripple", "bloom", "jitter"] | None
+    ) = None
+
+
+class InlineStickerIn(RequestModel):
+    range: Range
+    attachment_id: str | None = None
+    url: str | None = None
+
+
+class TextPartIn(RequestModel):
+    type: Literal["text"]
+    value: str = Field(max_length=MAX_TEXT_LENGTH)
+    text_decorations: list[TextDecorationIn] | None = None
+    inline_stickers: list[InlineStickerIn] | None = None
+    mention: str | None = None
+    mention_range: Range | None = None
+
+
+class MediaPartIn(RequestModel):
+    type: Literal["media"]
+    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    attachment_id: str | None = None
+    sticker: bool | None = None
+
+
+class LinkPartIn(RequestModel):
+    type: Literal["link"]
+    value: str = Field(max_length=MAX_URL_LENGTH)
+
+
+class IMessageAppPartIn(RequestModel):
+    type: Literal["imessage_app"]
+    app: dict[str, Any]
+    layout: dict[str, Any]
+    fallback_text: str | None = None
+    interactive: bool | None = None
+    url: str | None = None
+
+
+class AppClipPartIn(RequestModel):
+    type: Literal["app_clip"]
+    value: str
+    caption: str | None = None
+
+
+PartIn = Annotated[
+    TextPartIn | MediaPartIn | LinkPartIn | IMessageAppPartIn | AppClipPartIn,
+    Field(discriminator="type"),
+]
+
+
+class EffectIn(RequestModel):
+    name: str | None = None
+    type: Literal["screen", "bubble"] | None = None
+
+
+class ReplyToIn(RequestModel):
+    message_id: str = Field(max_length=64)
+    part_index: int | None = Field(default=None, ge=0)
+
+
+class ExperienceIn(RequestModel):
+    name: str
+    action: str
+    params: dict[str, Any] | None = None
+
+
+class MessageContentIn(RequestModel):
+    parts: list[PartIn] | None = None
+    experience: ExperienceIn | None = None
+    effect: EffectIn | None = None
+    reply_to: ReplyToIn | None = None
+    preferred_service: ServiceType | None = None
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY)
+
+
+class MessageSendIn(RequestModel):
+    message: MessageContentIn
+    override_optout: bool | None = None
+
+
+class ContinuationIn(RequestModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+
+
+class MessageCreateIn(RequestModel):
+    to: list[str] = Field(min_length=1)
+    message: MessageContentIn
+    continuation_message: ContinuationIn | None = None
+    exclude_from: list[str] | None = None
+    override_optout: bool | None = None
+
+
+class SentMessageOut(WireModel):
+    id: str
+    created_at: datetime
+    delivery_status: DeliveryStatusName
+    is_read: bool
+    parts: list[PartOut]
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    effect: EffectOut | None = None
+    from_handle: ChatHandleOut | None = None
+    preferred_service: ServiceType | None = None
+    reply_to: ReplyToOut | None = None
+    service: ServiceType | None = None
+
+
+class MessageOut(WireModel):
+    id: str
+    chat_id: str
+    created_at: datetime
+    updated_at: datetime
+    delivery_status: DeliveryStatusName
+    is_delivered: bool
+    is_from_me: bool
+    is_read: bool
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    sent_at: datetime | None = None
+    effect: EffectOut | None = None
+    from_: str | None = Field(default=None, alias="from")
+    from_handle: ChatHandleOut | None = None
+    parts: list[PartOut] | None = None
+    preferred_service: ServiceType | None = None
+    reply_to: ReplyToOut | None = None
+    service: ServiceType | None = None
+
+
+class MessageSendOut(WireModel):
+    chat_id: str
+    message: SentMessageOut
+
+
+class MessagePageOut(WireModel):
+    messages: list[MessageOut]
+    next_cursor: str | None = None
+
+
+class FromSelectionOut(WireModel):
+    reason: Literal["reused_active_chat", "new_best_number", "failover_flagged"]
+    reused_existing_chat: bool
+
+
+class MessageCreateOut(WireModel):
+    chat_id: str
+    created_new_chat: bool
+    from_: str = Field(alias="from")
+    from_selection: FromSelectionOut
+    handles: list[ChatHandleOut]
+    is_group: bool
+    message: SentMessageOut
+    service: ServiceType
+    previous_chat_id: str | None = None

@@ -1,0 +1,109 @@
+"""Domain records to response models: the only place the edge builds wire objects."""
+
+from __future__ import annotations
+
+from openlinq.api.schemas.chats import ChatCreateOut, ChatOut, ChatPageOut
+from openlinq.api.schemas.lines import PhoneNumberOut
+from openlinq.api.schemas.messages import (
+    MessageCreateOut,
+    MessageOut,
+    MessagePageOut,
+    MessageSendOut,
+    SentMessageOut,
+)
+from openlinq.domain.chats import ChatPage
+from openlinq.domain.messages import MessagePage
+from openlinq.domain.messaging import SendResult
+from openlinq.domain.models import Chat, Line, Message, Reaction
+from openlinq.domain.views import (
+    REPUTATION_DOC_URL,
+    chat_view,
+    display_name,
+    handle_view,
+    health_view,
+    message_view,
+    sent_message_view,
+)
+
+
+def chat_out(chat: Chat, line: Line) -> ChatOut:
+    return ChatOut.model_validate(chat_view(chat, line))
+
+
+def chat_page_out(page: ChatPage) -> ChatPageOut:
+    return ChatPageOut(
+        chats=[chat_out(chat, line) for chat, line in page.chats], next_cursor=page.next_cursor
+    )
+
+
+def sent_out(result: SendResult) -> SentMessageOut:
+    return SentMessageOut.model_validate(
+        sent_message_view(result.message, result.chat, result.line)
+    )
+
+
+def chat_create_out(result: SendResult) -> ChatCreateOut:
+    chat, line = result.chat, result.line
+    return ChatCreateOut.model_validate(
+        {
+            "chat": {
+                "id": chat.id,
+                "display_name": display_name(chat),
+                "handles": [handle_view(h, line) for h in chat.handles],
+                "health_status": health_view(chat),
+                "is_group": chat.is_group,
+                "message": sent_out(result),
+                "service": result.message.service.value,
+            }
+        }
+    )
+
+
+def message_send_out(result: SendResult) -> MessageSendOut:
+    return MessageSendOut(chat_id=result.chat.id, message=sent_out(result))
+
+
+def message_create_out(result: SendResult) -> MessageCreateOut:
+    chat, line = result.chat, result.line
+    return MessageCreateOut.model_validate(
+        {
+            "chat_id": chat.id,
+            "created_new_chat": result.created_chat,
+            "from": line.phone_number,
+            "from_selection": {
+                "reason": result.reason,
+                "reused_existing_chat": not result.created_chat,
+            },
+            "handles": [handle_view(h, line) for h in chat.handles],
+            "is_group": chat.is_group,
+            "message": sent_out(result),
+            "service": result.message.service.value,
+            "previous_chat_id": result.previous_chat_id,
+        }
+    )
+
+
+def message_out(message: Message, chat: Chat, line: Line, reactions: list[Reaction]) -> MessageOut:
+    return MessageOut.model_validate(message_view(message, chat, reactions, line))
+
+
+def message_page_out(page: MessagePage) -> MessagePageOut:
+    return MessagePageOut(
+        messages=[
+            message_out(m, page.chat, page.line, page.reactions.get(m.id, []))
+            for m in page.messages
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+def phone_number_out(line: Line) -> PhoneNumberOut:
+    return PhoneNumberOut.model_validate(
+        {
+            "id": line.id,
+            "phone_number": line.phone_number,
+            "reputation": {"doc_url": REPUTATION_DOC_URL, "status": line.reputation.value},
+            "forwarding_number": line.forwarding_number,
+            "line_type": line.line_type.value,
+        }
+    )

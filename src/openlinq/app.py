@@ -1,0 +1,57 @@
+"""create_app(settings): the FastAPI application around the wired services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+
+from openlinq import __version__
+from openlinq.api.errors import install_error_handlers
+from openlinq.api.routes import mount_routes
+from openlinq.api.tracing import TraceMiddleware
+from openlinq.config import Settings
+from openlinq.domain.accounts import Sandbox
+from openlinq.domain.clock import ManualClock
+from openlinq.wiring import Services, build_services, start
+
+
+def create_app(
+    settings: Settings,
+    services: Services | None = None,
+    on_started: Callable[[Sandbox], None] | None = None,
+) -> FastAPI:
+    services = services or build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sandbox = await start(services)
+        app.state.sandbox = sandbox
+        if on_started is not None:
+            on_started(sandbox)
+        worker = None
+        if settings.run_worker and not isinstance(services.clock, ManualClock):
+            worker = asyncio.create_task(services.runner.run_forever(), name="openlinq-jobs")
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await services.db.dispose()
+
+    app = FastAPI(
+        title="openlinq",
+        version=__version__,
+        description="A self-hostable server for the Linq Partner API v3, "
+        "with a simulator playing every recipient phone.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(TraceMiddleware)
+    mount_routes(app)
+    return app

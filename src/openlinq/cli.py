@@ -1,0 +1,203 @@
+"""The ``openlinq`` command: run the server and manage accounts, keys and lines."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from openlinq.app import create_app
+from openlinq.config import Settings
+from openlinq.domain.accounts import Sandbox
+from openlinq.domain.ids import AccountId
+from openlinq.domain.models import AccountTier, LineType
+from openlinq.store.migrate import upgrade_to_head
+from openlinq.wiring import Services, build_services
+
+app = typer.Typer(help="openlinq: a self-hosted Linq Partner API v3 server.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Partner accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+lines_app = typer.Typer(help="Lines (phone numbers).", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+app.add_typer(lines_app, name="lines")
+console = Console()
+T = TypeVar("T")
+
+SANDBOX_KEY_FILE = "sandbox-api-key"
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data directory (OPENLINQ_DATA_DIR).", show_default=False)
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="sqlite:/// or postgresql:// URL (OPENLINQ_DATABASE_URL).")
+]
+
+
+def _settings(data_dir: Path | None, database_url: str | None, **extra: object) -> Settings:
+    overrides = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
+    """Keep the generated sandbox key in the data dir so every start can show it."""
+    path = settings.data_dir / SANDBOX_KEY_FILE
+    if sandbox.api_key:
+        if sandbox.created and not settings.dev_api_key:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(sandbox.api_key + "\n")
+            path.chmod(0o600)
+        return sandbox.api_key
+    return path.read_text().strip() if path.exists() else None
+
+
+def _banner(settings: Settings) -> Callable[[Sandbox], None]:
+    def show(sandbox: Sandbox) -> None:
+        key = _remember_sandbox_key(settings, sandbox)
+        base = f"{settings.base_url}/api/partner"
+        console.print(
+            f"[bold green]openlinq[/] is serving the Linq Partner API v3 at [bold]{base}[/]"
+        )
+        console.print(f"  LINQ_API_V3_BASE_URL={base}")
+        console.print(f"  LINQ_API_V3_API_KEY={key or '(set OPENLINQ_DEV_API_KEY to choose one)'}")
+        table = Table("line", "type", "status", title=f"sandbox account {sandbox.account.id}")
+        for line in sandbox.lines:
+            table.add_row(line.phone_number, line.line_type.value, line.status.value)
+        console.print(table)
+        console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+        console.print(f"  clock: {settings.clock}   docs: {settings.base_url}/docs")
+
+    return show
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (OPENLINQ_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (OPENLINQ_PORT).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    dev_api_key: Annotated[
+        str | None, typer.Option(help="Fix the sandbox API key (OPENLINQ_DEV_API_KEY).")
+    ] = None,
+    clock: Annotated[str | None, typer.Option(help="real or manual (OPENLINQ_CLOCK).")] = None,
+) -> None:
+    """Start the server (migrating the database and creating the sandbox on first start)."""
+    settings = _settings(
+        data_dir, database_url, host=host, port=port, dev_api_key=dev_api_key, clock=clock
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    application = create_app(settings, on_started=_banner(settings))
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+def _run(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
+    async def run() -> T:
+        services = build_services(settings)
+        try:
+            await upgrade_to_head(services.db)
+            return await action(services)
+        finally:
+            await services.db.dispose()
+
+    return asyncio.run(run())
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    tier: Annotated[AccountTier, typer.Option(help="Account tier.")] = AccountTier.STANDARD,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an account and print its first API key (shown once)."""
+    account, key = _run(
+        _settings(data_dir, database_url), lambda s: s.accounts.create_account(name, tier)
+    )
+    console.print(f"account {account.id} ({account.name}, {account.tier.value})")
+    console.print(f"API key (shown once): [bold]{key}[/]")
+
+
+@accounts_app.command("list")
+def accounts_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List accounts and their lines."""
+    rows = _run(_settings(data_dir, database_url), lambda s: s.accounts.list_accounts())
+    table = Table("account", "name", "tier", "lines")
+    for account, lines in rows:
+        table.add_row(
+            account.id,
+            account.name,
+            account.tier.value,
+            ", ".join(line.phone_number for line in lines),
+        )
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    account_id: str,
+    name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create another API key for an account (shown once)."""
+    key = _run(
+        _settings(data_dir, database_url),
+        lambda s: s.accounts.add_key(AccountId(account_id), name),
+    )
+    console.print(f"API key (shown once): [bold]{key}[/]")
+
+
+@lines_app.command("add")
+def lines_add(
+    account_id: str,
+    phone_number: str,
+    line_type: Annotated[LineType, typer.Option("--type", help="Line type.")] = LineType.IMESSAGE,
+    rcs: Annotated[bool, typer.Option(help="Whether the line can send RCS.")] = True,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Give an account a line."""
+    line = _run(
+        _settings(data_dir, database_url),
+        lambda s: s.accounts.add_line(
+            AccountId(account_id), phone_number, line_type, rcs_enabled=rcs
+        ),
+    )
+    console.print(f"line {line.id}: {line.phone_number} ({line.line_type.value})")
+
+
+@lines_app.command("list")
+def lines_list(account_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List an account's lines."""
+    rows = _run(_settings(data_dir, database_url), lambda s: s.accounts.list_accounts())
+    table = Table("line id", "phone number", "type", "status", "rcs")
+    for account, lines in rows:
+        if account.id == account_id:
+            for line in lines:
+                table.add_row(
+                    line.id,
+                    line.phone_number,
+                    line.line_type.value,
+                    line.status.value,
+                    "yes" if line.rcs_enabled else "no",
+                )
+    console.print(table)

@@ -1,0 +1,39 @@
+"""Settings from OPENLINQ_* environment variables (and CLI flags)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from openlinq.store.engine import sqlite_url_for
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENLINQ_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("./.openlinq")
+    database_url: str | None = None
+    dev_api_key: str | None = None
+    # "manual" freezes time until POST /sim/v1/clock/advance moves it: every
+    # simulated delay and retry then happens exactly when a test says so.
+    clock: Literal["real", "manual"] = "real"
+    # Run the background job runner in this process (turn off for API-only replicas).
+    run_worker: bool = True
+    public_url: str | None = None
+    log_level: str = "info"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or sqlite_url_for(self.data_dir.resolve())
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Getting messages to phones: the Carrier seam and its implementations."""

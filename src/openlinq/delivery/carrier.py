@@ -1,0 +1,59 @@
+"""The Carrier interface: the seam where real gateways plug in.
+
+A carrier answers two questions, "what can this handle receive?" and "send
+this", and reports what happens next (sent, delivered, read, failed, inbound
+traffic) through ``DeliveryRecorder``, the same domain entry points a real
+gateway's callbacks would use. The API layer never sees a carrier.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from openlinq.domain.errors import ErrorCode
+from openlinq.domain.ids import AccountId, ChatId, MessageId
+from openlinq.domain.models import Effect, Service
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    message_id: MessageId
+    account_id: AccountId
+    chat_id: ChatId
+    from_number: str
+    recipients: tuple[str, ...]
+    is_group: bool
+    service: Service
+    parts: tuple[dict[str, Any], ...]
+    effect: Effect | None
+    reply_to_id: MessageId | None
+
+
+class CarrierRejectedError(Exception):
+    """A permanent failure: the message is marked failed with ``code``, not retried."""
+
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Carrier(ABC):
+    """Anything that can move messages to and from phones.
+
+    ``send`` returns once the carrier has accepted the message; raising
+    ``CarrierRejectedError`` fails the message, any other exception makes the send job
+    retry with backoff (so ``send`` must tolerate being called twice for one id).
+    """
+
+    name: str
+
+    @abstractmethod
+    async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
+        """The services ``handle`` can currently receive."""
+
+    @abstractmethod
+    async def send(self, message: OutboundMessage) -> None:
+        """Hand ``message`` over for delivery."""

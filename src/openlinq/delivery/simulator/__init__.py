@@ -1,0 +1,1 @@
+"""The built-in carrier: a simulated phone for every recipient handle."""

@@ -1,0 +1,156 @@
+"""The simulator carrier: every recipient is a simulated device.
+
+A send marks the message sent at once, then each device's behaviour (delivery,
+read receipts, typing, replies, reactions) is scheduled as durable jobs on the
+injected clock, so it survives restarts and runs instantly under a manual clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openlinq.delivery.carrier import Carrier, CarrierRejectedError, OutboundMessage
+from openlinq.delivery.simulator.devices import DeviceProfile, Reply, resolve_profile
+from openlinq.domain.delivery import DeliveryRecorder
+from openlinq.domain.errors import ErrorCode
+from openlinq.domain.ids import AccountId, ChatId, MessageId
+from openlinq.domain.models import Service
+from openlinq.jobs.runner import JobQueue, JobRunner
+from openlinq.store.unit import Storage
+
+TYPING_LEAD = 0.5
+REACT_AFTER = 0.5
+
+
+class SimulatorCarrier(Carrier):
+    name = "simulator"
+
+    def __init__(self, storage: Storage, queue: JobQueue, recorder: DeliveryRecorder) -> None:
+        self.storage = storage
+        self.queue = queue
+        self.recorder = recorder
+
+    def register_jobs(self, runner: JobRunner) -> None:
+        runner.register("sim.deliver", self._deliver)
+        runner.register("sim.read", self._read)
+        runner.register("sim.typing", self._typing)
+        runner.register("sim.reply", self._reply)
+        runner.register("sim.react", self._react)
+
+    async def profile(self, account_id: AccountId, handle: str) -> DeviceProfile:
+        async with self.storage.read() as repos:
+            stored = await repos.sim_devices.get(account_id, handle)
+        return resolve_profile(handle, stored[0] if stored else None)
+
+    async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
+        return (await self.profile(account_id, handle)).services
+
+    async def send(self, message: OutboundMessage) -> None:
+        profiles = {h: await self.profile(message.account_id, h) for h in message.recipients}
+        reachable = [h for h, p in profiles.items() if p.reachable]
+        if not reachable:
+            raise CarrierRejectedError(
+                ErrorCode.PHONE_NOT_AVAILABLE, "the recipient's phone is unreachable"
+            )
+        await self.recorder.sent(message.message_id)
+        async with self.storage.write() as repos:
+            for handle in reachable:
+                await self.queue.schedule(
+                    repos,
+                    "sim.deliver",
+                    self._payload(message, handle),
+                    delay=profiles[handle].deliver_after,
+                )
+
+    @staticmethod
+    def _payload(message: OutboundMessage, handle: str) -> dict[str, Any]:
+        return {
+            "account_id": message.account_id,
+            "message_id": message.message_id,
+            "chat_id": message.chat_id,
+            "handle": handle,
+            "line": message.from_number,
+            "service": message.service.value,
+            "is_group": message.is_group,
+            "text": " ".join(p["value"] for p in message.parts if p["type"] in ("text", "link")),
+        }
+
+    async def _deliver(self, job: dict[str, Any]) -> None:
+        account_id = AccountId(job["account_id"])
+        service = Service(job["service"])
+        if service is not Service.SMS:  # SMS has no delivery or read receipts
+            await self.recorder.delivered(MessageId(job["message_id"]))
+        profile = await self.profile(account_id, job["handle"])
+        async with self.storage.write() as repos:
+            after_read = 0.0
+            if profile.read_after is not None and service is not Service.SMS:
+                after_read = profile.read_after
+                await self.queue.schedule(repos, "sim.read", job, delay=after_read)
+            if profile.react:
+                await self.queue.schedule(
+                    repos, "sim.react", {**job, "reaction": profile.react}, delay=REACT_AFTER
+                )
+            reply = await self._reply_text(repos, account_id, job, profile)
+            if reply is None:
+                return
+            if profile.typing and service is Service.IMESSAGE:
+                await self.queue.schedule(
+                    repos, "sim.typing", {**job, "started": True}, delay=after_read + TYPING_LEAD
+                )
+            await self.queue.schedule(
+                repos,
+                "sim.reply",
+                {**job, "reply": reply, "typing": profile.typing},
+                delay=after_read + profile.reply_after,
+            )
+
+    async def _reply_text(
+        self, repos: Any, account_id: AccountId, job: dict[str, Any], profile: DeviceProfile
+    ) -> str | None:
+        if profile.reply is Reply.ECHO:
+            return f"echo: {job['text']}" if job["text"] else "echo: (attachment)"
+        if profile.reply is Reply.STOP_FIRST:
+            stored = await repos.sim_devices.get(account_id, job["handle"])
+            override, state = stored if stored else ({}, {})
+            if state.get("stopped"):
+                return None
+            await repos.sim_devices.put(
+                account_id,
+                job["handle"],
+                override,
+                {**state, "stopped": True},
+                self.recorder.clock.now(),
+            )
+            return "STOP"
+        return None
+
+    async def _read(self, job: dict[str, Any]) -> None:
+        await self.recorder.read(MessageId(job["message_id"]))
+
+    async def _typing(self, job: dict[str, Any]) -> None:
+        await self.recorder.inbound_typing(
+            AccountId(job["account_id"]), ChatId(job["chat_id"]), job["handle"], job["started"]
+        )
+
+    async def _reply(self, job: dict[str, Any]) -> None:
+        account_id = AccountId(job["account_id"])
+        if job.get("typing") and job["service"] == Service.IMESSAGE.value:
+            await self.recorder.inbound_typing(
+                account_id, ChatId(job["chat_id"]), job["handle"], started=False
+            )
+        await self.recorder.inbound_message(
+            account_id,
+            job["line"],
+            job["handle"],
+            [{"type": "text", "value": job["reply"]}],
+            Service(job["service"]),
+            chat_id=ChatId(job["chat_id"]),
+        )
+
+    async def _react(self, job: dict[str, Any]) -> None:
+        await self.recorder.inbound_reaction(
+            AccountId(job["account_id"]),
+            MessageId(job["message_id"]),
+            job["handle"],
+            job["reaction"],
+        )

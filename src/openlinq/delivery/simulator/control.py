@@ -1,0 +1,213 @@
+"""The simulator control surface: configure devices, act as them, read their screens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from openlinq.delivery.simulator.carrier import SimulatorCarrier
+from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, builtin_profile
+from openlinq.domain.chats import chat_and_line
+from openlinq.domain.clock import Clock, ManualClock
+from openlinq.domain.delivery import DeliveryRecorder
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.handles import parse_handle, parse_phone
+from openlinq.domain.ids import ChatId, MessageId
+from openlinq.domain.models import Account, DeliveryStatus, Direction, Message, Service
+from openlinq.domain.routing import best_service
+from openlinq.jobs.runner import JobRunner
+from openlinq.store.unit import Storage
+
+PROFILE_FIELDS = {f.name for f in fields(DeviceProfile)} - {"name"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenItem:
+    message: Message
+    direction: str  # "received" by the device, or "sent" by it
+    reactions: list[dict[str, Any]]
+
+
+class SimulatorControl:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        carrier: SimulatorCarrier,
+        recorder: DeliveryRecorder,
+        runner: JobRunner,
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.carrier = carrier
+        self.recorder = recorder
+        self.runner = runner
+
+    async def device(self, account: Account, raw_handle: str) -> tuple[str, DeviceProfile, bool]:
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            stored = await repos.sim_devices.get(account.id, handle)
+        profile = await self.carrier.profile(account.id, handle)
+        return handle, profile, bool(stored and stored[0])
+
+    async def configure(
+        self, account: Account, raw_handle: str, settings: dict[str, Any]
+    ) -> tuple[str, DeviceProfile, bool]:
+        handle = parse_handle(raw_handle).value
+        preset = settings.get("preset")
+        if preset is not None and preset not in PRESETS:
+            raise LinqError(
+                ErrorCode.INVALID_PARAMETER,
+                f"unknown preset {preset!r}; choose from {', '.join(sorted(PRESETS))}",
+            )
+        unknown = set(settings) - PROFILE_FIELDS - {"preset"}
+        if unknown:
+            raise LinqError(
+                ErrorCode.INVALID_PARAMETER, f"unknown device fields: {sorted(unknown)}"
+            )
+        override = {k: v for k, v in settings.items() if v is not None}
+        try:
+            (PRESETS[preset] if preset else builtin_profile(handle)).with_overrides(
+                {k: v for k, v in override.items() if k != "preset"}
+            )
+        except (ValueError, TypeError) as exc:
+            raise LinqError(ErrorCode.INVALID_PARAMETER, f"invalid device settings: {exc}") from exc
+        async with self.storage.write() as repos:
+            stored = await repos.sim_devices.get(account.id, handle)
+            state = stored[1] if stored else {}
+            await repos.sim_devices.put(account.id, handle, override, state, self.clock.now())
+        return await self.device(account, handle)
+
+    async def reset(self, account: Account, raw_handle: str) -> None:
+        handle = parse_handle(raw_handle).value
+        async with self.storage.write() as repos:
+            await repos.sim_devices.delete(account.id, handle)
+
+    async def send_message(
+        self,
+        account: Account,
+        raw_handle: str,
+        *,
+        to: str | None,
+        chat_id: str | None,
+        parts: list[dict[str, Any]],
+        reply_to: str | None,
+    ) -> Message:
+        """The device writes to one of the account's lines (or into a chat it is in)."""
+        handle = parse_handle(raw_handle).value
+        profile = await self.carrier.profile(account.id, handle)
+        async with self.storage.read() as repos:
+            if chat_id is not None:
+                chat, line = await chat_and_line(repos, account, chat_id)
+                service = chat.service
+            elif to is not None:
+                number = parse_phone(to, "to")
+                found = await repos.lines.by_number(account.id, number)
+                if found is None:
+                    raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not your line")
+                line, service = found, best_service(profile.services, found.services)
+            else:
+                raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, "give to (a line) or chat_id")
+        return await self.recorder.inbound_message(
+            account.id,
+            line.phone_number,
+            handle,
+            parts,
+            service,
+            chat_id=ChatId(chat_id) if chat_id else None,
+            reply_to=MessageId(reply_to) if reply_to else None,
+        )
+
+    async def react(
+        self,
+        account: Account,
+        raw_handle: str,
+        message_id: str,
+        reaction: str,
+        custom_emoji: str | None,
+        part_index: int,
+    ) -> None:
+        handle = parse_handle(raw_handle).value
+        await self._require_participant(account, handle, message_id)
+        await self.recorder.inbound_reaction(
+            account.id, MessageId(message_id), handle, reaction, custom_emoji, part_index
+        )
+
+    async def read(self, account: Account, raw_handle: str, chat_id: str) -> int:
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            chat, _ = await chat_and_line(repos, account, chat_id)
+        if not any(h.handle == handle for h in chat.recipients):
+            raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
+        return await self.recorder.inbound_read(account.id, chat.id)
+
+    async def typing(self, account: Account, raw_handle: str, chat_id: str, started: bool) -> None:
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            chat, _ = await chat_and_line(repos, account, chat_id)
+        if not any(h.handle == handle for h in chat.recipients):
+            raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
+        await self.recorder.inbound_typing(account.id, chat.id, handle, started)
+
+    async def _require_participant(self, account: Account, handle: str, message_id: str) -> None:
+        async with self.storage.read() as repos:
+            message = await repos.messages.get(account.id, MessageId(message_id))
+            if message is None:
+                raise LinqError(ErrorCode.MESSAGE_NOT_FOUND)
+            chat, _ = await chat_and_line(repos, account, message.chat_id)
+        if not any(h.handle == handle for h in chat.recipients):
+            raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in that message's chat")
+
+    async def screen(self, account: Account, raw_handle: str) -> tuple[str, list[ScreenItem]]:
+        """What the device shows: messages that reached it and messages it sent, oldest first."""
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            chat_ids = await repos.chats.ids_with_participant(account.id, handle)
+            messages = await repos.messages.to_handle(account.id, chat_ids)
+            reactions = await repos.messages.reactions_for([m.id for m in messages])
+        items: list[ScreenItem] = []
+        for message in messages:
+            if message.direction is Direction.INBOUND:
+                if message.sender_handle != handle:
+                    continue  # another member's message in a group: not modelled per device
+                direction = "sent"
+            elif _reached_device(message):
+                direction = "received"
+            else:
+                continue
+            items.append(
+                ScreenItem(
+                    message,
+                    direction,
+                    [
+                        {
+                            "handle": r.handle,
+                            "type": r.type,
+                            "custom_emoji": r.custom_emoji,
+                            "part_index": r.part_index,
+                            "is_me": r.handle == handle,
+                        }
+                        for r in reactions.get(message.id, [])
+                    ],
+                )
+            )
+        return handle, items
+
+    async def advance_clock(self, seconds: float) -> int:
+        """Move the manual clock forward and run everything that became due."""
+        if not isinstance(self.clock, ManualClock):
+            raise LinqError(
+                ErrorCode.STATE_CONFLICT,
+                "the clock is real; start the server with OPENLINQ_CLOCK=manual to drive it",
+            )
+        self.clock.advance(seconds)
+        return await self.runner.run_due()
+
+    async def run_due(self) -> int:
+        return await self.runner.run_due()
+
+
+def _reached_device(message: Message) -> bool:
+    if message.delivered_at is not None:
+        return True
+    return message.service is Service.SMS and message.delivery_status is DeliveryStatus.SENT

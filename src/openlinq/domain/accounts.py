@@ -1,0 +1,131 @@
+"""Partner accounts, their API keys and lines; the sandbox made on first start."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from openlinq.domain.clock import Clock
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.handles import parse_phone
+from openlinq.domain.ids import AccountId, ApiKeyId, LineId, new_id
+from openlinq.domain.models import Account, AccountTier, Line, LineStatus, LineType, Reputation
+from openlinq.store.unit import Storage
+
+KEY_PREFIX = "olq_"
+SANDBOX_NAME = "sandbox"
+SANDBOX_LINES = (
+    ("+12025550180", LineType.IMESSAGE),
+    ("+12025550181", LineType.IMESSAGE),
+    ("+12025550182", LineType.IMESSAGE),
+    ("+12025550183", LineType.RCS),
+)
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough to make a stolen
+    # table useless; a slow password hash would only slow every request.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    account: Account
+    lines: list[Line]
+    api_key: str | None
+    created: bool
+
+
+class AccountService:
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    async def authenticate(self, key: str | None) -> Account:
+        if not key:
+            raise LinqError(ErrorCode.UNAUTHORIZED, "missing Bearer API key")
+        digest = hash_key(key)
+        async with self.storage.read() as repos:
+            account, stored = await repos.accounts.account_for_key_hash(digest)
+        if account is None or not hmac.compare_digest(stored or "", digest):
+            raise LinqError(ErrorCode.UNAUTHORIZED, "invalid API key")
+        return account
+
+    async def create_account(
+        self, name: str, tier: AccountTier = AccountTier.STANDARD, key: str | None = None
+    ) -> tuple[Account, str]:
+        account = Account(AccountId(new_id()), name, tier, self.clock.now())
+        async with self.storage.write() as repos:
+            await repos.accounts.add(account)
+        return account, await self.add_key(account.id, "default", key)
+
+    async def add_key(self, account_id: AccountId, name: str | None, key: str | None = None) -> str:
+        key = key or generate_key()
+        async with self.storage.write() as repos:
+            if await repos.accounts.get(account_id) is None:
+                raise LookupError(f"account {account_id} does not exist")
+            await repos.accounts.add_key(
+                ApiKeyId(new_id()), account_id, hash_key(key), key[:8], name, self.clock.now()
+            )
+        return key
+
+    async def add_line(
+        self,
+        account_id: AccountId,
+        phone_number: str,
+        line_type: LineType = LineType.IMESSAGE,
+        *,
+        rcs_enabled: bool = True,
+    ) -> Line:
+        number = parse_phone(phone_number, "phone_number")
+        line = Line(
+            id=LineId(new_id()),
+            account_id=account_id,
+            phone_number=number,
+            line_type=line_type,
+            rcs_enabled=rcs_enabled,
+            status=LineStatus.ACTIVE,
+            reputation=Reputation.HEALTHY,
+            forwarding_number=None,
+            last_used_at=None,
+            created_at=self.clock.now(),
+        )
+        async with self.storage.write() as repos:
+            if await repos.accounts.get(account_id) is None:
+                raise LookupError(f"account {account_id} does not exist")
+            if await repos.lines.number_taken(number):
+                raise ValueError(f"{number} already belongs to an account")
+            await repos.lines.add(line)
+        return line
+
+    async def list_accounts(self) -> list[tuple[Account, list[Line]]]:
+        async with self.storage.read() as repos:
+            return [(a, await repos.lines.of_account(a.id)) for a in await repos.accounts.all()]
+
+    async def ensure_sandbox(self, dev_key: str | None) -> Sandbox:
+        """Create the local sandbox account on an empty database; honour a fixed dev key."""
+        async with self.storage.write() as repos:
+            await repos.locks.hold("bootstrap")
+            existing = [a for a in await repos.accounts.all() if a.name == SANDBOX_NAME]
+            empty = await repos.accounts.count() == 0
+        if existing or not empty:
+            account = existing[0] if existing else (await self.list_accounts())[0][0]
+            key = None
+            if dev_key is not None:
+                try:
+                    await self.authenticate(dev_key)
+                except LinqError:
+                    await self.add_key(account.id, "dev", dev_key)
+                key = dev_key
+            async with self.storage.read() as repos:
+                lines = await repos.lines.of_account(account.id)
+            return Sandbox(account, lines, key, created=False)
+        account, key = await self.create_account(SANDBOX_NAME, AccountTier.LOCAL, dev_key)
+        lines = [await self.add_line(account.id, n, t) for n, t in SANDBOX_LINES]
+        return Sandbox(account, lines, key, created=True)

@@ -1,0 +1,70 @@
+"""Capability checks: can a handle be reached on iMessage, or on RCS?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openlinq.delivery.carrier import Carrier
+from openlinq.domain.chats import check_account_line
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.handles import parse_handle, parse_phone
+from openlinq.domain.lines import pick_line
+from openlinq.domain.models import Account, Line, Service
+from openlinq.domain.routing import select_service
+from openlinq.store.unit import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilityAnswer:
+    address: str
+    available: bool
+    reason: str | None
+    selected_service: Service | None
+
+
+class CapabilityService:
+    def __init__(self, storage: Storage, carrier: Carrier) -> None:
+        self.storage = storage
+        self.carrier = carrier
+
+    async def _line(self, account: Account, from_number: str | None) -> Line:
+        async with self.storage.read() as repos:
+            if from_number is None:
+                return pick_line(await repos.lines.of_account(account.id), set())
+            number = parse_phone(from_number, "from")
+            return check_account_line(await repos.lines.by_number(account.id, number), number)
+
+    async def check_imessage(
+        self, account: Account, address: str, from_number: str | None
+    ) -> CapabilityAnswer:
+        handle = parse_handle(address, "address")
+        line = await self._line(account, from_number)
+        capabilities = await self.carrier.capabilities(account.id, handle.value)
+        selection = select_service(None, [capabilities], line.services)
+        return CapabilityAnswer(
+            address=handle.value,
+            available=Service.IMESSAGE in capabilities and Service.IMESSAGE in line.services,
+            reason=None,
+            selected_service=selection.service if selection.deliverable else None,
+        )
+
+    async def check_rcs(
+        self, account: Account, address: str, from_number: str | None
+    ) -> CapabilityAnswer:
+        handle = parse_handle(address, "address", allow_email=False)
+        line = await self._line(account, from_number)
+        if Service.RCS not in line.services:
+            raise LinqError(
+                ErrorCode.SERVICE_UNAVAILABLE,
+                f"RCS is not turned on for {line.phone_number}",
+                retryable=False,
+            )
+        capabilities = await self.carrier.capabilities(account.id, handle.value)
+        available = Service.RCS in capabilities
+        selection = select_service(Service.RCS, [capabilities], line.services)
+        return CapabilityAnswer(
+            address=handle.value,
+            available=available,
+            reason=None if available else "not_supported",
+            selected_service=selection.service if selection.deliverable else None,
+        )

@@ -1,0 +1,219 @@
+"""Chats: creation records, reading, listing, renaming, marking read."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from openlinq.domain.clock import Clock
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.events import record_event
+from openlinq.domain.handles import parse_handle, parse_phone, recipient_key
+from openlinq.domain.ids import ChatId, HandleId, new_id
+from openlinq.domain.models import (
+    Account,
+    Chat,
+    ChatHandle,
+    ChatHealth,
+    HandleStatus,
+    Line,
+    Service,
+)
+from openlinq.domain.views import chat_view, handle_view
+from openlinq.store.repos import Repos
+from openlinq.store.repos.chats import ChatCursor
+from openlinq.store.unit import Storage
+
+MAX_DISPLAY_NAME = 255
+
+
+def new_chat(
+    line: Line,
+    recipients: list[tuple[str, Service]],
+    service: Service,
+    now: datetime,
+) -> Chat:
+    """A fresh chat record: the line's own handle first, then each recipient."""
+    chat_id = ChatId(new_id())
+
+    def member(handle: str, handle_service: Service, is_me: bool) -> ChatHandle:
+        return ChatHandle(
+            id=HandleId(new_id()),
+            chat_id=chat_id,
+            handle=handle,
+            service=handle_service,
+            is_me=is_me,
+            status=HandleStatus.ACTIVE,
+            joined_at=now,
+            left_at=None,
+        )
+
+    return Chat(
+        id=chat_id,
+        account_id=line.account_id,
+        line_id=line.id,
+        is_group=len(recipients) > 1,
+        service=service,
+        display_name=None,
+        group_icon=None,
+        health=ChatHealth.HEALTHY,
+        health_updated_at=now,
+        recipient_key=recipient_key([h for h, _ in recipients]),
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+        handles=(
+            member(line.phone_number, service, True),
+            *(member(h, s, False) for h, s in recipients),
+        ),
+    )
+
+
+def chat_created_view(chat: Chat, line: Line) -> dict[str, Any]:
+    """``chat.created`` data: the chat as GET returns it, less two deprecated fields."""
+    view = chat_view(chat, line)
+    del view["is_archived"], view["group_chat_icon"]
+    return view
+
+
+def encode_cursor(cursor: ChatCursor) -> str:
+    at, seq = cursor
+    raw = f"{at.isoformat()}|{seq}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> ChatCursor:
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        at, seq = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+        return datetime.fromisoformat(at), int(seq)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, f"cursor {value!r} is not valid") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPage:
+    chats: list[tuple[Chat, Line]]
+    next_cursor: str | None
+
+
+async def chat_and_line(repos: Repos, account: Account, chat_id: str) -> tuple[Chat, Line]:
+    """A chat the account owns and its line; anything else is 404, owned or not."""
+    chat = await repos.chats.get(account.id, ChatId(chat_id))
+    if chat is None:
+        raise LinqError(ErrorCode.CHAT_NOT_FOUND, f"chat {chat_id} not found")
+    line = await repos.lines.get(account.id, chat.line_id)
+    assert line is not None, "a chat's line belongs to the chat's account"
+    return chat, line
+
+
+def require_usable(chat: Chat, line: Line) -> None:
+    """New activity needs a chat the line is still in, on a line that may send."""
+    if chat.own_handle.status is not HandleStatus.ACTIVE:
+        raise LinqError(ErrorCode.CHAT_UNAVAILABLE, "your line has left this chat")
+    if not line.can_send:
+        raise LinqError(
+            ErrorCode.LINE_INELIGIBLE,
+            f"{line.phone_number} is temporarily ineligible to send",
+        )
+
+
+class ChatService:
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    async def get(self, account: Account, chat_id: str) -> tuple[Chat, Line]:
+        async with self.storage.read() as repos:
+            return await chat_and_line(repos, account, chat_id)
+
+    async def page(
+        self,
+        account: Account,
+        *,
+        from_number: str | None,
+        to: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> ChatPage:
+        after = decode_cursor(cursor) if cursor else None
+        async with self.storage.read() as repos:
+            line_id = None
+            if from_number is not None:
+                line = await repos.lines.by_number(account.id, parse_phone(from_number, "from"))
+                if line is None:
+                    return ChatPage([], None)
+                line_id = line.id
+            participant = parse_handle(to, "to").value if to is not None else None
+            rows = await repos.chats.page(
+                account.id,
+                line_id=line_id,
+                participant=participant,
+                after=after,
+                limit=limit + 1,
+            )
+            lines = {line.id: line for line in await repos.lines.of_account(account.id)}
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][1]) if more else None
+        return ChatPage([(chat, lines[chat.line_id]) for chat, _ in rows], next_cursor)
+
+    async def update(
+        self,
+        account: Account,
+        chat_id: str,
+        *,
+        display_name: str | None,
+        group_chat_icon: str | None,
+    ) -> Chat:
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            chat, line = await chat_and_line(repos, account, chat_id)
+            if not chat.is_group:
+                raise LinqError(ErrorCode.DIRECT_CHAT_NOT_UPDATABLE)
+            require_usable(chat, line)
+            changes = {"display_name": display_name, "group_icon": group_chat_icon}
+            changes = {k: v for k, v in changes.items() if v is not None}
+            if not changes:
+                raise LinqError(
+                    ErrorCode.MISSING_REQUIRED_FIELD, "give display_name or group_chat_icon"
+                )
+            await repos.chats.update_group(chat.id, now=now, **changes)
+            for field, event_type in (
+                ("display_name", "chat.group_name_updated"),
+                ("group_icon", "chat.group_icon_updated"),
+            ):
+                if field in changes:
+                    await record_event(
+                        repos,
+                        account.id,
+                        event_type,
+                        {
+                            "chat_id": chat.id,
+                            "updated_at": now,
+                            "changed_by_handle": handle_view(chat.own_handle, line),
+                            "old_value": getattr(chat, field),
+                            "new_value": changes[field],
+                        },
+                        phone_number=line.phone_number,
+                        now=now,
+                    )
+        return chat
+
+    async def mark_read(self, account: Account, chat_id: str) -> int:
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            chat, line = await chat_and_line(repos, account, chat_id)
+            require_usable(chat, line)
+            unread = await repos.messages.unread_inbound(chat.id)
+            await repos.messages.mark_read([m.id for m in unread], now)
+        return len(unread)
+
+
+def check_account_line(line: Line | None, number: str) -> Line:
+    if line is None:
+        raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not one of your phone numbers")
+    return line

@@ -1,0 +1,290 @@
+"""What happens to a message after it is accepted: the carriers' entry points.
+
+Every method here is one transaction that moves state forward and records the
+event that says so. Transitions are monotonic and guarded, so a receipt that
+arrives twice or late changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from openlinq.domain.chats import chat_created_view, new_chat
+from openlinq.domain.clock import Clock
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.events import record_event
+from openlinq.domain.ids import AccountId, ChatId, MessageId, new_id
+from openlinq.domain.models import (
+    Chat,
+    DeliveryStatus,
+    Direction,
+    Line,
+    Message,
+    Reaction,
+    ReplyTo,
+    Service,
+)
+from openlinq.domain.views import handle_view, message_event_view
+from openlinq.store.repos import Repos
+from openlinq.store.unit import Storage
+
+_S = DeliveryStatus
+SENDABLE = (_S.PENDING, _S.QUEUED)
+AFTER_SEND = (_S.PENDING, _S.QUEUED, _S.SENT)
+BEFORE_READ = (_S.PENDING, _S.QUEUED, _S.SENT, _S.DELIVERED)
+# A delivery receipt can follow a failure ("in rare cases" on the platform).
+DELIVERABLE = (*AFTER_SEND, _S.FAILED)
+
+
+class DeliveryRecorder:
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self.storage = storage
+        self.clock = clock
+
+    async def _message_context(
+        self, repos: Repos, message_id: MessageId
+    ) -> tuple[Message, Chat, Line]:
+        message = await repos.messages.get_any(message_id)
+        if message is None:
+            raise LookupError(f"message {message_id} does not exist")
+        chat = await repos.chats.get_any(message.chat_id)
+        assert chat is not None, "a message always belongs to a chat"
+        line = await repos.lines.get(chat.account_id, chat.line_id)
+        assert line is not None, "a chat always belongs to a line"
+        return message, chat, line
+
+    async def _advance(
+        self,
+        message_id: MessageId,
+        status: DeliveryStatus,
+        only_from: tuple[DeliveryStatus, ...],
+        event_type: str,
+        timestamps: dict[str, datetime],
+    ) -> bool:
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            moved = await repos.messages.set_status(
+                message_id, status, now, only_from=only_from, **timestamps
+            )
+            if not moved:
+                return False
+            message, chat, line = await self._message_context(repos, message_id)
+            await record_event(
+                repos,
+                chat.account_id,
+                event_type,
+                message_event_view(message, chat, line),
+                phone_number=line.phone_number,
+                now=now,
+            )
+        return True
+
+    async def sent(self, message_id: MessageId) -> bool:
+        now = self.clock.now()
+        return await self._advance(message_id, _S.SENT, SENDABLE, "message.sent", {"sent_at": now})
+
+    async def delivered(self, message_id: MessageId) -> bool:
+        now = self.clock.now()
+        return await self._advance(
+            message_id, _S.DELIVERED, DELIVERABLE, "message.delivered", {"delivered_at": now}
+        )
+
+    async def read(self, message_id: MessageId) -> bool:
+        now = self.clock.now()
+        return await self._advance(
+            message_id, _S.READ, BEFORE_READ, "message.read", {"read_at": now}
+        )
+
+    async def failed(self, message_id: MessageId, code: ErrorCode, reason: str) -> bool:
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            moved = await repos.messages.set_status(
+                message_id,
+                _S.FAILED,
+                now,
+                only_from=AFTER_SEND,
+                failed_at=now,
+                error_code=code.code,
+                error_reason=reason,
+            )
+            if not moved:
+                return False
+            message, chat, line = await self._message_context(repos, message_id)
+            await record_event(
+                repos,
+                chat.account_id,
+                "message.failed",
+                {
+                    "code": code.code,
+                    "failed_at": now,
+                    "chat_id": chat.id,
+                    "message_id": message.id,
+                    "reason": reason,
+                    "preferred_service": message.preferred_service.value
+                    if message.preferred_service
+                    else None,
+                    "service": message.service.value,
+                },
+                phone_number=line.phone_number,
+                now=now,
+            )
+        return True
+
+    async def inbound_message(
+        self,
+        account_id: AccountId,
+        line_number: str,
+        sender: str,
+        parts: list[dict[str, Any]],
+        service: Service,
+        chat_id: ChatId | None = None,
+        reply_to: MessageId | None = None,
+    ) -> Message:
+        """A message from ``sender`` to one of the account's lines."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            line = await repos.lines.by_number(account_id, line_number)
+            if line is None:
+                raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{line_number} is not your line")
+            chat = await self._inbound_chat(repos, line, sender, service, chat_id, now)
+            message = Message(
+                id=MessageId(new_id()),
+                account_id=account_id,
+                chat_id=chat.id,
+                direction=Direction.INBOUND,
+                sender_handle=sender,
+                parts=tuple(parts),
+                effect=None,
+                reply_to=None,
+                preferred_service=None,
+                service=service,
+                delivery_status=_S.RECEIVED,
+                idempotency_key=None,
+                created_at=now,
+                updated_at=now,
+                sent_at=now,
+            )
+            if reply_to is not None:
+                message = replace(message, reply_to=ReplyTo(reply_to, 0), thread_root_id=reply_to)
+            await repos.messages.add(message)
+            await repos.chats.record_activity(chat.id, None, now)
+            await record_event(
+                repos,
+                account_id,
+                "message.received",
+                message_event_view(message, chat, line),
+                phone_number=line.phone_number,
+                now=now,
+            )
+        return message
+
+    async def _inbound_chat(
+        self,
+        repos: Repos,
+        line: Line,
+        sender: str,
+        service: Service,
+        chat_id: ChatId | None,
+        now: datetime,
+    ) -> Chat:
+        if chat_id is not None:
+            chat = await repos.chats.get(line.account_id, chat_id)
+            if chat is None or chat.line_id != line.id:
+                raise LinqError(ErrorCode.CHAT_NOT_FOUND)
+            if not any(h.handle == sender and not h.is_me for h in chat.handles):
+                raise LinqError(ErrorCode.ACCESS_DENIED, f"{sender} is not in chat {chat_id}")
+            return chat
+        existing = await repos.chats.direct_chat(line.account_id, line.id, sender)
+        if existing is not None:
+            return existing
+        chat = new_chat(line, [(sender, service)], service, now)
+        await repos.chats.add(chat)
+        await record_event(
+            repos,
+            line.account_id,
+            "chat.created",
+            chat_created_view(chat, line),
+            phone_number=line.phone_number,
+            now=now,
+        )
+        return chat
+
+    async def inbound_read(self, account_id: AccountId, chat_id: ChatId) -> int:
+        """The device read the chat: every delivered outbound message becomes read."""
+        async with self.storage.read() as repos:
+            pending = await repos.messages.outbound_awaiting_read(chat_id)
+        count = 0
+        for message in pending:
+            if message.account_id == account_id and await self.read(message.id):
+                count += 1
+        return count
+
+    async def inbound_reaction(
+        self,
+        account_id: AccountId,
+        message_id: MessageId,
+        sender: str,
+        reaction_type: str,
+        custom_emoji: str | None = None,
+        part_index: int = 0,
+    ) -> Reaction:
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            message, chat, line = await self._message_context(repos, message_id)
+            if message.account_id != account_id:
+                raise LinqError(ErrorCode.MESSAGE_NOT_FOUND)
+            reaction = Reaction(
+                id=new_id(),
+                message_id=message_id,
+                part_index=part_index,
+                handle=sender,
+                is_me=False,
+                type=reaction_type,
+                custom_emoji=custom_emoji,
+                created_at=now,
+            )
+            await repos.messages.add_reaction(reaction)
+            from_handle = next((h for h in chat.handles if h.handle == sender), None)
+            await record_event(
+                repos,
+                account_id,
+                "reaction.added",
+                {
+                    "is_from_me": False,
+                    "reaction_type": reaction_type,
+                    "chat_id": chat.id,
+                    "message_id": message_id,
+                    "part_index": part_index,
+                    "reacted_at": now,
+                    "reaction_id": reaction.id,
+                    "custom_emoji": custom_emoji,
+                    "from": sender,
+                    "from_handle": handle_view(from_handle) if from_handle else None,
+                    "service": message.service.value,
+                },
+                phone_number=line.phone_number,
+                now=now,
+            )
+        return reaction
+
+    async def inbound_typing(
+        self, account_id: AccountId, chat_id: ChatId, sender: str, started: bool
+    ) -> None:
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            chat = await repos.chats.get(account_id, chat_id)
+            if chat is None:
+                raise LinqError(ErrorCode.CHAT_NOT_FOUND)
+            line = await repos.lines.get(account_id, chat.line_id)
+            actor = next((h for h in chat.handles if h.handle == sender), None)
+            suffix = "started" if started else "stopped"
+            await record_event(
+                repos,
+                account_id,
+                f"chat.typing_indicator.{suffix}",
+                {"chat_id": chat.id, "actor_handle": handle_view(actor) if actor else None},
+                phone_number=line.phone_number if line else None,
+                now=now,
+            )

@@ -1,0 +1,157 @@
+"""Lines (the account's phone numbers): listing, forwarding, and picking one to send from."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from openlinq.domain.clock import Clock
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.handles import parse_phone, parse_recipients, recipient_key
+from openlinq.domain.ids import LineId
+from openlinq.domain.models import Account, Line, LineType, Reputation
+from openlinq.store.unit import Storage
+
+_REPUTATION_RANK = {Reputation.HEALTHY: 0, Reputation.AT_RISK: 1, Reputation.CRITICAL: 2}
+_NEVER = datetime.min.replace(tzinfo=UTC)
+VCARD_TTL = timedelta(hours=1)
+
+
+def rank_lines(lines: Sequence[Line]) -> list[Line]:
+    """Healthiest reputation first, then least recently used (never-used first)."""
+    return sorted(
+        lines,
+        key=lambda line: (
+            _REPUTATION_RANK[line.reputation],
+            line.last_used_at or _NEVER,
+            line.created_at,
+            line.phone_number,
+        ),
+    )
+
+
+def parse_exclusions(exclude_from: Sequence[str]) -> set[str]:
+    return {parse_phone(n, "exclude_from") for n in exclude_from}
+
+
+def pick_line(lines: Sequence[Line], excluded: set[str], line_type: LineType | None = None) -> Line:
+    """The best line that may send now; 400 when exclusions leave none, 409 when none can send."""
+    usable = [
+        line
+        for line in lines
+        if line.can_send and (line_type is None or line.line_type is line_type)
+    ]
+    if not usable:
+        raise LinqError(ErrorCode.STATE_CONFLICT, "no eligible sending line is available")
+    remaining = [line for line in usable if line.phone_number not in excluded]
+    if not remaining:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "exclude_from excludes every available line")
+    return rank_lines(remaining)[0]
+
+
+def vcard_signature(secret: str, line_id: str, expires: int) -> str:
+    return hmac.new(secret.encode(), f"{line_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+class LineService:
+    def __init__(self, storage: Storage, clock: Clock, vcard_secret: str) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.vcard_secret = vcard_secret
+
+    async def of_account(self, account: Account) -> list[Line]:
+        async with self.storage.read() as repos:
+            return await repos.lines.of_account(account.id)
+
+    async def set_forwarding(
+        self, account: Account, line_id: str, forwarding_number: str | None
+    ) -> Line:
+        number = parse_phone(forwarding_number, "forwarding_number") if forwarding_number else None
+        async with self.storage.write() as repos:
+            line = await repos.lines.get(account.id, LineId(line_id))
+            if line is None:
+                raise LinqError(
+                    ErrorCode.ACCESS_DENIED, f"phone number {line_id} not found", http_status=404
+                )
+            await repos.lines.set_forwarding(line.id, number)
+            refreshed = await repos.lines.get(account.id, line.id)
+        assert refreshed is not None
+        return refreshed
+
+    async def available_number(
+        self,
+        account: Account,
+        *,
+        to: Sequence[str],
+        exclude_from: Sequence[str],
+        line_type: LineType | None,
+    ) -> tuple[Line, list[Line]]:
+        """Suggest a line (sticky to an existing chat with ``to``), and count it as used."""
+        excluded = parse_exclusions(exclude_from)
+        recipients = [h.value for h in parse_recipients(list(to))] if to else []
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            lines = await repos.lines.of_account(account.id)
+            by_id = {line.id: line for line in lines}
+            chosen: Line | None = None
+            if recipients:
+                for chat, can_send in await repos.chats.reusable(
+                    account.id, recipient_key(recipients)
+                ):
+                    line = by_id[chat.line_id]
+                    if (
+                        can_send
+                        and line.phone_number not in excluded
+                        and (line_type is None or line.line_type is line_type)
+                    ):
+                        chosen = line
+                        break
+            if chosen is None:
+                if line_type is not None and not any(
+                    line.line_type is line_type and line.can_send for line in lines
+                ):
+                    raise LinqError(
+                        ErrorCode.SERVICE_UNAVAILABLE, f"no {line_type.value} line is available"
+                    )
+                chosen = pick_line(lines, excluded, line_type)
+            await repos.lines.touch(chosen.id, now)
+        backups = [
+            line
+            for line in rank_lines(lines)
+            if line.id != chosen.id and line.can_send and line.phone_number not in excluded
+        ]
+        return chosen, backups
+
+    def vcard_link(self, base_url: str, line: Line, backups: Sequence[Line]) -> str:
+        expires = int((self.clock.now() + VCARD_TTL).timestamp())
+        signature = vcard_signature(self.vcard_secret, line.id, expires)
+        backup_ids = ",".join(b.id for b in backups)
+        query = f"expires={expires}&sig={signature}"
+        if backup_ids:
+            query += f"&backups={backup_ids}"
+        return f"{base_url.rstrip('/')}/vcards/{line.id}.vcf?{query}"
+
+    async def vcard(
+        self, line_id: str, expires: int, signature: str, backup_ids: Sequence[str]
+    ) -> str:
+        expected = vcard_signature(self.vcard_secret, line_id, expires)
+        if not hmac.compare_digest(expected, signature) or expires < self.clock.now().timestamp():
+            raise LinqError(ErrorCode.ACCESS_DENIED, "this vCard link is invalid or has expired")
+        async with self.storage.read() as repos:
+            line = await repos.lines.get_by_id(LineId(line_id))
+            if line is None:
+                raise LinqError(
+                    ErrorCode.ACCESS_DENIED, "this vCard link is invalid", http_status=404
+                )
+            backups = [
+                b
+                for b in [await repos.lines.get(line.account_id, LineId(i)) for i in backup_ids]
+                if b is not None
+            ]
+        numbers = [line.phone_number, *(b.phone_number for b in backups)]
+        tel = "\r\n".join(
+            f"TEL;TYPE=CELL{';TYPE=PREF' if i == 0 else ''}:{n}" for i, n in enumerate(numbers)
+        )
+        return f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:{line.phone_number}\r\n{tel}\r\nEND:VCARD\r\n"

@@ -1,0 +1,85 @@
+"""Reading messages: one message, a chat's messages, a reply thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openlinq.domain.chats import chat_and_line
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.ids import MessageId, is_uuid
+from openlinq.domain.models import Account, Chat, Line, Message, Reaction
+from openlinq.store.repos import Repos
+from openlinq.store.unit import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    chat: Chat
+    line: Line
+    messages: list[Message]
+    reactions: dict[MessageId, list[Reaction]]
+    next_cursor: str | None
+
+
+def decode_seq_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise LinqError(ErrorCode.INVALID_PARAMETER, f"cursor {cursor!r} is not valid")
+    return int(cursor)
+
+
+async def _owned_message(repos: Repos, account: Account, message_id: str) -> Message:
+    message = (
+        await repos.messages.get(account.id, MessageId(message_id)) if is_uuid(message_id) else None
+    )
+    if message is None:
+        raise LinqError(ErrorCode.MESSAGE_NOT_FOUND, f"message {message_id} not found")
+    return message
+
+
+class MessageService:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    async def get(
+        self, account: Account, message_id: str
+    ) -> tuple[Message, Chat, Line, list[Reaction]]:
+        async with self.storage.read() as repos:
+            message = await _owned_message(repos, account, message_id)
+            chat, line = await chat_and_line(repos, account, message.chat_id)
+            reactions = await repos.messages.reactions_for([message.id])
+        return message, chat, line, reactions.get(message.id, [])
+
+    async def list_in_chat(
+        self, account: Account, chat_id: str, *, cursor: str | None, limit: int
+    ) -> MessagePage:
+        """Newest first."""
+        after = decode_seq_cursor(cursor)
+        async with self.storage.read() as repos:
+            chat, line = await chat_and_line(repos, account, chat_id)
+            rows = await repos.messages.page(chat.id, after_seq=after, limit=limit + 1)
+            return await self._page(repos, chat, line, rows, limit)
+
+    async def thread(
+        self, account: Account, message_id: str, *, cursor: str | None, limit: int, ascending: bool
+    ) -> MessagePage:
+        """The thread's originator and every reply, oldest first unless ``ascending`` is false."""
+        after = decode_seq_cursor(cursor)
+        async with self.storage.read() as repos:
+            message = await _owned_message(repos, account, message_id)
+            chat, line = await chat_and_line(repos, account, message.chat_id)
+            root = message.thread_root_id or message.id
+            rows = await repos.messages.thread(
+                root, after_seq=after, limit=limit + 1, ascending=ascending
+            )
+            return await self._page(repos, chat, line, rows, limit)
+
+    @staticmethod
+    async def _page(
+        repos: Repos, chat: Chat, line: Line, rows: list[Message], limit: int
+    ) -> MessagePage:
+        more = len(rows) > limit
+        rows = rows[:limit]
+        reactions = await repos.messages.reactions_for([m.id for m in rows])
+        return MessagePage(chat, line, rows, reactions, str(rows[-1].seq) if more else None)

@@ -1,0 +1,436 @@
+"""Sending: the three send endpoints, line selection, and the carrier send job.
+
+Every send follows one path: resolve the chat (new or reused), check the
+content against the chat, pick the service, then in ONE transaction write the
+message as ``queued`` with the job that will hand it to the carrier. The
+response never waits for a carrier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from openlinq.delivery.carrier import Carrier, CarrierRejectedError, OutboundMessage
+from openlinq.domain.chats import (
+    chat_and_line,
+    chat_created_view,
+    check_account_line,
+    new_chat,
+    require_usable,
+)
+from openlinq.domain.clock import Clock
+from openlinq.domain.delivery import DeliveryRecorder
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.events import record_event
+from openlinq.domain.handles import Handle, parse_phone, parse_recipients, recipient_key
+from openlinq.domain.ids import AccountId, MessageId, new_id
+from openlinq.domain.lines import parse_exclusions, pick_line
+from openlinq.domain.models import (
+    Account,
+    Chat,
+    DeliveryStatus,
+    Direction,
+    HandleStatus,
+    Line,
+    Message,
+    Service,
+)
+from openlinq.domain.parts import MessageContent
+from openlinq.domain.routing import Selection, select_service
+from openlinq.jobs.runner import JobQueue
+from openlinq.store.repos import Repos
+from openlinq.store.unit import Storage
+
+SEND_JOB = "carrier.send"
+MAX_GROUP_RECIPIENTS = 31
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    chat: Chat
+    line: Line
+    message: Message
+    created_chat: bool
+    reason: str = "reused_active_chat"
+    previous_chat_id: str | None = None
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """Identifies a request body, so a reused idempotency key with new content is caught."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class MessagingService:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        carrier: Carrier,
+        queue: JobQueue,
+        recorder: DeliveryRecorder,
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.carrier = carrier
+        self.queue = queue
+        self.recorder = recorder
+
+    # -- the three send endpoints -------------------------------------------------
+
+    async def create_chat(
+        self,
+        account: Account,
+        from_number: str,
+        to: list[str],
+        content: MessageContent,
+        fingerprint: str,
+    ) -> SendResult:
+        number = parse_phone(from_number, "from")
+        recipients = _recipients(to, own=number)
+        selection_caps = await self._capabilities(account, recipients)
+        async with self.storage.write() as repos:
+            replay = await self._replay(repos, account, content, fingerprint)
+            if replay:
+                return replay
+            line = check_account_line(await repos.lines.by_number(account.id, number), number)
+            if not line.can_send:
+                raise LinqError(ErrorCode.LINE_INELIGIBLE, f"{number} is temporarily ineligible")
+            key = recipient_key([h.value for h in recipients])
+            await repos.locks.hold(f"chat:{account.id}:{key}")
+            existing = await repos.chats.reusable(account.id, key, line.id)
+            if existing:
+                chat = existing[0][0]
+                return await self._send(
+                    repos, account, chat, line, content, fingerprint, selection_caps, created=False
+                )
+            _check_first_message(content)
+            chat = await self._open_chat(repos, line, recipients, selection_caps, content)
+            return await self._send(
+                repos,
+                account,
+                chat,
+                line,
+                content,
+                fingerprint,
+                selection_caps,
+                created=True,
+                reason="new_best_number",
+            )
+
+    async def send_to_chat(
+        self, account: Account, chat_id: str, content: MessageContent, fingerprint: str
+    ) -> SendResult:
+        async with self.storage.read() as repos:
+            chat, _ = await chat_and_line(repos, account, chat_id)
+        caps = await self._capabilities_of(account.id, [h.handle for h in chat.recipients])
+        async with self.storage.write() as repos:
+            replay = await self._replay(repos, account, content, fingerprint)
+            if replay:
+                return replay
+            chat, line = await chat_and_line(repos, account, chat_id)
+            return await self._send(
+                repos, account, chat, line, content, fingerprint, caps, created=False
+            )
+
+    async def create_message(
+        self,
+        account: Account,
+        to: list[str],
+        content: MessageContent,
+        fingerprint: str,
+        *,
+        continuation_text: str | None,
+        exclude_from: list[str],
+    ) -> SendResult:
+        """POST /v3/messages: reuse a live chat, else open one on the best line, or fail over."""
+        recipients = _recipients(to)
+        excluded = parse_exclusions(exclude_from)
+        caps = await self._capabilities(account, recipients)
+        async with self.storage.write() as repos:
+            replay = await self._replay(repos, account, content, fingerprint)
+            if replay:
+                return replay
+            key = recipient_key([h.value for h in recipients])
+            await repos.locks.hold(f"chat:{account.id}:{key}")
+            matches = await repos.chats.reusable(account.id, key)
+            lines = {line.id: line for line in await repos.lines.of_account(account.id)}
+            live = [chat for chat, can_send in matches if can_send]
+            if live:
+                preferred = [c for c in live if lines[c.line_id].phone_number not in excluded]
+                chat = (preferred or live)[0]
+                return await self._send(
+                    repos,
+                    account,
+                    chat,
+                    lines[chat.line_id],
+                    content,
+                    fingerprint,
+                    caps,
+                    created=False,
+                )
+            line = pick_line(list(lines.values()), excluded)
+            reason, previous = "new_best_number", None
+            if matches:
+                reason, previous = "failover_flagged", matches[0][0].id
+                if continuation_text is not None:
+                    content = replace(
+                        content,
+                        parts=({"type": "text", "value": continuation_text},),
+                        effect=None,
+                        reply_to=None,
+                    )
+            chat = await self._open_chat(repos, line, recipients, caps, content)
+            return await self._send(
+                repos,
+                account,
+                chat,
+                line,
+                content,
+                fingerprint,
+                caps,
+                created=True,
+                reason=reason,
+                previous_chat_id=previous,
+            )
+
+    # -- shared steps -----------------------------------------------------------
+
+    async def _capabilities(
+        self, account: Account, recipients: list[Handle]
+    ) -> dict[str, frozenset[Service]]:
+        return await self._capabilities_of(account.id, [h.value for h in recipients])
+
+    async def _capabilities_of(
+        self, account_id: AccountId, handles: list[str]
+    ) -> dict[str, frozenset[Service]]:
+        return {h: await self.carrier.capabilities(account_id, h) for h in handles}
+
+    async def _replay(
+        self, repos: Repos, account: Account, content: MessageContent, fingerprint: str
+    ) -> SendResult | None:
+        """The original result for a reused idempotency key, or None for a new key."""
+        key = content.idempotency_key
+        if key is None:
+            return None
+        await repos.locks.hold(f"idempotency:{account.id}:{key}")
+        original = await repos.messages.by_idempotency_key(account.id, key)
+        if original is None:
+            return None
+        return await self._replay_of(repos, account, original, fingerprint)
+
+    async def _replay_of(
+        self, repos: Repos, account: Account, original: Message, fingerprint: str
+    ) -> SendResult:
+        if original.deleted:
+            raise LinqError(
+                ErrorCode.MESSAGE_NOT_FOUND,
+                "the message sent with this idempotency_key no longer exists; it is not resent",
+            )
+        if original.request_hash != fingerprint:
+            raise LinqError(
+                ErrorCode.STATE_CONFLICT,
+                "this idempotency_key was already used for a different request",
+            )
+        chat, line = await chat_and_line(repos, account, original.chat_id)
+        meta = original.send_meta
+        return SendResult(
+            chat=chat,
+            line=line,
+            message=original,
+            created_chat=bool(meta.get("created_chat")),
+            reason=meta.get("reason", "reused_active_chat"),
+            previous_chat_id=meta.get("previous_chat_id"),
+        )
+
+    async def _open_chat(
+        self,
+        repos: Repos,
+        line: Line,
+        recipients: list[Handle],
+        caps: dict[str, frozenset[Service]],
+        content: MessageContent,
+    ) -> Chat:
+        now = self.clock.now()
+        selection = select_service(content.preferred_service, caps.values(), line.services)
+        members = [
+            (
+                h.value,
+                selection.service
+                if len(recipients) > 1
+                else select_service(None, [caps[h.value]], line.services).service,
+            )
+            for h in recipients
+        ]
+        chat = new_chat(line, members, selection.service, now)
+        await repos.chats.add(chat)
+        await record_event(
+            repos,
+            line.account_id,
+            "chat.created",
+            chat_created_view(chat, line),
+            phone_number=line.phone_number,
+            now=now,
+        )
+        return chat
+
+    async def _send(
+        self,
+        repos: Repos,
+        account: Account,
+        chat: Chat,
+        line: Line,
+        content: MessageContent,
+        fingerprint: str,
+        caps: dict[str, frozenset[Service]],
+        *,
+        created: bool,
+        reason: str = "reused_active_chat",
+        previous_chat_id: str | None = None,
+    ) -> SendResult:
+        require_usable(chat, line)
+        await self._check_against_chat(repos, chat, content)
+        now = self.clock.now()
+        selection = _selection(content, chat, line, caps)
+        thread_root = await self._thread_root(repos, chat, content)
+        message = Message(
+            id=MessageId(new_id()),
+            account_id=account.id,
+            chat_id=chat.id,
+            direction=Direction.OUTBOUND,
+            sender_handle=line.phone_number,
+            parts=content.parts,
+            effect=content.effect,
+            reply_to=content.reply_to,
+            preferred_service=content.preferred_service,
+            service=selection.service,
+            delivery_status=DeliveryStatus.QUEUED,
+            idempotency_key=content.idempotency_key,
+            created_at=now,
+            updated_at=now,
+            thread_root_id=thread_root,
+            request_hash=fingerprint,
+            send_meta={
+                "created_chat": created,
+                "reason": reason,
+                "previous_chat_id": previous_chat_id,
+            },
+        )
+        await repos.messages.add(message)
+        await repos.chats.record_activity(chat.id, selection.service, now)
+        await repos.lines.touch(line.id, now)
+        await self.queue.schedule(repos, SEND_JOB, {"message_id": message.id})
+        return SendResult(chat, line, message, created, reason, previous_chat_id)
+
+    async def _check_against_chat(self, repos: Repos, chat: Chat, content: MessageContent) -> None:
+        if content.mentions:
+            if not chat.is_group:
+                raise LinqError(ErrorCode.MENTION_IN_DIRECT_CHAT)
+            members = {h.handle for h in chat.recipients}
+            for mention in content.mentions:
+                if mention not in members:
+                    raise LinqError(
+                        ErrorCode.STATE_CONFLICT, f"mention {mention!r} is not in this chat"
+                    )
+        if content.reply_to is not None:
+            target = await repos.messages.get(chat.account_id, content.reply_to.message_id)
+            if target is None or target.chat_id != chat.id:
+                raise LinqError(
+                    ErrorCode.MESSAGE_NOT_FOUND, "reply_to.message_id is not a message in this chat"
+                )
+            if content.reply_to.part_index >= len(target.parts):
+                raise LinqError(
+                    ErrorCode.INVALID_PARAMETER,
+                    f"reply_to.part_index must be below {len(target.parts)}",
+                )
+
+    async def _thread_root(
+        self, repos: Repos, chat: Chat, content: MessageContent
+    ) -> MessageId | None:
+        if content.reply_to is None:
+            return None
+        target = await repos.messages.get(chat.account_id, content.reply_to.message_id)
+        assert target is not None, "checked by _check_against_chat"
+        return target.thread_root_id or target.id
+
+    # -- the send job -------------------------------------------------------------
+
+    async def run_send_job(self, payload: dict[str, Any]) -> None:
+        """Hand one queued message to the carrier (idempotent: only queued messages go)."""
+        message_id = MessageId(payload["message_id"])
+        async with self.storage.read() as repos:
+            message = await repos.messages.get_any(message_id)
+            if message is None or message.delivery_status is not DeliveryStatus.QUEUED:
+                return
+            chat = await repos.chats.get_any(message.chat_id)
+            assert chat is not None
+            line = await repos.lines.get(chat.account_id, chat.line_id)
+            assert line is not None
+        recipients = [h.handle for h in chat.recipients]
+        caps = await self._capabilities_of(chat.account_id, recipients)
+        if (
+            not all(message.service in c for c in caps.values())
+            or message.service not in line.services
+        ):
+            await self.recorder.failed(
+                message.id,
+                ErrorCode.RECIPIENT_UNSUPPORTED_TYPE,
+                f"the recipient cannot be reached on {message.service.value}",
+            )
+            return
+        outbound = OutboundMessage(
+            message_id=message.id,
+            account_id=message.account_id,
+            chat_id=chat.id,
+            from_number=line.phone_number,
+            recipients=tuple(recipients),
+            is_group=chat.is_group,
+            service=message.service,
+            parts=message.parts,
+            effect=message.effect,
+            reply_to_id=message.reply_to.message_id if message.reply_to else None,
+        )
+        try:
+            await self.carrier.send(outbound)
+        except CarrierRejectedError as rejected:
+            await self.recorder.failed(message.id, rejected.code, rejected.reason)
+
+
+def _recipients(to: list[str], own: str | None = None) -> list[Handle]:
+    recipients = parse_recipients(to)
+    if len(recipients) > MAX_GROUP_RECIPIENTS:
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER,
+            f"a chat has at most {MAX_GROUP_RECIPIENTS} recipients",
+        )
+    if own is not None and any(h.value == own for h in recipients):
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "to cannot include the from line itself")
+    return recipients
+
+
+def _check_first_message(content: MessageContent) -> None:
+    """The opening message of a new chat may carry no link, reply or effect."""
+    if content.has_link:
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER,
+            "the first message of a new chat cannot contain a link (a link part or a URL in text)",
+        )
+    if content.reply_to is not None:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "the first message of a new chat cannot reply")
+    if content.effect is not None:
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER, "the first message of a new chat cannot carry an effect"
+        )
+
+
+def _selection(
+    content: MessageContent, chat: Chat, line: Line, caps: dict[str, frozenset[Service]]
+) -> Selection:
+    members = [
+        caps[h.handle]
+        for h in chat.handles
+        if not h.is_me and h.status is HandleStatus.ACTIVE and h.handle in caps
+    ]
+    return select_service(content.preferred_service, members, line.services)

@@ -1,0 +1,294 @@
+"""Message content: the rules on parts, effects and replies, and their stored form."""
+
+from __future__ import annotations
+
+import itertools
+import mimetypes
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.ids import MessageId, is_uuid, new_id
+from openlinq.domain.models import Effect, ReplyTo, Service
+
+MAX_PARTS = 100
+MAX_URL_MEDIA = 40
+MAX_TEXT_LENGTH = 10_000
+MAX_URL_LENGTH = 2_048
+MAX_IDEMPOTENCY_KEY = 255
+SOLO_PART_TYPES = frozenset({"link", "imessage_app", "app_clip"})
+
+SCREEN_EFFECTS = frozenset(
+    {
+        "confetti",
+        "fireworks",
+        "lasers",
+        "sparkles",
+        "celebration",
+        "hearts",
+        "love",
+        "balloons",
+        "happy_birthday",
+        "echo",
+        "spotlight",
+    }
+)
+BUBBLE_EFFECTS = frozenset({"slam", "loud", "gentle", "invisible"})
+
+MEDIA_TYPES: dict[str, str] = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".bmp": "image/bmp",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".m4v": "video/x-m4v",
+    ".mpeg": "video/mpeg",
+    ".mpg": "video/mpeg",
+    ".3gp": "video/3gpp",
+    ".m4a": "audio/x-m4a",
+    ".mp3": "audio/mpeg",
+    ".aac": "audio/aac",
+    ".caf": "audio/x-caf",
+    ".wav": "audio/x-wav",
+    ".aiff": "audio/x-aiff",
+    ".amr": "audio/amr",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".rtf": "text/rtf",
+    ".csv": "text/csv",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".pages": "application/x-iwork-pages-sffpages",
+    ".numbers": "application/x-iwork-numbers-sffnumbers",
+    ".key": "application/x-iwork-keynote-sffkey",
+    ".epub": "application/epub+zip",
+    ".zip": "application/zip",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".vcf": "text/vcard",
+    ".ics": "text/calendar",
+}
+
+# What counts as "a URL inside a text part" for the first-message rule: explicit
+# schemes, www. hosts, and bare domains on common top-level domains.
+_URL_IN_TEXT = re.compile(
+    r"(?i)\b(?:[a-z][a-z0-9+.-]*://\S+|www\.\S+|"
+    r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|app|dev|ai|me|ly|gg|xyz|info|biz|us|"
+    r"uk|ca|de|fr|link|site|online|shop|store|tech)\b(?:/\S*)?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContent:
+    """A validated ``message`` object, as the domain sees it."""
+
+    parts: tuple[dict[str, Any], ...]
+    effect: Effect | None = None
+    reply_to: ReplyTo | None = None
+    preferred_service: Service | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def mentions(self) -> list[str]:
+        return [p["mention"] for p in self.parts if p["type"] == "text" and p.get("mention")]
+
+    @property
+    def has_link(self) -> bool:
+        """A ``link`` part, or any URL written inside a text part."""
+        return any(
+            p["type"] == "link" or (p["type"] == "text" and _URL_IN_TEXT.search(p["value"]))
+            for p in self.parts
+        )
+
+
+def _content_error(message: str) -> LinqError:
+    return LinqError(ErrorCode.INVALID_MESSAGE_CONTENT, message)
+
+
+def _not_yet(feature: str) -> LinqError:
+    return LinqError(
+        ErrorCode.FEATURE_NOT_AVAILABLE, f"{feature} is not available on this openlinq server yet"
+    )
+
+
+def build_content(message: dict[str, Any]) -> MessageContent:
+    """Check a ``message`` object (already type-checked at the edge) and normalise it."""
+    parts = message.get("parts")
+    if message.get("experience") is not None:
+        if parts is not None:
+            raise _content_error("message takes either parts or experience, not both")
+        raise _not_yet("message.experience")
+    if parts is None:
+        raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, "message.parts is required")
+    _check_part_list(parts)
+    return MessageContent(
+        parts=tuple(_normalise_part(i, p) for i, p in enumerate(parts)),
+        effect=_effect(message.get("effect")),
+        reply_to=_reply_to(message.get("reply_to")),
+        preferred_service=Service(message["preferred_service"])
+        if message.get("preferred_service")
+        else None,
+        idempotency_key=message.get("idempotency_key"),
+    )
+
+
+def _check_part_list(parts: list[dict[str, Any]]) -> None:
+    if not parts:
+        raise _content_error("message.parts needs at least one part")
+    if len(parts) > MAX_PARTS:
+        raise _content_error(f"a message has at most {MAX_PARTS} parts")
+    solo = [p["type"] for p in parts if p["type"] in SOLO_PART_TYPES]
+    if solo and len(parts) > 1:
+        raise _content_error(f"a {solo[0]} part must be the only part of its message")
+    for previous, current in itertools.pairwise(parts):
+        if previous["type"] == current["type"] == "text":
+            raise _content_error("two text parts cannot follow each other; join them")
+    url_media = sum(1 for p in parts if p["type"] == "media" and p.get("url"))
+    if url_media > MAX_URL_MEDIA:
+        raise _content_error(f"a message carries at most {MAX_URL_MEDIA} media parts by URL")
+
+
+def _normalise_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
+    kind = part["type"]
+    if kind == "text":
+        return _text_part(index, part)
+    if kind == "media":
+        return _media_part(index, part)
+    if kind == "link":
+        return {"type": "link", "value": check_url(part["value"], f"parts[{index}].value")}
+    raise _not_yet(f"{kind} parts")
+
+
+def _text_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
+    value: str = part["value"]
+    if not value:
+        raise _content_error(f"parts[{index}].value must not be empty")
+    if part.get("inline_stickers"):
+        raise _not_yet("inline stickers")
+    stored: dict[str, Any] = {"type": "text", "value": value}
+    decorations = part.get("text_decorations")
+    if decorations:
+        stored["text_decorations"] = _check_decorations(index, value, decorations)
+    if part.get("mention_range") is not None and not part.get("mention"):
+        raise _content_error(f"parts[{index}].mention_range needs a mention")
+    if part.get("mention"):
+        stored["mention"] = part["mention"]
+        stored["mention_range"] = _check_range(
+            index, utf16_length(value), part.get("mention_range") or [0, utf16_length(value)]
+        )
+    return stored
+
+
+def utf16_length(value: str) -> int:
+    return len(value.encode("utf-16-le")) // 2
+
+
+def _check_range(index: int, length: int, bounds: list[int]) -> list[int]:
+    start, end = bounds
+    if not 0 <= start < end <= length:
+        raise _content_error(
+            f"parts[{index}]: range {bounds} must satisfy 0 <= start < end <= {length} "
+            "(UTF-16 code units)"
+        )
+    return [start, end]
+
+
+def _check_decorations(
+    index: int, value: str, decorations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    length = utf16_length(value)
+    checked: list[dict[str, Any]] = []
+    for decoration in decorations:
+        has_style = decoration.get("style") is not None
+        if has_style == (decoration.get("animation") is not None):
+            raise _content_error(
+                f"parts[{index}].text_decorations: each takes exactly one of style or animation"
+            )
+        bounds = _check_range(index, length, decoration["range"])
+        key = "style" if has_style else "animation"
+        checked.append({"range": bounds, key: decoration[key]})
+    animated = [d for d in checked if "animation" in d]
+    for a in animated:
+        for other in checked:
+            if (
+                other is not a
+                and a["range"][0] < other["range"][1]
+                and other["range"][0] < a["range"][1]
+            ):
+                raise _content_error(
+                    f"parts[{index}].text_decorations: an animation range cannot overlap "
+                    "another decoration"
+                )
+    return checked
+
+
+def check_url(raw: str, field: str, *, https_only: bool = False) -> str:
+    if len(raw) > MAX_URL_LENGTH:
+        raise _content_error(f"{field} is longer than {MAX_URL_LENGTH} characters")
+    parts = urlsplit(raw)
+    schemes = ("https",) if https_only else ("http", "https")
+    if parts.scheme.lower() not in schemes or not parts.netloc:
+        wanted = "an absolute https URL" if https_only else "an absolute http(s) URL"
+        raise _content_error(f"{field} must be {wanted}")
+    return raw
+
+
+def _media_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
+    url, attachment_id = part.get("url"), part.get("attachment_id")
+    if (url is None) == (attachment_id is None):
+        raise _content_error(f"parts[{index}] takes exactly one of url or attachment_id")
+    if url is None:
+        raise _not_yet("media by attachment_id")
+    check_url(url, f"parts[{index}].url", https_only=True)
+    filename = posixpath.basename(unquote(urlsplit(url).path)) or "attachment"
+    extension = posixpath.splitext(filename)[1].lower()
+    if extension and extension not in MEDIA_TYPES:
+        raise LinqError(
+            ErrorCode.INVALID_FILE_TYPE, f"parts[{index}].url: {extension} files are not supported"
+        )
+    mime_type = MEDIA_TYPES.get(extension) or mimetypes.guess_type(filename)[0]
+    return {
+        "type": "media",
+        "id": new_id(),
+        "url": url,
+        "filename": filename,
+        "mime_type": mime_type or "application/octet-stream",
+        "size_bytes": 0,
+        "sticker": bool(part.get("sticker")),
+    }
+
+
+def _effect(raw: dict[str, Any] | None) -> Effect | None:
+    if not raw:
+        return None
+    name, kind = raw.get("name"), raw.get("type")
+    if not name:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "message.effect.name is required")
+    actual = "screen" if name in SCREEN_EFFECTS else "bubble" if name in BUBBLE_EFFECTS else None
+    if actual is None:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, f"unknown effect {name!r}")
+    if kind is not None and kind != actual:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, f"effect {name!r} is a {actual} effect")
+    return Effect(name=name, type=actual)
+
+
+def _reply_to(raw: dict[str, Any] | None) -> ReplyTo | None:
+    if not raw:
+        return None
+    message_id = raw["message_id"]
+    if not is_uuid(message_id):
+        raise LinqError(ErrorCode.MESSAGE_NOT_FOUND, "reply_to.message_id does not exist")
+    return ReplyTo(MessageId(message_id), raw.get("part_index") or 0)

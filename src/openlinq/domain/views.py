@@ -1,0 +1,221 @@
+"""JSON views of domain records, shared by API responses and webhook payloads.
+
+One function per shape of the contract, so a chat or a message looks the same
+whether it is read through the API or arrives in an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from openlinq.domain.ids import HandleId
+from openlinq.domain.models import (
+    Chat,
+    ChatHandle,
+    DeliveryStatus,
+    HandleStatus,
+    Line,
+    Message,
+    Reaction,
+    Service,
+)
+
+HEALTH_DOC_URL = "https://docs.linqapp.com/guides/chats/chat-health/"
+REPUTATION_DOC_URL = "https://docs.linqapp.com/guides/phone-numbers/phone-reputation/"
+
+JSON = dict[str, Any]
+
+
+def handle_view(handle: ChatHandle, line: Line | None = None) -> JSON:
+    view: JSON = {
+        "id": handle.id,
+        "handle": handle.handle,
+        "joined_at": handle.joined_at,
+        "service": handle.service.value,
+        "is_me": handle.is_me,
+        "left_at": handle.left_at,
+        "status": handle.status.value,
+    }
+    if handle.is_me and line is not None:
+        view["line_type"] = line.line_type.value
+    return view
+
+
+def health_view(chat: Chat) -> JSON:
+    status = chat.health.value
+    return {
+        "doc_url": f"{HEALTH_DOC_URL}#{status.lower().replace('_', '-')}",
+        "status": status,
+        "updated_at": chat.health_updated_at,
+    }
+
+
+def display_name(chat: Chat) -> str | None:
+    """A group's own name, else the recipients' handles joined by commas."""
+    if chat.display_name:
+        return chat.display_name
+    return ", ".join(h.handle for h in chat.handles if not h.is_me) or None
+
+
+def chat_view(chat: Chat, line: Line | None = None) -> JSON:
+    return {
+        "id": chat.id,
+        "created_at": chat.created_at,
+        "updated_at": chat.updated_at,
+        "display_name": display_name(chat),
+        "handles": [handle_view(h, line) for h in chat.handles],
+        "health_status": health_view(chat),
+        "is_archived": False,
+        "is_group": chat.is_group,
+        "group_chat_icon": chat.group_icon,
+        "service": chat.service.value,
+    }
+
+
+def _reaction_view(reaction: Reaction, handles: dict[str, ChatHandle], chat: Chat) -> JSON:
+    handle = handles.get(reaction.handle) or ChatHandle(
+        id=HandleId(reaction.id),
+        chat_id=chat.id,
+        handle=reaction.handle,
+        service=chat.service,
+        is_me=reaction.is_me,
+        status=HandleStatus.LEFT,
+        joined_at=reaction.created_at,
+        left_at=None,
+    )
+    return {
+        "handle": handle_view(handle),
+        "is_me": reaction.is_me,
+        "type": reaction.type,
+        "id": reaction.id,
+        "custom_emoji": reaction.custom_emoji,
+        "sticker": None,
+    }
+
+
+def parts_view(
+    message: Message,
+    chat: Chat,
+    reactions: Sequence[Reaction] = (),
+    *,
+    with_reactions: bool = True,
+) -> list[JSON]:
+    handles = {h.handle: h for h in chat.handles}
+    views: list[JSON] = []
+    for index, part in enumerate(message.parts):
+        view = {k: v for k, v in part.items() if k != "sticker"}
+        if with_reactions:
+            view["reactions"] = [
+                _reaction_view(r, handles, chat) for r in reactions if r.part_index == index
+            ]
+        views.append(view)
+    return views
+
+
+def sender_handle(message: Message, chat: Chat) -> ChatHandle | None:
+    return next((h for h in chat.handles if h.handle == message.sender_handle), None)
+
+
+def _effect_view(message: Message) -> JSON | None:
+    return {"name": message.effect.name, "type": message.effect.type} if message.effect else None
+
+
+def _reply_view(message: Message) -> JSON | None:
+    if message.reply_to is None:
+        return None
+    return {"message_id": message.reply_to.message_id, "part_index": message.reply_to.part_index}
+
+
+def sent_message_view(message: Message, chat: Chat, line: Line | None = None) -> JSON:
+    """``SentMessage``: the message as a send endpoint returns it."""
+    sender = sender_handle(message, chat)
+    return {
+        "id": message.id,
+        "created_at": message.created_at,
+        "delivery_status": message.delivery_status.value,
+        "is_read": message.delivery_status is DeliveryStatus.READ,
+        "parts": parts_view(message, chat),
+        "sent_at": message.sent_at,
+        "delivered_at": message.delivered_at,
+        "effect": _effect_view(message),
+        "from_handle": handle_view(sender, line) if sender else None,
+        "preferred_service": message.preferred_service.value if message.preferred_service else None,
+        "reply_to": _reply_view(message),
+        "service": message.service.value,
+    }
+
+
+def message_view(
+    message: Message, chat: Chat, reactions: Sequence[Reaction] = (), line: Line | None = None
+) -> JSON:
+    """``Message``: the full record as GET and list endpoints return it."""
+    sender = sender_handle(message, chat)
+    status = message.delivery_status
+    return {
+        "id": message.id,
+        "chat_id": message.chat_id,
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
+        "delivery_status": status.value,
+        "is_delivered": status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ),
+        "is_from_me": message.is_from_me,
+        "is_read": status is DeliveryStatus.READ or message.read_at is not None,
+        "delivered_at": message.delivered_at,
+        "read_at": message.read_at,
+        "sent_at": message.sent_at,
+        "effect": _effect_view(message),
+        "from": message.sender_handle,
+        "from_handle": handle_view(sender, line) if sender else None,
+        "parts": parts_view(message, chat, reactions),
+        "preferred_service": message.preferred_service.value if message.preferred_service else None,
+        "reply_to": _reply_view(message),
+        "service": message.service.value,
+    }
+
+
+def message_event_view(message: Message, chat: Chat, line: Line | None) -> JSON:
+    """``MessageEventV2``: the data of message.sent / received / delivered / read."""
+    sender = sender_handle(message, chat)
+    own = chat.own_handle
+    view: JSON = {
+        "id": message.id,
+        "chat": {
+            "id": chat.id,
+            "health_status": health_view(chat),
+            "is_group": chat.is_group,
+            "owner_handle": handle_view(own, line),
+        },
+        "direction": message.direction.value,
+        "parts": parts_view(message, chat, with_reactions=False),
+        "sender_handle": handle_view(sender, line) if sender else None,
+        "service": message.service.value,
+        "sent_at": message.sent_at,
+        "delivered_at": message.delivered_at,
+        "read_at": message.read_at,
+        "effect": _effect_view(message),
+        "idempotency_key": message.idempotency_key,
+        "preferred_service": message.preferred_service.value if message.preferred_service else None,
+        "reply_to": _reply_view(message),
+    }
+    return view
+
+
+def line_services(line: Line) -> Iterable[Service]:
+    return sorted(line.services, key=lambda s: s.value)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def jsonable(value: Any) -> Any:
+    """Datetimes to ISO-8601 strings, recursively, for storage in JSON columns."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""The one durable scheduler for all deferred work."""

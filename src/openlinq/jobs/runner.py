@@ -1,0 +1,146 @@
+"""Claims due jobs, runs their handlers, retries failures with backoff.
+
+Every deferred piece of work (a carrier send, a simulated receipt, a reply) is a
+row in ``jobs``, written in the transaction that caused it; this runner is what
+turns rows into effects. With a manual clock, ``run_due`` drains everything due
+so tests and the simulator's clock API are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from openlinq.domain.clock import Clock
+from openlinq.domain.tracing import current_trace_id, reset_trace_id, set_trace_id
+from openlinq.store.repos import Repos
+from openlinq.store.repos.jobs import Job
+from openlinq.store.unit import Storage
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_ATTEMPTS = 10
+MAX_BACKOFF_SECONDS = 300.0
+# One drain never runs more rounds than this, so a job that keeps rescheduling
+# itself "now" cannot wedge the clock API.
+MAX_ROUNDS = 1_000
+
+
+class JobQueue:
+    """Schedules work inside the caller's transaction and wakes runners after commit."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_enqueue(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    async def schedule(
+        self, repos: Repos, kind: str, payload: dict[str, Any], delay: float = 0.0
+    ) -> None:
+        run_at = self.clock.now() + timedelta(seconds=delay)
+        await repos.jobs.enqueue(kind, payload, run_at, current_trace_id())
+        for listener in self._listeners:
+            repos.after_commit(listener)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        *,
+        lease_seconds: float = 60.0,
+        batch_size: int = 32,
+        concurrency: int = 8,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self._handlers: dict[str, JobHandler] = {}
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._drain_lock = asyncio.Lock()
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        if kind in self._handlers:
+            raise ValueError(f"job kind {kind!r} registered twice")
+        self._handlers[kind] = handler
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_due(self) -> int:
+        """Run every job due now, including ones that become due while running."""
+        ran = 0
+        async with self._drain_lock:
+            for _ in range(MAX_ROUNDS):
+                async with self.storage.write() as repos:
+                    claimed = await repos.jobs.claim(
+                        self.worker_id, self.clock.now(), self.lease, self.batch_size
+                    )
+                if not claimed:
+                    break
+                await asyncio.gather(*(self._run(job) for job in claimed))
+                ran += len(claimed)
+        return ran
+
+    async def _run(self, job: Job) -> None:
+        async with self._slots:
+            token = set_trace_id(job.trace_id)
+            try:
+                handler = self._handlers.get(job.kind)
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                await handler(job.payload)
+            except Exception as exc:
+                await self._fail(job, exc)
+            else:
+                async with self.storage.write() as repos:
+                    await repos.jobs.complete(job.id, self.worker_id)
+            finally:
+                reset_trace_id(token)
+
+    async def _fail(self, job: Job, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            if job.attempts >= MAX_ATTEMPTS:
+                log.error("job %s (%s) failed for good: %s", job.id, job.kind, error)
+                await repos.jobs.bury(job.id, now, error)
+            else:
+                delay = min(2.0**job.attempts, MAX_BACKOFF_SECONDS)
+                log.warning(
+                    "job %s (%s) failed, retry in %.0fs: %s", job.id, job.kind, delay, error
+                )
+                await repos.jobs.retry(job.id, now + timedelta(seconds=delay), error)
+
+    async def run_forever(self) -> None:
+        """The background loop: drain, then sleep until woken or the next job is due."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_due()
+                async with self.storage.read() as repos:
+                    next_at = await repos.jobs.next_run_at()
+            except Exception:  # a lost database connection must not end the loop
+                log.exception("job runner iteration failed")
+                next_at = None
+            timeout = self.idle_poll_seconds
+            if next_at is not None:
+                timeout = max(0.0, min(timeout, (next_at - self.clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)

@@ -1,0 +1,37 @@
+"""Repositories: every query the domain needs, scoped by account where it matters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.store.repos.accounts import AccountRepo
+from openlinq.store.repos.chats import ChatRepo
+from openlinq.store.repos.events import EventRepo
+from openlinq.store.repos.jobs import JobRepo
+from openlinq.store.repos.lines import LineRepo
+from openlinq.store.repos.locks import LockRepo
+from openlinq.store.repos.messages import MessageRepo
+from openlinq.store.repos.settings import SettingsRepo
+from openlinq.store.repos.simulator import SimDeviceRepo
+
+
+class Repos:
+    """All repositories bound to one connection, i.e. to one transaction."""
+
+    def __init__(self, conn: AsyncConnection, after_commit: list[Callable[[], None]]) -> None:
+        self.conn = conn
+        self._after_commit = after_commit
+        self.accounts = AccountRepo(conn)
+        self.lines = LineRepo(conn)
+        self.chats = ChatRepo(conn)
+        self.messages = MessageRepo(conn)
+        self.jobs = JobRepo(conn)
+        self.events = EventRepo(conn)
+        self.settings = SettingsRepo(conn)
+        self.sim_devices = SimDeviceRepo(conn)
+        self.locks = LockRepo(conn)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)

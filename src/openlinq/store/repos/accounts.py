@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.domain.ids import AccountId, ApiKeyId
+from openlinq.domain.models import Account, AccountTier
+from openlinq.store.tables import accounts, api_keys
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        id=AccountId(row.id), name=row.name, tier=AccountTier(row.tier), created_at=row.created_at
+    )
+
+
+class AccountRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def count(self) -> int:
+        return int(
+            (await self.conn.execute(select(func.count()).select_from(accounts))).scalar_one()
+        )
+
+    async def add(self, account: Account) -> None:
+        await self.conn.execute(
+            accounts.insert().values(
+                id=account.id,
+                name=account.name,
+                tier=account.tier.value,
+                created_at=account.created_at,
+            )
+        )
+
+    async def get(self, account_id: AccountId) -> Account | None:
+        row = (await self.conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
+        return _account(row) if row else None
+
+    async def all(self) -> list[Account]:
+        rows = await self.conn.execute(select(accounts).order_by(accounts.c.created_at))
+        return [_account(r) for r in rows]
+
+    async def add_key(
+        self,
+        key_id: ApiKeyId,
+        account_id: AccountId,
+        key_hash: str,
+        prefix: str,
+        name: str | None,
+        now: datetime,
+    ) -> None:
+        await self.conn.execute(
+            api_keys.insert().values(
+                id=key_id,
+                account_id=account_id,
+                key_hash=key_hash,
+                prefix=prefix,
+                name=name,
+                created_at=now,
+            )
+        )
+
+    async def account_for_key_hash(self, key_hash: str) -> tuple[Account | None, str | None]:
+        query = (
+            select(accounts, api_keys.c.key_hash)
+            .join(api_keys, api_keys.c.account_id == accounts.c.id)
+            .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+        )
+        row = (await self.conn.execute(query)).first()
+        return (_account(row), row.key_hash) if row else (None, None)
+
+    async def keys(self, account_id: AccountId) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(
+            select(
+                api_keys.c.id,
+                api_keys.c.prefix,
+                api_keys.c.name,
+                api_keys.c.created_at,
+                api_keys.c.revoked_at,
+            )
+            .where(api_keys.c.account_id == account_id)
+            .order_by(api_keys.c.created_at)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def revoke_key(self, key_id: ApiKeyId, now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)

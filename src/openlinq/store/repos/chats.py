@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.domain.ids import AccountId, ChatId, HandleId, LineId
+from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, Service
+from openlinq.store.tables import chat_handles, chats, lines
+
+ChatCursor = tuple[datetime, int]
+
+
+def _handle(row: Any) -> ChatHandle:
+    return ChatHandle(
+        id=HandleId(row.id),
+        chat_id=ChatId(row.chat_id),
+        handle=row.handle,
+        service=Service(row.service),
+        is_me=row.is_me,
+        status=HandleStatus(row.status),
+        joined_at=row.joined_at,
+        left_at=row.left_at,
+    )
+
+
+def _chat(row: Any, handles: Sequence[ChatHandle]) -> Chat:
+    return Chat(
+        id=ChatId(row.id),
+        account_id=AccountId(row.account_id),
+        line_id=LineId(row.line_id),
+        is_group=row.is_group,
+        service=Service(row.service),
+        display_name=row.display_name,
+        group_icon=row.group_icon,
+        health=ChatHealth(row.health),
+        health_updated_at=row.health_updated_at,
+        recipient_key=row.recipient_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_activity_at=row.last_activity_at,
+        handles=tuple(handles),
+    )
+
+
+class ChatRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, chat: Chat) -> None:
+        await self.conn.execute(
+            chats.insert().values(
+                id=chat.id,
+                account_id=chat.account_id,
+                line_id=chat.line_id,
+                is_group=chat.is_group,
+                service=chat.service.value,
+                display_name=chat.display_name,
+                group_icon=chat.group_icon,
+                health=chat.health.value,
+                health_updated_at=chat.health_updated_at,
+                recipient_key=chat.recipient_key,
+                created_at=chat.created_at,
+                updated_at=chat.updated_at,
+                last_activity_at=chat.last_activity_at,
+            )
+        )
+        await self.conn.execute(
+            chat_handles.insert(),
+            [
+                {
+                    "id": h.id,
+                    "chat_id": h.chat_id,
+                    "handle": h.handle,
+                    "service": h.service.value,
+                    "is_me": h.is_me,
+                    "status": h.status.value,
+                    "position": position,
+                    "joined_at": h.joined_at,
+                    "left_at": h.left_at,
+                }
+                for position, h in enumerate(chat.handles)
+            ],
+        )
+
+    async def _with_handles(self, rows: Sequence[Any]) -> list[Chat]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        handle_rows = await self.conn.execute(
+            select(chat_handles)
+            .where(chat_handles.c.chat_id.in_(ids))
+            .order_by(chat_handles.c.chat_id, chat_handles.c.position)
+        )
+        by_chat: dict[str, list[ChatHandle]] = defaultdict(list)
+        for h in handle_rows:
+            by_chat[h.chat_id].append(_handle(h))
+        return [_chat(r, by_chat[r.id]) for r in rows]
+
+    async def get(self, account_id: AccountId, chat_id: ChatId) -> Chat | None:
+        rows = (
+            await self.conn.execute(
+                select(chats).where(chats.c.account_id == account_id, chats.c.id == chat_id)
+            )
+        ).all()
+        found = await self._with_handles(rows)
+        return found[0] if found else None
+
+    async def get_any(self, chat_id: ChatId) -> Chat | None:
+        """Internal lookup for background work that already holds a trusted id."""
+        rows = (await self.conn.execute(select(chats).where(chats.c.id == chat_id))).all()
+        found = await self._with_handles(rows)
+        return found[0] if found else None
+
+    async def page(
+        self,
+        account_id: AccountId,
+        *,
+        line_id: LineId | None,
+        participant: str | None,
+        after: ChatCursor | None,
+        limit: int,
+    ) -> list[tuple[Chat, ChatCursor]]:
+        """Chats by most recent activity first, keyset-paginated on (activity, seq)."""
+        query = select(chats).where(chats.c.account_id == account_id)
+        if line_id is not None:
+            query = query.where(chats.c.line_id == line_id)
+        if participant is not None:
+            members = select(chat_handles.c.chat_id).where(
+                chat_handles.c.handle == participant, chat_handles.c.is_me.is_(False)
+            )
+            query = query.where(chats.c.id.in_(members))
+        if after is not None:
+            at, seq = after
+            query = query.where(
+                or_(
+                    chats.c.last_activity_at < at,
+                    and_(chats.c.last_activity_at == at, chats.c.seq < seq),
+                )
+            )
+        query = query.order_by(chats.c.last_activity_at.desc(), chats.c.seq.desc()).limit(limit)
+        rows = (await self.conn.execute(query)).all()
+        found = await self._with_handles(rows)
+        return [
+            (chat, (row.last_activity_at, row.seq)) for chat, row in zip(found, rows, strict=True)
+        ]
+
+    async def reusable(
+        self, account_id: AccountId, key: str, line_id: LineId | None = None
+    ) -> list[tuple[Chat, bool]]:
+        """Chats with exactly these recipients that a new send may go into.
+
+        Named groups and chats the line has left are never reused. Returns each
+        chat with whether its line can currently send, most recently active first.
+        """
+        query = (
+            select(chats, lines.c.status.label("line_status"))
+            .join(lines, lines.c.id == chats.c.line_id)
+            .where(
+                chats.c.account_id == account_id,
+                chats.c.recipient_key == key,
+                chats.c.left_at.is_(None),
+                or_(chats.c.is_group.is_(False), chats.c.display_name.is_(None)),
+            )
+            .order_by(chats.c.last_activity_at.desc(), chats.c.seq.desc())
+        )
+        if line_id is not None:
+            query = query.where(chats.c.line_id == line_id)
+        rows = (await self.conn.execute(query)).all()
+        found = await self._with_handles(rows)
+        return [(c, r.line_status == "ACTIVE") for c, r in zip(found, rows, strict=True)]
+
+    async def direct_chat(self, account_id: AccountId, line_id: LineId, handle: str) -> Chat | None:
+        found = await self.reusable(account_id, handle, line_id)
+        return found[0][0] if found else None
+
+    async def record_activity(
+        self, chat_id: ChatId, service: Service | None, now: datetime
+    ) -> None:
+        values: dict[str, Any] = {"last_activity_at": now, "updated_at": now}
+        if service is not None:
+            values["service"] = service.value
+        await self.conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
+
+    async def update_group(
+        self,
+        chat_id: ChatId,
+        *,
+        now: datetime,
+        display_name: str | None = None,
+        group_icon: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"updated_at": now}
+        if display_name is not None:
+            values["display_name"] = display_name
+        if group_icon is not None:
+            values["group_icon"] = group_icon
+        await self.conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
+
+    async def ids_with_participant(self, account_id: AccountId, handle: str) -> list[ChatId]:
+        rows = await self.conn.execute(
+            select(chats.c.id)
+            .join(chat_handles, chat_handles.c.chat_id == chats.c.id)
+            .where(
+                chats.c.account_id == account_id,
+                chat_handles.c.handle == handle,
+                chat_handles.c.is_me.is_(False),
+            )
+        )
+        return [ChatId(r.id) for r in rows]

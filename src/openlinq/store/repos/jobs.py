@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.domain.ids import JobId, new_id
+from openlinq.store.tables import jobs
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: JobId
+    kind: str
+    payload: dict[str, Any]
+    run_at: datetime
+    attempts: int
+    trace_id: str | None
+
+
+class JobRepo:
+    """The durable queue: every deferred piece of work is a row here."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def enqueue(
+        self, kind: str, payload: dict[str, Any], run_at: datetime, trace_id: str | None
+    ) -> JobId:
+        job_id = JobId(new_id())
+        await self.conn.execute(
+            jobs.insert().values(
+                id=job_id,
+                kind=kind,
+                payload=payload,
+                run_at=run_at,
+                attempts=0,
+                trace_id=trace_id,
+                created_at=run_at,
+            )
+        )
+        return job_id
+
+    async def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        """Lease up to ``limit`` due jobs to ``worker``.
+
+        ``FOR UPDATE SKIP LOCKED`` lets several PostgreSQL workers claim side by
+        side; SQLite ignores it and relies on its single writer. A lease that
+        runs out (a crashed worker) makes the job claimable again.
+        """
+        due = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.dead_at.is_(None),
+                jobs.c.run_at <= now,
+                or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now),
+            )
+            .order_by(jobs.c.run_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [r.id for r in await self.conn.execute(due)]
+        if not ids:
+            return []
+        await self.conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(ids))
+            .values(locked_by=worker, locked_until=now + lease, attempts=jobs.c.attempts + 1)
+        )
+        rows = await self.conn.execute(
+            select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.run_at)
+        )
+        return [Job(JobId(r.id), r.kind, r.payload, r.run_at, r.attempts, r.trace_id) for r in rows]
+
+    async def complete(self, job_id: JobId, worker: str) -> None:
+        await self.conn.execute(
+            jobs.delete().where(jobs.c.id == job_id, jobs.c.locked_by == worker)
+        )
+
+    async def retry(self, job_id: JobId, run_at: datetime, error: str) -> None:
+        await self.conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:2000])
+        )
+
+    async def bury(self, job_id: JobId, now: datetime, error: str) -> None:
+        await self.conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(dead_at=now, locked_by=None, locked_until=None, last_error=error[:2000])
+        )
+
+    async def next_run_at(self) -> datetime | None:
+        value = await self.conn.execute(
+            select(func.min(jobs.c.run_at)).where(jobs.c.dead_at.is_(None))
+        )
+        result: datetime | None = value.scalar_one_or_none()
+        if isinstance(result, str):  # SQLite aggregates lose the column type
+            result = datetime.fromisoformat(result)
+        return result

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.domain.ids import AccountId, LineId
+from openlinq.domain.models import Line, LineStatus, LineType, Reputation
+from openlinq.store.tables import lines
+
+
+def _line(row: Any) -> Line:
+    return Line(
+        id=LineId(row.id),
+        account_id=AccountId(row.account_id),
+        phone_number=row.phone_number,
+        line_type=LineType(row.line_type),
+        rcs_enabled=row.rcs_enabled,
+        status=LineStatus(row.status),
+        reputation=Reputation(row.reputation),
+        forwarding_number=row.forwarding_number,
+        last_used_at=row.last_used_at,
+        created_at=row.created_at,
+    )
+
+
+class LineRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, line: Line) -> None:
+        await self.conn.execute(
+            lines.insert().values(
+                id=line.id,
+                account_id=line.account_id,
+                phone_number=line.phone_number,
+                line_type=line.line_type.value,
+                rcs_enabled=line.rcs_enabled,
+                status=line.status.value,
+                reputation=line.reputation.value,
+                forwarding_number=line.forwarding_number,
+                last_used_at=line.last_used_at,
+                created_at=line.created_at,
+            )
+        )
+
+    async def of_account(self, account_id: AccountId) -> list[Line]:
+        rows = await self.conn.execute(
+            select(lines)
+            .where(lines.c.account_id == account_id)
+            .order_by(lines.c.created_at, lines.c.phone_number)
+        )
+        return [_line(r) for r in rows]
+
+    async def get(self, account_id: AccountId, line_id: LineId) -> Line | None:
+        row = (
+            await self.conn.execute(
+                select(lines).where(lines.c.account_id == account_id, lines.c.id == line_id)
+            )
+        ).first()
+        return _line(row) if row else None
+
+    async def by_number(self, account_id: AccountId, phone_number: str) -> Line | None:
+        row = (
+            await self.conn.execute(
+                select(lines).where(
+                    lines.c.account_id == account_id, lines.c.phone_number == phone_number
+                )
+            )
+        ).first()
+        return _line(row) if row else None
+
+    async def number_taken(self, phone_number: str) -> bool:
+        row = await self.conn.execute(
+            select(lines.c.id).where(lines.c.phone_number == phone_number)
+        )
+        return row.first() is not None
+
+    async def set_forwarding(self, line_id: LineId, forwarding_number: str | None) -> None:
+        await self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(forwarding_number=forwarding_number)
+        )
+
+    async def touch(self, line_id: LineId, now: datetime) -> None:
+        """Record a use of the line, for least-recently-used rotation."""
+        await self.conn.execute(update(lines).where(lines.c.id == line_id).values(last_used_at=now))
+
+    async def get_by_id(self, line_id: LineId) -> Line | None:
+        """Unscoped lookup, for signed links that already prove which line they name."""
+        row = (await self.conn.execute(select(lines).where(lines.c.id == line_id))).first()
+        return _line(row) if row else None

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.domain.ids import AccountId, ChatId, MessageId
+from openlinq.domain.models import (
+    DeliveryStatus,
+    Direction,
+    Effect,
+    Message,
+    Reaction,
+    ReplyTo,
+    Service,
+)
+from openlinq.store.tables import messages, reactions
+
+
+def _message(row: Any) -> Message:
+    effect = Effect(**row.effect) if row.effect else None
+    reply_to = (
+        ReplyTo(MessageId(row.reply_to_id), row.reply_to_part or 0) if row.reply_to_id else None
+    )
+    return Message(
+        id=MessageId(row.id),
+        account_id=AccountId(row.account_id),
+        chat_id=ChatId(row.chat_id),
+        direction=Direction(row.direction),
+        sender_handle=row.sender_handle,
+        parts=tuple(row.parts),
+        effect=effect,
+        reply_to=reply_to,
+        preferred_service=Service(row.preferred_service) if row.preferred_service else None,
+        service=Service(row.service),
+        delivery_status=DeliveryStatus(row.delivery_status),
+        idempotency_key=row.idempotency_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        sent_at=row.sent_at,
+        delivered_at=row.delivered_at,
+        read_at=row.read_at,
+        failed_at=row.failed_at,
+        error_code=row.error_code,
+        error_reason=row.error_reason,
+        seq=row.seq,
+        thread_root_id=MessageId(row.thread_root_id) if row.thread_root_id else None,
+        request_hash=row.request_hash,
+        deleted=row.deleted_at is not None,
+        send_meta=row.extra or {},
+    )
+
+
+_VISIBLE = messages.c.deleted_at.is_(None)
+
+
+class MessageRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, message: Message) -> None:
+        await self.conn.execute(
+            messages.insert().values(
+                id=message.id,
+                account_id=message.account_id,
+                chat_id=message.chat_id,
+                direction=message.direction.value,
+                sender_handle=message.sender_handle,
+                parts=list(message.parts),
+                effect={"name": message.effect.name, "type": message.effect.type}
+                if message.effect
+                else None,
+                reply_to_id=message.reply_to.message_id if message.reply_to else None,
+                reply_to_part=message.reply_to.part_index if message.reply_to else None,
+                thread_root_id=message.thread_root_id,
+                preferred_service=message.preferred_service.value
+                if message.preferred_service
+                else None,
+                service=message.service.value,
+                delivery_status=message.delivery_status.value,
+                idempotency_key=message.idempotency_key,
+                request_hash=message.request_hash,
+                created_at=message.created_at,
+                updated_at=message.updated_at,
+                sent_at=message.sent_at,
+                extra=message.send_meta,
+            )
+        )
+
+    async def _fetch(self, query: Any) -> list[Message]:
+        return [_message(r) for r in (await self.conn.execute(query)).all()]
+
+    async def get(self, account_id: AccountId, message_id: MessageId) -> Message | None:
+        found = await self._fetch(
+            select(messages).where(
+                messages.c.account_id == account_id, messages.c.id == message_id, _VISIBLE
+            )
+        )
+        return found[0] if found else None
+
+    async def get_any(self, message_id: MessageId) -> Message | None:
+        found = await self._fetch(select(messages).where(messages.c.id == message_id))
+        return found[0] if found else None
+
+    async def by_idempotency_key(self, account_id: AccountId, key: str) -> Message | None:
+        """Includes deleted messages: a deleted message's key stays burned."""
+        found = await self._fetch(
+            select(messages).where(
+                messages.c.account_id == account_id, messages.c.idempotency_key == key
+            )
+        )
+        return found[0] if found else None
+
+    async def page(
+        self, chat_id: ChatId, *, after_seq: int | None, limit: int, ascending: bool = False
+    ) -> list[Message]:
+        query = select(messages).where(messages.c.chat_id == chat_id, _VISIBLE)
+        if after_seq is not None:
+            query = query.where(
+                messages.c.seq > after_seq if ascending else messages.c.seq < after_seq
+            )
+        order = messages.c.seq.asc() if ascending else messages.c.seq.desc()
+        return await self._fetch(query.order_by(order).limit(limit))
+
+    async def thread(
+        self, root_id: MessageId, *, after_seq: int | None, limit: int, ascending: bool
+    ) -> list[Message]:
+        query = select(messages).where(
+            (messages.c.id == root_id) | (messages.c.thread_root_id == root_id), _VISIBLE
+        )
+        if after_seq is not None:
+            query = query.where(
+                messages.c.seq > after_seq if ascending else messages.c.seq < after_seq
+            )
+        order = messages.c.seq.asc() if ascending else messages.c.seq.desc()
+        return await self._fetch(query.order_by(order).limit(limit))
+
+    async def set_status(
+        self,
+        message_id: MessageId,
+        status: DeliveryStatus,
+        now: datetime,
+        *,
+        only_from: Sequence[DeliveryStatus],
+        **timestamps: Any,
+    ) -> bool:
+        """Move a message forward; a no-op unless it is in one of ``only_from``.
+
+        Transitions are guarded in SQL so that repeated or late receipts (a job
+        run twice, a carrier callback after a failure) never move a status back.
+        """
+        result = await self.conn.execute(
+            update(messages)
+            .where(
+                messages.c.id == message_id,
+                messages.c.delivery_status.in_([s.value for s in only_from]),
+            )
+            .values(delivery_status=status.value, updated_at=now, **timestamps)
+        )
+        return bool(result.rowcount)
+
+    async def unread_inbound(self, chat_id: ChatId) -> list[Message]:
+        return await self._fetch(
+            select(messages).where(
+                messages.c.chat_id == chat_id,
+                messages.c.direction == Direction.INBOUND.value,
+                messages.c.read_at.is_(None),
+                _VISIBLE,
+            )
+        )
+
+    async def mark_read(self, message_ids: Sequence[MessageId], now: datetime) -> None:
+        if message_ids:
+            await self.conn.execute(
+                update(messages)
+                .where(messages.c.id.in_(list(message_ids)))
+                .values(read_at=now, updated_at=now)
+            )
+
+    async def outbound_awaiting_read(self, chat_id: ChatId) -> list[Message]:
+        return await self._fetch(
+            select(messages).where(
+                messages.c.chat_id == chat_id,
+                messages.c.direction == Direction.OUTBOUND.value,
+                messages.c.delivery_status == DeliveryStatus.DELIVERED.value,
+            )
+        )
+
+    async def to_handle(self, account_id: AccountId, chat_ids: Sequence[ChatId]) -> list[Message]:
+        """Every visible message in the given chats, oldest first (a device's screen)."""
+        if not chat_ids:
+            return []
+        return await self._fetch(
+            select(messages)
+            .where(messages.c.account_id == account_id, messages.c.chat_id.in_(list(chat_ids)))
+            .order_by(messages.c.seq.asc())
+        )
+
+    async def add_reaction(self, reaction: Reaction) -> None:
+        await self.conn.execute(
+            reactions.insert().values(
+                id=reaction.id,
+                message_id=reaction.message_id,
+                part_index=reaction.part_index,
+                handle=reaction.handle,
+                is_me=reaction.is_me,
+                type=reaction.type,
+                custom_emoji=reaction.custom_emoji,
+                created_at=reaction.created_at,
+            )
+        )
+
+    async def reactions_for(
+        self, message_ids: Sequence[MessageId]
+    ) -> dict[MessageId, list[Reaction]]:
+        found: dict[MessageId, list[Reaction]] = defaultdict(list)
+        if not message_ids:
+            return found
+        rows = await self.conn.execute(
+            select(reactions)
+            .where(reactions.c.message_id.in_(list(message_ids)))
+            .order_by(reactions.c.created_at)
+        )
+        for r in rows:
+            found[MessageId(r.message_id)].append(
+                Reaction(
+                    id=r.id,
+                    message_id=MessageId(r.message_id),
+                    part_index=r.part_index,
+                    handle=r.handle,
+                    is_me=r.is_me,
+                    type=r.type,
+                    custom_emoji=r.custom_emoji,
+                    created_at=r.created_at,
+                )
+            )
+        return found

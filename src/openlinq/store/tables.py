@@ -1,0 +1,194 @@
+"""The schema. Rows are storage; domain records are built from them in repos/."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from openlinq.store.types import JSONDocument, SerialKey, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+server_settings = Table(
+    "server_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=True),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("phone_number", String(20), nullable=False, unique=True),
+    Column("line_type", String(16), nullable=False),
+    Column("rcs_enabled", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reputation", String(16), nullable=False),
+    Column("forwarding_number", String(20), nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("seq", SerialKey, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("line_id", ID, ForeignKey("lines.id"), nullable=False),
+    Column("is_group", Boolean, nullable=False),
+    Column("service", String(16), nullable=False),
+    Column("display_name", String(255), nullable=True),
+    Column("group_icon", Text, nullable=True),
+    Column("health", String(16), nullable=False),
+    Column("health_updated_at", UTCDateTime, nullable=False),
+    Column("recipient_key", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_activity_at", UTCDateTime, nullable=False),
+    Column("left_at", UTCDateTime, nullable=True),
+    Index("ix_chats_account_activity", "account_id", "last_activity_at", "seq"),
+    Index("ix_chats_account_recipients", "account_id", "recipient_key"),
+)
+
+chat_handles = Table(
+    "chat_handles",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("chat_id", ID, ForeignKey("chats.id"), nullable=False, index=True),
+    Column("handle", String(320), nullable=False, index=True),
+    Column("service", String(16), nullable=False),
+    Column("is_me", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("left_at", UTCDateTime, nullable=True),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("seq", SerialKey, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("chat_id", ID, ForeignKey("chats.id"), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("sender_handle", String(320), nullable=False),
+    Column("parts", JSONDocument, nullable=False),
+    Column("effect", JSONDocument, nullable=True),
+    Column("reply_to_id", ID, nullable=True),
+    Column("reply_to_part", Integer, nullable=True),
+    Column("thread_root_id", ID, nullable=True, index=True),
+    Column("preferred_service", String(16), nullable=True),
+    Column("service", String(16), nullable=False),
+    Column("delivery_status", String(16), nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("read_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True),
+    Column("error_code", Integer, nullable=True),
+    Column("error_reason", Text, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("extra", JSONDocument, nullable=False),
+    UniqueConstraint("account_id", "idempotency_key"),
+    Index("ix_messages_chat_seq", "chat_id", "seq"),
+)
+
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("part_index", Integer, nullable=False),
+    Column("handle", String(320), nullable=False),
+    Column("is_me", Boolean, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("custom_emoji", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSONDocument, nullable=False),
+    Column("run_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("trace_id", String(32), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("dead_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_jobs_due", "dead_at", "run_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SerialKey, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("type", String(64), nullable=False),
+    Column("phone_number", String(20), nullable=True),
+    Column("trace_id", String(32), nullable=False),
+    Column("data", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sim_devices = Table(
+    "sim_devices",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("handle", String(320), primary_key=True),
+    Column("profile", JSONDocument, nullable=False),
+    Column("state", JSONDocument, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

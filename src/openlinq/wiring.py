@@ -1,0 +1,81 @@
+"""The one place where the parts are wired together."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from openlinq.config import Settings
+from openlinq.delivery.simulator.carrier import SimulatorCarrier
+from openlinq.delivery.simulator.control import SimulatorControl
+from openlinq.domain.accounts import AccountService, Sandbox
+from openlinq.domain.capability import CapabilityService
+from openlinq.domain.chats import ChatService
+from openlinq.domain.clock import Clock, ManualClock, SystemClock
+from openlinq.domain.delivery import DeliveryRecorder
+from openlinq.domain.lines import LineService
+from openlinq.domain.messages import MessageService
+from openlinq.domain.messaging import SEND_JOB, MessagingService
+from openlinq.jobs.runner import JobQueue, JobRunner
+from openlinq.store.engine import Database
+from openlinq.store.migrate import upgrade_to_head
+from openlinq.store.unit import Storage
+
+
+@dataclass
+class Services:
+    """Everything a request handler may call, built once per process."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    storage: Storage
+    runner: JobRunner
+    accounts: AccountService
+    chats: ChatService
+    messages: MessageService
+    messaging: MessagingService
+    lines: LineService
+    capability: CapabilityService
+    simulator: SimulatorControl
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or (ManualClock() if settings.clock == "manual" else SystemClock())
+    db = Database(settings.resolved_database_url)
+    storage = Storage(db)
+    queue = JobQueue(clock)
+    runner = JobRunner(storage, clock)
+    queue.on_enqueue(runner.wake)
+    recorder = DeliveryRecorder(storage, clock)
+    carrier = SimulatorCarrier(storage, queue, recorder)
+    carrier.register_jobs(runner)
+    messaging = MessagingService(storage, clock, carrier, queue, recorder)
+    runner.register(SEND_JOB, messaging.run_send_job)
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        storage=storage,
+        runner=runner,
+        accounts=AccountService(storage, clock),
+        chats=ChatService(storage, clock),
+        messages=MessageService(storage),
+        messaging=messaging,
+        lines=LineService(storage, clock, vcard_secret=""),
+        capability=CapabilityService(storage, carrier),
+        simulator=SimulatorControl(storage, clock, carrier, recorder, runner),
+    )
+
+
+async def start(services: Services) -> Sandbox:
+    """Migrate, load the server secret, make sure the sandbox account exists."""
+    await upgrade_to_head(services.db)
+    async with services.storage.write() as repos:
+        await repos.locks.hold("server-secret")
+        secret = await repos.settings.get("server_secret")
+        if secret is None:
+            secret = secrets.token_hex(32)
+            await repos.settings.put("server_secret", secret)
+    services.lines.vcard_secret = secret
+    return await services.accounts.ensure_sandbox(services.settings.dev_api_key)

@@ -1,0 +1,81 @@
+"""Test set-up: the database backend, the shared server, and a fresh tenant per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from openlinq.config import Settings
+from openlinq.domain.clock import ManualClock
+from openlinq.store.engine import Database
+from tests.support.server import RunningServer, run_server
+from tests.support.tenant import Tenant, create_tenant
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database for integration and contract tests",
+    )
+
+
+def _reset_postgres(url: str) -> None:
+    async def reset() -> None:
+        db = Database(url)
+        async with db.transaction() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await db.dispose()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--backend"))
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new, empty database for the session."""
+    if backend == "postgres":
+        url = os.environ.get("OPENLINQ_TEST_POSTGRES_URL")
+        if not url:
+            pytest.fail(
+                "--backend postgres needs OPENLINQ_TEST_POSTGRES_URL (scripts/with-postgres.sh)"
+            )
+        _reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'openlinq.db'}"
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server on a manual clock for the whole session; tests isolate by account."""
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        clock="manual",
+    )
+    with run_server(settings, ManualClock()) as running:
+        yield running
+
+
+@pytest.fixture
+def tenant(server: RunningServer) -> Iterator[Tenant]:
+    created = create_tenant(server)
+    yield created
+    created.client.close()
+    created.http.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

@@ -1,0 +1,73 @@
+"""A real openlinq server for tests: uvicorn on a free port, in a background event loop.
+
+The server and the test's direct service calls share one event loop (an anyio
+blocking portal), so tests can provision accounts through the same services the
+server uses while every API call still goes over real HTTP.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import uvicorn
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from openlinq.app import create_app
+from openlinq.config import Settings
+from openlinq.domain.clock import Clock
+from openlinq.wiring import Services, build_services
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    services: Services
+    portal: BlockingPortal
+
+    def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run a coroutine function on the server's event loop."""
+        return self.portal.call(fn, *args)
+
+    @property
+    def sdk_base_url(self) -> str:
+        return f"{self.base_url}/api/partner"
+
+
+@contextmanager
+def run_server(settings: Settings, clock: Clock | None = None) -> Iterator[RunningServer]:
+    services = build_services(settings, clock)
+    app = create_app(settings, services)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    with start_blocking_portal() as portal:
+        serving = portal.start_task_soon(server.serve)
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises what stopped the server
+                raise RuntimeError("the test server exited during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start in 30 s")
+            time.sleep(0.02)
+        try:
+            yield RunningServer(f"http://127.0.0.1:{port}", services, portal)
+        finally:
+            server.should_exit = True
+            serving.result(timeout=30)
