@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.events import record_event
 from openlinq.domain.handles import parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import LineId
-from openlinq.domain.models import Account, Line, LineType, Reputation
+from openlinq.domain.models import Account, Line, LineStatus, LineType, Reputation
 from openlinq.store.unit import Storage
 
 _REPUTATION_RANK = {Reputation.HEALTHY: 0, Reputation.AT_RISK: 1, Reputation.CRITICAL: 2}
@@ -64,6 +65,35 @@ class LineService:
     async def of_account(self, account: Account) -> list[Line]:
         async with self.storage.read() as repos:
             return await repos.lines.of_account(account.id)
+
+    async def set_status(self, account: Account, phone_number: str, status: LineStatus) -> Line:
+        """Flag or restore a line (an operator action); emits phone_number.status_updated."""
+        number = parse_phone(phone_number, "phone_number")
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            line = await repos.lines.by_number(account.id, number)
+            if line is None:
+                raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not your line")
+            if line.status is not status:
+                await repos.lines.set_status(line.id, status)
+                await record_event(
+                    repos,
+                    account.id,
+                    "phone_number.status_updated",
+                    {
+                        "phone_number": line.phone_number,
+                        "changed_at": now,
+                        "previous_status": line.status.value,
+                        "new_status": status.value,
+                        "previous_reputation": line.reputation.value,
+                        "new_reputation": line.reputation.value,
+                    },
+                    phone_number=line.phone_number,
+                    now=now,
+                )
+            updated = await repos.lines.get(account.id, line.id)
+        assert updated is not None
+        return updated
 
     async def set_forwarding(
         self, account: Account, line_id: str, forwarding_number: str | None

@@ -20,12 +20,15 @@ from openlinq.api.schemas.simulator import (
     DeviceTypingIn,
     EventListOut,
     EventOut,
+    LineStatusIn,
+    LineStatusOut,
     ScreenMessageOut,
     ScreenOut,
 )
 from openlinq.delivery.simulator.devices import DeviceProfile
 from openlinq.domain.clock import ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.models import LineStatus
 from openlinq.domain.parts import build_content
 from openlinq.domain.views import jsonable
 
@@ -178,3 +181,12 @@ async def recent_events(
             for e in events
         ]
     )
+
+
+@router.put("/lines/{phone_number}", response_model=LineStatusOut)
+async def set_line_status(
+    phone_number: str, body: LineStatusIn, account: AccountDep, services: ServicesDep
+) -> LineStatusOut:
+    """Flag a line (it stops sending, as Apple flagging does) or restore it."""
+    line = await services.lines.set_status(account, phone_number, LineStatus(body.status))
+    return LineStatusOut(id=line.id, phone_number=line.phone_number, status=line.status.value)

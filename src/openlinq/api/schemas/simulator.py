@@ -102,3 +102,13 @@ class EventOut(WireModel):
 
 class EventListOut(WireModel):
     events: list[EventOut]
+
+
+class LineStatusIn(RequestModel):
+    status: Literal["ACTIVE", "FLAGGED"]
+
+
+class LineStatusOut(WireModel):
+    id: str
+    phone_number: str
+    status: Literal["ACTIVE", "FLAGGED"]

@@ -91,3 +91,8 @@ class LineRepo:
         """Unscoped lookup, for signed links that already prove which line they name."""
         row = (await self.conn.execute(select(lines).where(lines.c.id == line_id))).first()
         return _line(row) if row else None
+
+    async def set_status(self, line_id: LineId, status: LineStatus) -> None:
+        await self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(status=status.value)
+        )
