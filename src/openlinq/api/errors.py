@@ -51,27 +51,23 @@ def internal_error_response() -> JSONResponse:
     return error_response(LinqError(ErrorCode.INTERNAL_ERROR, retryable=True))
 
 
+_PART_TAGS = frozenset({"text", "media", "link", "imessage_app", "app_clip"})
+
+
 def _location(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """``("body", "message", "parts", 0, "text", "value")`` -> ``message.parts[0].value``."""
     text = ""
-    for part in parts:
-        if part.isdigit():
+    previous: Any = None
+    for part in loc:
+        if isinstance(part, int):
             text += f"[{part}]"
-        elif part in (
-            "TextPartIn",
-            "MediaPartIn",
-            "LinkPartIn",
-            "IMessageAppPartIn",
-            "AppClipPartIn",
-            "text",
-            "media",
-            "link",
-            "imessage_app",
-            "app_clip",
+        elif (part in ("body", "query", "path", "header") and not text) or (
+            isinstance(previous, int) and part in _PART_TAGS
         ):
-            continue
+            pass  # the request section, or the union member pydantic names after an index
         else:
-            text += f".{part}" if text else part
+            text += f".{part}" if text else str(part)
+        previous = part
     return text or "request"
 
 

@@ -27,10 +27,13 @@ class CapabilityService:
         self.storage = storage
         self.carrier = carrier
 
-    async def _line(self, account: Account, from_number: str | None) -> Line:
+    async def _line(self, account: Account, from_number: str | None, service: Service) -> Line:
+        """The line the check is made from: ``from``, else the best line offering ``service``."""
         async with self.storage.read() as repos:
             if from_number is None:
-                return pick_line(await repos.lines.of_account(account.id), set())
+                lines = await repos.lines.of_account(account.id)
+                offering = [line for line in lines if service in line.services]
+                return pick_line(offering or lines, set())
             number = parse_phone(from_number, "from")
             return check_account_line(await repos.lines.by_number(account.id, number), number)
 
@@ -38,7 +41,7 @@ class CapabilityService:
         self, account: Account, address: str, from_number: str | None
     ) -> CapabilityAnswer:
         handle = parse_handle(address, "address")
-        line = await self._line(account, from_number)
+        line = await self._line(account, from_number, Service.IMESSAGE)
         capabilities = await self.carrier.capabilities(account.id, handle.value)
         selection = select_service(None, [capabilities], line.services)
         return CapabilityAnswer(
@@ -52,7 +55,7 @@ class CapabilityService:
         self, account: Account, address: str, from_number: str | None
     ) -> CapabilityAnswer:
         handle = parse_handle(address, "address", allow_email=False)
-        line = await self._line(account, from_number)
+        line = await self._line(account, from_number, Service.RCS)
         if Service.RCS not in line.services:
             raise LinqError(
                 ErrorCode.SERVICE_UNAVAILABLE,

@@ -167,7 +167,14 @@ class DeliveryRecorder:
                 sent_at=now,
             )
             if reply_to is not None:
-                message = replace(message, reply_to=ReplyTo(reply_to, 0), thread_root_id=reply_to)
+                target = await repos.messages.get(account_id, reply_to)
+                if target is None or target.chat_id != chat.id:
+                    raise LinqError(ErrorCode.MESSAGE_NOT_FOUND, "reply_to is not in this chat")
+                message = replace(
+                    message,
+                    reply_to=ReplyTo(reply_to, 0),
+                    thread_root_id=target.thread_root_id or target.id,
+                )
             await repos.messages.add(message)
             await repos.chats.record_activity(chat.id, None, now)
             await record_event(

@@ -121,11 +121,3 @@ class LinqError(Exception):
             retryable = self.http_status in (429, 503) or self.http_status >= 500
         self.retryable = retryable
         super().__init__(f"{code.code}: {self.message}")
-
-
-def not_found(code: ErrorCode = ErrorCode.CHAT_NOT_FOUND, message: str | None = None) -> LinqError:
-    return LinqError(code, message)
-
-
-def invalid(message: str, code: ErrorCode = ErrorCode.INVALID_PARAMETER) -> LinqError:
-    return LinqError(code, message)

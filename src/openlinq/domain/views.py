@@ -6,7 +6,7 @@ whether it is read through the API or arrives in an event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,6 @@ from openlinq.domain.models import (
     Line,
     Message,
     Reaction,
-    Service,
 )
 
 HEALTH_DOC_URL = "https://docs.linqapp.com/guides/chats/chat-health/"
@@ -200,10 +199,6 @@ def message_event_view(message: Message, chat: Chat, line: Line | None) -> JSON:
         "reply_to": _reply_view(message),
     }
     return view
-
-
-def line_services(line: Line) -> Iterable[Service]:
-    return sorted(line.services, key=lambda s: s.value)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -166,8 +166,7 @@ async def recent_events(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventListOut:
-    async with services.storage.read() as repos:
-        events = await repos.events.recent(account.id, limit)
+    events = await services.simulator.recent_events(account, limit)
     return EventListOut(
         events=[
             EventOut(

@@ -21,8 +21,7 @@ class HealthOut(BaseModel):
 
 @router.get("/health", response_model=HealthOut)
 async def health(services: ServicesDep) -> HealthOut:
-    async with services.storage.read() as repos:
-        await repos.settings.get("server_secret")
+    await services.db.ping()
     backend = "sqlite" if services.db.is_sqlite else "postgresql"
     return HealthOut(status="ok", version=__version__, database=backend)
 

@@ -16,6 +16,7 @@ from openlinq.domain.ids import ChatId, MessageId
 from openlinq.domain.models import Account, DeliveryStatus, Direction, Message, Service
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
+from openlinq.store.repos.events import StoredEvent
 from openlinq.store.unit import Storage
 
 PROFILE_FIELDS = {f.name for f in fields(DeviceProfile)} - {"name"}
@@ -205,6 +206,10 @@ class SimulatorControl:
 
     async def run_due(self) -> int:
         return await self.runner.run_due()
+
+    async def recent_events(self, account: Account, limit: int) -> list[StoredEvent]:
+        async with self.storage.read() as repos:
+            return await repos.events.recent(account.id, limit)
 
 
 def _reached_device(message: Message) -> bool:
