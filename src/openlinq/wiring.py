@@ -13,6 +13,7 @@ from openlinq.domain.capability import CapabilityService
 from openlinq.domain.chats import ChatService
 from openlinq.domain.clock import Clock, ManualClock, SystemClock
 from openlinq.domain.delivery import DeliveryRecorder
+from openlinq.domain.events import EventLog
 from openlinq.domain.lines import LineService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
@@ -47,10 +48,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     queue = JobQueue(clock)
     runner = JobRunner(storage, clock)
     queue.on_enqueue(runner.wake)
-    recorder = DeliveryRecorder(storage, clock)
+    events = EventLog()
+    recorder = DeliveryRecorder(storage, clock, events)
     carrier = SimulatorCarrier(storage, queue, recorder)
     carrier.register_jobs(runner)
-    messaging = MessagingService(storage, clock, carrier, queue, recorder)
+    messaging = MessagingService(storage, clock, carrier, queue, recorder, events)
     runner.register(SEND_JOB, messaging.run_send_job)
     return Services(
         settings=settings,
@@ -59,10 +61,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         storage=storage,
         runner=runner,
         accounts=AccountService(storage, clock),
-        chats=ChatService(storage, clock),
+        chats=ChatService(storage, clock, events),
         messages=MessageService(storage),
         messaging=messaging,
-        lines=LineService(storage, clock, vcard_secret=""),
+        lines=LineService(storage, clock, events, vcard_secret=""),
         capability=CapabilityService(storage, carrier),
         simulator=SimulatorControl(storage, clock, carrier, recorder, runner),
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
-from openlinq.domain.events import record_event
+from openlinq.domain.events import EventLog
 from openlinq.domain.handles import parse_handle, parse_phone, recipient_key
 from openlinq.domain.ids import ChatId, HandleId, new_id
 from openlinq.domain.models import (
@@ -122,9 +122,10 @@ def require_usable(chat: Chat, line: Line) -> None:
 
 
 class ChatService:
-    def __init__(self, storage: Storage, clock: Clock) -> None:
+    def __init__(self, storage: Storage, clock: Clock, events: EventLog) -> None:
         self.storage = storage
         self.clock = clock
+        self.events = events
 
     async def get(self, account: Account, chat_id: str) -> tuple[Chat, Line]:
         async with self.storage.read() as repos:
@@ -187,7 +188,7 @@ class ChatService:
                 ("group_icon", "chat.group_icon_updated"),
             ):
                 if field in changes:
-                    await record_event(
+                    await self.events.record(
                         repos,
                         account.id,
                         event_type,

@@ -14,7 +14,7 @@ from typing import Any
 from openlinq.domain.chats import chat_created_view, new_chat
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
-from openlinq.domain.events import record_event
+from openlinq.domain.events import EventLog
 from openlinq.domain.ids import AccountId, ChatId, MessageId, new_id
 from openlinq.domain.models import (
     Chat,
@@ -39,9 +39,10 @@ DELIVERABLE = (*AFTER_SEND, _S.FAILED)
 
 
 class DeliveryRecorder:
-    def __init__(self, storage: Storage, clock: Clock) -> None:
+    def __init__(self, storage: Storage, clock: Clock, events: EventLog) -> None:
         self.storage = storage
         self.clock = clock
+        self.events = events
 
     async def _message_context(
         self, repos: Repos, message_id: MessageId
@@ -71,7 +72,7 @@ class DeliveryRecorder:
             if not moved:
                 return False
             message, chat, line = await self._message_context(repos, message_id)
-            await record_event(
+            await self.events.record(
                 repos,
                 chat.account_id,
                 event_type,
@@ -112,7 +113,7 @@ class DeliveryRecorder:
             if not moved:
                 return False
             message, chat, line = await self._message_context(repos, message_id)
-            await record_event(
+            await self.events.record(
                 repos,
                 chat.account_id,
                 "message.failed",
@@ -177,7 +178,7 @@ class DeliveryRecorder:
                 )
             await repos.messages.add(message)
             await repos.chats.record_activity(chat.id, None, now)
-            await record_event(
+            await self.events.record(
                 repos,
                 account_id,
                 "message.received",
@@ -208,7 +209,7 @@ class DeliveryRecorder:
             return existing
         chat = new_chat(line, [(sender, service)], service, now)
         await repos.chats.add(chat)
-        await record_event(
+        await self.events.record(
             repos,
             line.account_id,
             "chat.created",
@@ -254,7 +255,7 @@ class DeliveryRecorder:
             )
             await repos.messages.add_reaction(reaction)
             from_handle = next((h for h in chat.handles if h.handle == sender), None)
-            await record_event(
+            await self.events.record(
                 repos,
                 account_id,
                 "reaction.added",
@@ -287,7 +288,7 @@ class DeliveryRecorder:
             line = await repos.lines.get(account_id, chat.line_id)
             actor = next((h for h in chat.handles if h.handle == sender), None)
             suffix = "started" if started else "stopped"
-            await record_event(
+            await self.events.record(
                 repos,
                 account_id,
                 f"chat.typing_indicator.{suffix}",

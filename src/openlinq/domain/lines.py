@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
-from openlinq.domain.events import record_event
+from openlinq.domain.events import EventLog
 from openlinq.domain.handles import parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import LineId
 from openlinq.domain.models import Account, Line, LineStatus, LineType, Reputation
@@ -57,9 +57,10 @@ def vcard_signature(secret: str, line_id: str, expires: int) -> str:
 
 
 class LineService:
-    def __init__(self, storage: Storage, clock: Clock, vcard_secret: str) -> None:
+    def __init__(self, storage: Storage, clock: Clock, events: EventLog, vcard_secret: str) -> None:
         self.storage = storage
         self.clock = clock
+        self.events = events
         self.vcard_secret = vcard_secret
 
     async def of_account(self, account: Account) -> list[Line]:
@@ -76,7 +77,7 @@ class LineService:
                 raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not your line")
             if line.status is not status:
                 await repos.lines.set_status(line.id, status)
-                await record_event(
+                await self.events.record(
                     repos,
                     account.id,
                     "phone_number.status_updated",

@@ -24,7 +24,7 @@ from openlinq.domain.chats import (
 from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode, LinqError
-from openlinq.domain.events import record_event
+from openlinq.domain.events import EventLog
 from openlinq.domain.handles import Handle, parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import AccountId, MessageId, new_id
 from openlinq.domain.lines import parse_exclusions, pick_line
@@ -71,7 +71,9 @@ class MessagingService:
         carrier: Carrier,
         queue: JobQueue,
         recorder: DeliveryRecorder,
+        events: EventLog,
     ) -> None:
+        self.events = events
         self.storage = storage
         self.clock = clock
         self.carrier = carrier
@@ -266,7 +268,7 @@ class MessagingService:
         ]
         chat = new_chat(line, members, selection.service, now)
         await repos.chats.add(chat)
-        await record_event(
+        await self.events.record(
             repos,
             line.account_id,
             "chat.created",

@@ -192,3 +192,80 @@ sim_devices = Table(
     Column("state", JSONDocument, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("target_url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("subscribed_events", JSONDocument, nullable=False),
+    Column("phone_numbers", JSONDocument, nullable=True),
+    Column("is_active", Boolean, nullable=False),
+    Column("routing_id_header", String(128), nullable=True),
+    Column("routing_key_header", String(128), nullable=True),
+    Column("failing_since", UTCDateTime, nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "target_url"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("seq", SerialKey, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column(
+        "subscription_id",
+        ID,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", ID, ForeignKey("events.id"), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("subscription_id", "event_id"),
+    Index("ix_webhook_deliveries_subscription_seq", "subscription_id", "seq"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "delivery_id",
+        ID,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("response_snippet", Text, nullable=True),
+)
+
+webhook_routing_tokens = Table(
+    "webhook_routing_tokens",
+    metadata,
+    Column(
+        "subscription_id",
+        ID,
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("chat_id", ID, primary_key=True),
+    Column("token", String(512), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -15,6 +15,7 @@ from openlinq.store.repos.locks import LockRepo
 from openlinq.store.repos.messages import MessageRepo
 from openlinq.store.repos.settings import SettingsRepo
 from openlinq.store.repos.simulator import SimDeviceRepo
+from openlinq.store.repos.webhooks import WebhookRepo
 
 
 class Repos:
@@ -32,6 +33,7 @@ class Repos:
         self.settings = SettingsRepo(conn)
         self.sim_devices = SimDeviceRepo(conn)
         self.locks = LockRepo(conn)
+        self.webhooks = WebhookRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

@@ -1,0 +1,325 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.domain.ids import AccountId, new_id
+from openlinq.store.repos.events import StoredEvent
+from openlinq.store.tables import (
+    events,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_routing_tokens,
+    webhook_subscriptions,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    account_id: AccountId
+    target_url: str
+    secret: str
+    subscribed_events: list[str]
+    phone_numbers: list[str] | None
+    is_active: bool
+    routing_id_header: str | None
+    routing_key_header: str | None
+    failing_since: datetime | None
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    seq: int
+    account_id: AccountId
+    subscription_id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    id: str
+    delivery_id: str
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    response_snippet: str | None
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        id=row.id,
+        account_id=AccountId(row.account_id),
+        target_url=row.target_url,
+        secret=row.secret,
+        subscribed_events=list(row.subscribed_events),
+        phone_numbers=list(row.phone_numbers) if row.phone_numbers else None,
+        is_active=row.is_active,
+        routing_id_header=row.routing_id_header,
+        routing_key_header=row.routing_key_header,
+        failing_since=row.failing_since,
+        disabled_reason=row.disabled_reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        seq=row.seq,
+        account_id=AccountId(row.account_id),
+        subscription_id=row.subscription_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class WebhookRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    # -- subscriptions ------------------------------------------------------------
+
+    async def add(self, subscription: Subscription) -> None:
+        await self.conn.execute(
+            webhook_subscriptions.insert().values(
+                id=subscription.id,
+                account_id=subscription.account_id,
+                target_url=subscription.target_url,
+                secret=subscription.secret,
+                subscribed_events=subscription.subscribed_events,
+                phone_numbers=subscription.phone_numbers,
+                is_active=subscription.is_active,
+                routing_id_header=subscription.routing_id_header,
+                routing_key_header=subscription.routing_key_header,
+                created_at=subscription.created_at,
+                updated_at=subscription.updated_at,
+            )
+        )
+
+    async def get(self, account_id: AccountId, subscription_id: str) -> Subscription | None:
+        row = (
+            await self.conn.execute(
+                select(webhook_subscriptions).where(
+                    webhook_subscriptions.c.account_id == account_id,
+                    webhook_subscriptions.c.id == subscription_id,
+                )
+            )
+        ).first()
+        return _subscription(row) if row else None
+
+    async def by_target(self, account_id: AccountId, target_url: str) -> Subscription | None:
+        row = (
+            await self.conn.execute(
+                select(webhook_subscriptions).where(
+                    webhook_subscriptions.c.account_id == account_id,
+                    webhook_subscriptions.c.target_url == target_url,
+                )
+            )
+        ).first()
+        return _subscription(row) if row else None
+
+    async def of_account(self, account_id: AccountId) -> list[Subscription]:
+        rows = await self.conn.execute(
+            select(webhook_subscriptions)
+            .where(webhook_subscriptions.c.account_id == account_id)
+            .order_by(webhook_subscriptions.c.created_at, webhook_subscriptions.c.id)
+        )
+        return [_subscription(r) for r in rows]
+
+    async def update(self, subscription_id: str, **values: Any) -> None:
+        await self.conn.execute(
+            update(webhook_subscriptions)
+            .where(webhook_subscriptions.c.id == subscription_id)
+            .values(**values)
+        )
+
+    async def delete(self, subscription_id: str) -> None:
+        await self.conn.execute(
+            webhook_subscriptions.delete().where(webhook_subscriptions.c.id == subscription_id)
+        )
+
+    # -- deliveries ---------------------------------------------------------------
+
+    async def add_delivery(self, subscription: Subscription, event: StoredEvent) -> str:
+        delivery_id = new_id()
+        await self.conn.execute(
+            webhook_deliveries.insert().values(
+                id=delivery_id,
+                account_id=subscription.account_id,
+                subscription_id=subscription.id,
+                event_id=event.id,
+                event_type=event.type,
+                status="pending",
+                attempts=0,
+                next_attempt_at=event.created_at,
+                created_at=event.created_at,
+                updated_at=event.created_at,
+            )
+        )
+        return delivery_id
+
+    async def delivery(self, delivery_id: str) -> Delivery | None:
+        row = (
+            await self.conn.execute(
+                select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+            )
+        ).first()
+        return _delivery(row) if row else None
+
+    async def event(self, event_id: str) -> StoredEvent | None:
+        row = (await self.conn.execute(select(events).where(events.c.id == event_id))).first()
+        if row is None:
+            return None
+        return StoredEvent(
+            row.id,
+            AccountId(row.account_id),
+            row.type,
+            row.phone_number,
+            row.trace_id,
+            row.data,
+            row.created_at,
+        )
+
+    async def update_delivery(self, delivery_id: str, **values: Any) -> None:
+        await self.conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery_id)
+            .values(**values)
+        )
+
+    async def add_attempt(self, attempt: Attempt) -> None:
+        await self.conn.execute(
+            webhook_attempts.insert().values(
+                id=attempt.id,
+                delivery_id=attempt.delivery_id,
+                attempted_at=attempt.attempted_at,
+                status_code=attempt.status_code,
+                latency_ms=attempt.latency_ms,
+                error=attempt.error,
+                response_snippet=attempt.response_snippet,
+            )
+        )
+
+    async def attempts(self, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
+        found: dict[str, list[Attempt]] = {i: [] for i in delivery_ids}
+        if not delivery_ids:
+            return found
+        rows = await self.conn.execute(
+            select(webhook_attempts)
+            .where(webhook_attempts.c.delivery_id.in_(delivery_ids))
+            .order_by(webhook_attempts.c.attempted_at, webhook_attempts.c.id)
+        )
+        for r in rows:
+            found[r.delivery_id].append(
+                Attempt(
+                    r.id,
+                    r.delivery_id,
+                    r.attempted_at,
+                    r.status_code,
+                    r.latency_ms,
+                    r.error,
+                    r.response_snippet,
+                )
+            )
+        return found
+
+    async def deliveries(
+        self,
+        subscription_id: str,
+        *,
+        status: str | None,
+        event_type: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> list[Delivery]:
+        """Newest first."""
+        query = select(webhook_deliveries).where(
+            webhook_deliveries.c.subscription_id == subscription_id
+        )
+        if status is not None:
+            query = query.where(webhook_deliveries.c.status == status)
+        if event_type is not None:
+            query = query.where(webhook_deliveries.c.event_type == event_type)
+        if before_seq is not None:
+            query = query.where(webhook_deliveries.c.seq < before_seq)
+        rows = await self.conn.execute(query.order_by(webhook_deliveries.c.seq.desc()).limit(limit))
+        return [_delivery(r) for r in rows]
+
+    async def failed_since(self, subscription_id: str, since: datetime) -> list[Delivery]:
+        rows = await self.conn.execute(
+            select(webhook_deliveries).where(
+                webhook_deliveries.c.subscription_id == subscription_id,
+                webhook_deliveries.c.status == "failed",
+                webhook_deliveries.c.created_at >= since,
+            )
+        )
+        return [_delivery(r) for r in rows]
+
+    async def counts(self, subscription_id: str) -> dict[str, int]:
+        rows = await self.conn.execute(
+            select(webhook_deliveries.c.status, func.count())
+            .where(webhook_deliveries.c.subscription_id == subscription_id)
+            .group_by(webhook_deliveries.c.status)
+        )
+        return {status: int(count) for status, count in rows}
+
+    # -- delivery affinity ----------------------------------------------------------
+
+    async def routing_token(self, subscription_id: str, chat_id: str) -> str | None:
+        row = await self.conn.execute(
+            select(webhook_routing_tokens.c.token).where(
+                webhook_routing_tokens.c.subscription_id == subscription_id,
+                webhook_routing_tokens.c.chat_id == chat_id,
+            )
+        )
+        return row.scalar_one_or_none()
+
+    async def remember_routing_token(
+        self, subscription_id: str, chat_id: str, token: str, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            webhook_routing_tokens.delete().where(
+                webhook_routing_tokens.c.subscription_id == subscription_id,
+                webhook_routing_tokens.c.chat_id == chat_id,
+            )
+        )
+        await self.conn.execute(
+            webhook_routing_tokens.insert().values(
+                subscription_id=subscription_id, chat_id=chat_id, token=token, updated_at=now
+            )
+        )
+
+    async def forget_routing_tokens(self, subscription_id: str) -> None:
+        await self.conn.execute(
+            webhook_routing_tokens.delete().where(
+                webhook_routing_tokens.c.subscription_id == subscription_id
+            )
+        )

@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, fan-out from the event outbox, signed delivery with retries."""
