@@ -41,6 +41,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await services.dispatcher.close()
             await services.db.dispose()
 
     app = FastAPI(

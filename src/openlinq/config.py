@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     # Run the background job runner in this process (turn off for API-only replicas).
     run_worker: bool = True
     public_url: str | None = None
+    # A claimed job whose worker died becomes claimable again after this long.
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1)
+    # Disable a subscription whose endpoint has failed without a success for this long.
+    webhook_disable_after_hours: float = Field(default=72.0, gt=0)
+    # Hosted deployments: HTTPS-only targets, and no private / loopback / link-local ones.
+    webhook_hosted_mode: bool = False
     log_level: str = "info"
 
     @property

@@ -21,6 +21,9 @@ from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.store.engine import Database
 from openlinq.store.migrate import upgrade_to_head
 from openlinq.store.unit import Storage
+from openlinq.webhooks.dispatch import DELIVER_JOB, DispatchSettings, WebhookDispatcher
+from openlinq.webhooks.subscriptions import SubscriptionService
+from openlinq.webhooks.targets import TargetPolicy
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Services:
     db: Database
     storage: Storage
     runner: JobRunner
+    events: EventLog
     accounts: AccountService
     chats: ChatService
     messages: MessageService
@@ -39,6 +43,8 @@ class Services:
     lines: LineService
     capability: CapabilityService
     simulator: SimulatorControl
+    subscriptions: SubscriptionService
+    dispatcher: WebhookDispatcher
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -46,7 +52,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     db = Database(settings.resolved_database_url)
     storage = Storage(db)
     queue = JobQueue(clock)
-    runner = JobRunner(storage, clock)
+    runner = JobRunner(storage, clock, lease_seconds=settings.job_lease_seconds)
     queue.on_enqueue(runner.wake)
     events = EventLog()
     recorder = DeliveryRecorder(storage, clock, events)
@@ -54,12 +60,27 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     carrier.register_jobs(runner)
     messaging = MessagingService(storage, clock, carrier, queue, recorder, events)
     runner.register(SEND_JOB, messaging.run_send_job)
+    policy = TargetPolicy(hosted=settings.webhook_hosted_mode)
+    dispatcher = WebhookDispatcher(
+        storage,
+        clock,
+        queue,
+        policy,
+        DispatchSettings(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            per_endpoint_concurrency=settings.webhook_endpoint_concurrency,
+            disable_after_seconds=settings.webhook_disable_after_hours * 3600,
+        ),
+    )
+    events.subscribe(dispatcher)
+    runner.register(DELIVER_JOB, dispatcher.deliver)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         storage=storage,
         runner=runner,
+        events=events,
         accounts=AccountService(storage, clock),
         chats=ChatService(storage, clock, events),
         messages=MessageService(storage),
@@ -67,6 +88,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lines=LineService(storage, clock, events, vcard_secret=""),
         capability=CapabilityService(storage, carrier),
         simulator=SimulatorControl(storage, clock, carrier, recorder, runner),
+        subscriptions=SubscriptionService(storage, clock, queue, events, policy),
+        dispatcher=dispatcher,
     )
 
 

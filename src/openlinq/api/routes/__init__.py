@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from openlinq.api.routes import capability, chats, messages, phone_numbers, simulator, system
+from openlinq.api.routes import (
+    capability,
+    chats,
+    messages,
+    phone_numbers,
+    simulator,
+    system,
+    webhooks,
+)
 
 
 def mount_routes(app: FastAPI) -> None:
     v3 = APIRouter(prefix="/v3")
-    for module in (chats, messages, phone_numbers, capability):
+    for module in (chats, messages, phone_numbers, capability, webhooks):
         v3.include_router(module.router)
     app.include_router(v3)
     # The SDKs' base URL is .../api/partner; the same routes answer there too.
