@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
@@ -15,7 +14,7 @@ from openlinq.api.tracing import TraceMiddleware
 from openlinq.config import Settings
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.clock import ManualClock
-from openlinq.wiring import Services, build_services, start
+from openlinq.wiring import Services, background_worker, build_services, start, stop
 
 
 def create_app(
@@ -31,18 +30,13 @@ def create_app(
         app.state.sandbox = sandbox
         if on_started is not None:
             on_started(sandbox)
-        worker = None
-        if settings.run_worker and not isinstance(services.clock, ManualClock):
-            worker = asyncio.create_task(services.runner.run_forever(), name="openlinq-jobs")
+        # With a manual clock nothing runs by itself: /sim/v1/clock/advance drives the jobs.
+        run_jobs = settings.run_worker and not isinstance(services.clock, ManualClock)
         try:
-            yield
+            async with background_worker(services) if run_jobs else contextlib.nullcontext():
+                yield
         finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-            await services.dispatcher.close()
-            await services.db.dispose()
+            await stop(services)
 
     app = FastAPI(
         title="openlinq",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -19,7 +20,7 @@ from openlinq.domain.accounts import Sandbox
 from openlinq.domain.ids import AccountId
 from openlinq.domain.models import AccountTier, LineType
 from openlinq.store.migrate import upgrade_to_head
-from openlinq.wiring import Services, build_services
+from openlinq.wiring import Services, background_worker, build_services, start, stop
 
 app = typer.Typer(help="openlinq: a self-hosted Linq Partner API v3 server.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Partner accounts.", no_args_is_help=True)
@@ -107,6 +108,38 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
     )
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run only the background job runner (deliveries, simulator, webhooks): no HTTP.
+
+    On PostgreSQL, run as many as you like beside API-only servers
+    (OPENLINQ_RUN_WORKER=false); they share the work without doing any twice.
+    """
+    settings = _settings(data_dir, database_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+
+    async def run() -> None:
+        services = build_services(settings)
+        await start(services)
+        console.print(f"openlinq worker {services.runner.worker_id} running")
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopped.set)
+        try:
+            async with background_worker(services):
+                await stopped.wait()
+        finally:
+            await stop(services)
+
+    asyncio.run(run())
 
 
 def _run(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from openlinq.config import Settings
@@ -20,6 +23,7 @@ from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.store.engine import Database
 from openlinq.store.migrate import upgrade_to_head
+from openlinq.store.repos.jobs import JOBS_CHANNEL
 from openlinq.store.unit import Storage
 from openlinq.webhooks.dispatch import DELIVER_JOB, DispatchSettings, WebhookDispatcher
 from openlinq.webhooks.subscriptions import SubscriptionService
@@ -103,4 +107,29 @@ async def start(services: Services) -> Sandbox:
             secret = secrets.token_hex(32)
             await repos.settings.put("server_secret", secret)
     services.lines.vcard_secret = secret
+    if services.db.is_sqlite:
+        # SQLite has one worker: this process. Leases left by a previous run are
+        # stale, so its interrupted work resumes at once instead of after the lease.
+        async with services.storage.write() as repos:
+            await repos.jobs.release_leases()
     return await services.accounts.ensure_sandbox(services.settings.dev_api_key)
+
+
+@contextlib.asynccontextmanager
+async def background_worker(services: Services) -> AsyncIterator[None]:
+    """Run the job runner (woken by PostgreSQL NOTIFY too) for the duration of the block."""
+    listener = await services.db.listen(JOBS_CHANNEL, services.runner.wake)
+    worker = asyncio.create_task(services.runner.run_forever(), name="openlinq-jobs")
+    try:
+        yield
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        if listener is not None:
+            await listener.close()
+
+
+async def stop(services: Services) -> None:
+    await services.dispatcher.close()
+    await services.db.dispose()

@@ -49,6 +49,7 @@ class JobQueue:
     ) -> None:
         run_at = self.clock.now() + timedelta(seconds=delay)
         await repos.jobs.enqueue(kind, payload, run_at, current_trace_id())
+        await repos.jobs.notify()
         for listener in self._listeners:
             repos.after_commit(listener)
 
@@ -61,7 +62,7 @@ class JobRunner:
         *,
         lease_seconds: float = 60.0,
         batch_size: int = 32,
-        concurrency: int = 8,
+        concurrency: int = 32,
         idle_poll_seconds: float = 1.0,
     ) -> None:
         self.storage = storage
@@ -72,6 +73,7 @@ class JobRunner:
         self.idle_poll_seconds = idle_poll_seconds
         self._handlers: dict[str, JobHandler] = {}
         self._wake = asyncio.Event()
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._drain_lock = asyncio.Lock()
 
@@ -129,18 +131,55 @@ class JobRunner:
                 await repos.jobs.retry(job.id, now + timedelta(seconds=delay), error)
 
     async def run_forever(self) -> None:
-        """The background loop: drain, then sleep until woken or the next job is due."""
-        while True:
-            self._wake.clear()
+        """The background loop: keep up to ``concurrency`` jobs running, claiming as slots free.
+
+        Unlike ``run_due`` it never waits for a whole batch, so one slow job (a
+        webhook endpoint that hangs until its timeout) never holds up the others.
+        """
+        running: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            self._wake.set()
+
+        try:
+            while True:
+                self._wake.clear()
+                free = self.concurrency - len(running)
+                claimed: list[Job] = []
+                if free > 0:
+                    claimed = await self._claim_safely(min(free, self.batch_size))
+                for job in claimed:
+                    task = asyncio.create_task(self._run(job), name=f"job-{job.kind}")
+                    running.add(task)
+                    task.add_done_callback(finished)
+                if claimed and len(claimed) == min(free, self.batch_size):
+                    continue  # there may be more due work
+                await self._idle(free > 0)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _claim_safely(self, limit: int) -> list[Job]:
+        try:
+            async with self.storage.write() as repos:
+                return await repos.jobs.claim(self.worker_id, self.clock.now(), self.lease, limit)
+        except Exception:  # a lost database connection must not end the loop
+            log.exception("claiming jobs failed")
+            return []
+
+    async def _idle(self, can_claim: bool) -> None:
+        """Sleep until woken, until the next job is due, or for the idle poll at most."""
+        timeout = self.idle_poll_seconds
+        if can_claim:
             try:
-                await self.run_due()
                 async with self.storage.read() as repos:
                     next_at = await repos.jobs.next_run_at()
-            except Exception:  # a lost database connection must not end the loop
-                log.exception("job runner iteration failed")
+            except Exception:
+                log.exception("reading the next due job failed")
                 next_at = None
-            timeout = self.idle_poll_seconds
             if next_at is not None:
                 timeout = max(0.0, min(timeout, (next_at - self.clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,20 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    async def listen(self, channel: str, callback: Callable[[], None]) -> AsyncConnection | None:
+        """Call ``callback`` on every NOTIFY on ``channel`` (PostgreSQL; None on SQLite).
+
+        The returned connection carries the subscription; close it to stop.
+        """
+        if self.is_sqlite:
+            return None
+        conn = await self.engine.connect()
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None, "an open connection has a driver connection"
+        await driver.add_listener(channel, lambda *_: callback())
+        return conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -4,11 +4,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import JobId, new_id
 from openlinq.store.tables import jobs
+
+JOBS_CHANNEL = "openlinq_jobs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,22 @@ class JobRepo:
             select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.run_at)
         )
         return [Job(JobId(r.id), r.kind, r.payload, r.run_at, r.attempts, r.trace_id) for r in rows]
+
+    async def notify(self) -> None:
+        """Wake the other processes' runners when this transaction commits (PostgreSQL)."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL}
+            )
+
+    async def release_leases(self) -> int:
+        """Free every lease: only safe when this process is the only worker (SQLite)."""
+        result = await self.conn.execute(
+            update(jobs)
+            .where(jobs.c.locked_until.is_not(None))
+            .values(locked_by=None, locked_until=None)
+        )
+        return int(result.rowcount)
 
     async def complete(self, job_id: JobId, worker: str) -> None:
         await self.conn.execute(
