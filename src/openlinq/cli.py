@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import httpx
 import typer
 import uvicorn
 from rich.console import Console
@@ -20,6 +21,8 @@ from openlinq.domain.accounts import Sandbox
 from openlinq.domain.ids import AccountId
 from openlinq.domain.models import AccountTier, LineType
 from openlinq.store.migrate import upgrade_to_head
+from openlinq.webhooks.catalogue import EVENT_TYPES
+from openlinq.webhooks.listen import Received, receiver_app
 from openlinq.wiring import Services, background_worker, build_services, start, stop
 
 app = typer.Typer(help="openlinq: a self-hosted Linq Partner API v3 server.", no_args_is_help=True)
@@ -29,6 +32,10 @@ lines_app = typer.Typer(help="Lines (phone numbers).", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(lines_app, name="lines")
+webhooks_app = typer.Typer(
+    help="Webhooks: a local receiver and the delivery log.", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
 console = Console()
 T = TypeVar("T")
 
@@ -233,4 +240,125 @@ def lines_list(account_id: str, data_dir: DataDir = None, database_url: Database
                     line.status.value,
                     "yes" if line.rcs_enabled else "no",
                 )
+    console.print(table)
+
+
+ApiUrl = Annotated[
+    str, typer.Option(envvar="OPENLINQ_API_URL", help="The openlinq server to talk to.")
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(envvar=["LINQ_API_V3_API_KEY", "OPENLINQ_DEV_API_KEY"], help="API key."),
+]
+
+
+def _api(api_url: str, api_key: str | None) -> httpx.Client:
+    if not api_key:
+        raise typer.BadParameter("give --api-key (or set LINQ_API_V3_API_KEY)")
+    return httpx.Client(
+        base_url=api_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+    )
+
+
+def _show_event(received: Received) -> None:
+    event = received.event or {}
+    marks = {
+        True: "[green]✔ signed[/]",
+        False: "[red]✘ bad signature[/]",
+        None: "[yellow]unverified[/]",
+    }
+    console.print(
+        f"[bold]{event.get('event_type', '?')}[/] {event.get('event_id', '')} "
+        f"{marks[received.standard_ok]} {received.error or ''}"
+    )
+    console.print_json(data=event.get("data", {}))
+
+
+@webhooks_app.command("listen")
+def webhooks_listen(
+    port: Annotated[int, typer.Option(help="Port to receive on.")] = 9099,
+    host: Annotated[str, typer.Option(help="Address to receive on.")] = "127.0.0.1",
+    secret: Annotated[
+        str | None, typer.Option(envvar="LINQ_WEBHOOK_SECRET", help="Verify with this secret.")
+    ] = None,
+    api_url: ApiUrl = "http://127.0.0.1:8080",
+    api_key: ApiKey = None,
+    events: Annotated[
+        str | None, typer.Option(help="Comma-separated event types (default: all).")
+    ] = None,
+) -> None:
+    """Receive webhooks locally, verify their signatures and print them as they arrive.
+
+    With an API key (and no --secret) it subscribes itself to the server first and
+    removes the subscription when you stop it.
+    """
+    known = {"secret": secret}
+    subscription_id = None
+    client = None
+    if secret is None and api_key:
+        client = _api(api_url, api_key)
+        wanted = events.split(",") if events else list(EVENT_TYPES)
+        response = client.post(
+            "/v3/webhook-subscriptions",
+            json={"target_url": f"http://{host}:{port}/webhooks", "subscribed_events": wanted},
+        )
+        if response.status_code != 201:
+            console.print(f"[red]could not subscribe:[/] {response.status_code} {response.text}")
+            raise typer.Exit(1)
+        created = response.json()
+        subscription_id, known["secret"] = created["id"], created["signing_secret"]
+        console.print(f"subscribed [bold]{subscription_id}[/] to {len(wanted)} event types")
+    console.print(f"listening on http://{host}:{port}/webhooks (Ctrl-C to stop)")
+    try:
+        uvicorn.run(
+            receiver_app(lambda: known["secret"], _show_event),
+            host=host,
+            port=port,
+            log_level="warning",
+        )
+    finally:
+        if client is not None and subscription_id is not None:
+            client.delete(f"/v3/webhook-subscriptions/{subscription_id}")
+            console.print(f"unsubscribed {subscription_id}")
+            client.close()
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    subscription_id: str,
+    status: Annotated[
+        str | None, typer.Option(help="pending, retrying, succeeded or failed.")
+    ] = None,
+    event_type: Annotated[str | None, typer.Option(help="Only this event type.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    api_url: ApiUrl = "http://127.0.0.1:8080",
+    api_key: ApiKey = None,
+) -> None:
+    """Show a subscription's delivery log: every event, its status and its attempts."""
+    params: dict[str, str | int] = {"limit": limit}
+    if status:
+        params["status"] = status
+    if event_type:
+        params["event_type"] = event_type
+    with _api(api_url, api_key) as client:
+        response = client.get(
+            f"/v3/webhook-subscriptions/{subscription_id}/deliveries", params=params
+        )
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}[/] {response.text}")
+        raise typer.Exit(1)
+    colours = {"succeeded": "green", "failed": "red", "retrying": "yellow", "pending": "cyan"}
+    table = Table("created", "event", "status", "attempts", "last", "latency", "error")
+    for delivery in response.json()["deliveries"]:
+        last = delivery["attempt_log"][-1] if delivery["attempt_log"] else {}
+        colour = colours.get(delivery["status"], "white")
+        table.add_row(
+            delivery["created_at"],
+            f"{delivery['event_type']}\n[dim]{delivery['event_id']}[/]",
+            f"[{colour}]{delivery['status']}[/]",
+            str(delivery["attempts"]),
+            str(last.get("status_code") or "-"),
+            f"{last['latency_ms']} ms" if last else "-",
+            (delivery.get("last_error") or "")[:60],
+        )
     console.print(table)
