@@ -13,6 +13,7 @@ from sqlalchemy import text
 from openlinq.config import Settings
 from openlinq.domain.clock import ManualClock
 from openlinq.store.engine import Database
+from tests.support.receiver import Receiver, running_receiver
 from tests.support.server import RunningServer, run_server
 from tests.support.tenant import Tenant, create_tenant
 
@@ -63,6 +64,8 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         clock="manual",
+        # Short enough that a hanging receiver costs a test one second, not ten.
+        webhook_timeout_seconds=1.0,
     )
     with run_server(settings, ManualClock()) as running:
         yield running
@@ -79,3 +82,9 @@ def tenant(server: RunningServer) -> Iterator[Tenant]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running

@@ -37,16 +37,19 @@ def test_accounts_keys_and_lines_are_managed_from_the_cli(db_args: list[str]) ->
     created = invoke("accounts", "create", "acme", *db_args)
     account_id = re.search(r"account (\S+) \(acme, standard\)", created)
     first_key = re.search(r"API key \(shown once\): (\S+)", created)
-    assert account_id and first_key
+    assert account_id
+    assert first_key
     number = fresh_line_number()
     assert number in invoke("lines", "add", account_id.group(1), number, "--type", "RCS", *db_args)
     assert number in invoke("lines", "list", account_id.group(1), *db_args)
     listing = invoke("accounts", "list", *db_args)
-    assert "acme" in listing and number in listing
+    assert "acme" in listing
+    assert number in listing
     second_key = re.search(
         r"API key \(shown once\): (\S+)", invoke("keys", "create", account_id.group(1), *db_args)
     )
-    assert second_key and second_key.group(1) != first_key.group(1)
+    assert second_key
+    assert second_key.group(1) != first_key.group(1)
 
 
 def test_adding_a_line_to_an_unknown_account_fails(db_args: list[str]) -> None:
