@@ -88,3 +88,9 @@ def data_dir(tmp_path: Path) -> Path:
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as running:
         yield running
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (marked ``pytest.mark.anyio``) run on asyncio, like the server."""
+    return "asyncio"

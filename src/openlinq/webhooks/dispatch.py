@@ -182,6 +182,8 @@ class WebhookDispatcher:
                     if subscription.routing_key_header and response.is_success
                     else None
                 )
+        except PermissionError as exc:
+            outcome, snippet, token = Outcome(None, f"refused: {exc}", refused=True), None, None
         except httpx.TimeoutException:
             outcome, snippet, token = (
                 Outcome(None, f"timed out after {self.settings.timeout_seconds:g} s"),

@@ -25,6 +25,7 @@ class Outcome:
     status_code: int | None
     error: str | None = None
     retry_after: float | None = None
+    refused: bool = False  # we would not send it (e.g. a private address in hosted mode)
 
     @property
     def succeeded(self) -> bool:
@@ -32,6 +33,8 @@ class Outcome:
 
     @property
     def retryable(self) -> bool:
+        if self.refused:
+            return False
         if self.status_code is None:
             return True  # timeout, refused connection, DNS or TLS failure
         return self.status_code == 429 or self.status_code >= 500
