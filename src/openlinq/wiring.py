@@ -12,14 +12,19 @@ from openlinq.config import Settings
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.domain.accounts import AccountService, Sandbox
+from openlinq.domain.actions import ACTION_JOB, CarrierActions
 from openlinq.domain.capability import CapabilityService
 from openlinq.domain.chats import ChatService
 from openlinq.domain.clock import Clock, ManualClock, SystemClock
 from openlinq.domain.delivery import DeliveryRecorder
+from openlinq.domain.edits import EditService
 from openlinq.domain.events import EventLog
+from openlinq.domain.groups import GroupService
 from openlinq.domain.lines import LineService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
+from openlinq.domain.reactions import ReactionService
+from openlinq.domain.typing import TypingService
 from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.store.engine import Database
 from openlinq.store.migrate import upgrade_to_head
@@ -48,6 +53,10 @@ class Services:
     capability: CapabilityService
     simulator: SimulatorControl
     subscriptions: SubscriptionService
+    edits: EditService
+    reactions: ReactionService
+    typing: TypingService
+    groups: GroupService
     dispatcher: WebhookDispatcher
 
 
@@ -64,6 +73,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     carrier.register_jobs(runner)
     messaging = MessagingService(storage, clock, carrier, queue, recorder, events)
     runner.register(SEND_JOB, messaging.run_send_job)
+    actions = CarrierActions(queue, carrier)
+    runner.register(ACTION_JOB, actions.run)
     policy = TargetPolicy(hosted=settings.webhook_hosted_mode)
     dispatcher = WebhookDispatcher(
         storage,
@@ -94,6 +105,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         simulator=SimulatorControl(storage, clock, carrier, recorder, runner),
         subscriptions=SubscriptionService(storage, clock, queue, events, policy),
         dispatcher=dispatcher,
+        edits=EditService(storage, clock, events, actions),
+        reactions=ReactionService(storage, clock, events, actions),
+        typing=TypingService(storage, clock, actions),
+        groups=GroupService(storage, clock, events, actions, carrier),
     )
 
 

@@ -31,6 +31,40 @@ class OutboundMessage:
     reply_to_id: MessageId | None
 
 
+@dataclass(frozen=True, slots=True)
+class ChatAction:
+    """Anything besides a message that must reach the chat's devices.
+
+    ``kind`` is one of ``ACTION_KINDS``; ``data`` carries what the kind needs
+    (the reacted message and reaction, an edit's new text, a new group name ...).
+    """
+
+    kind: str
+    account_id: AccountId
+    chat_id: ChatId
+    from_number: str
+    recipients: tuple[str, ...]
+    service: Service
+    data: dict[str, Any]
+
+
+ACTION_KINDS = frozenset(
+    {
+        "reaction_added",
+        "reaction_removed",
+        "message_edited",
+        "typing_started",
+        "typing_stopped",
+        "chat_read",
+        "group_renamed",
+        "group_icon_changed",
+        "participant_added",
+        "participant_removed",
+        "chat_left",
+    }
+)
+
+
 class CarrierRejectedError(Exception):
     """A permanent failure: the message is marked failed with ``code``, not retried."""
 
@@ -57,3 +91,11 @@ class Carrier(ABC):
     @abstractmethod
     async def send(self, message: OutboundMessage) -> None:
         """Hand ``message`` over for delivery."""
+
+    @abstractmethod
+    async def perform(self, action: ChatAction) -> None:
+        """Carry out a non-message action (reaction, edit, typing, group change ...).
+
+        A carrier that cannot do a kind raises ``CarrierRejectedError``; the
+        action is then dropped (the API already answered "accepted").
+        """

@@ -26,6 +26,7 @@ from openlinq.domain.models import (
     ReplyTo,
     Service,
 )
+from openlinq.domain.reactions import TAPBACKS, reaction_event_data
 from openlinq.domain.views import handle_view, message_event_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
@@ -237,45 +238,41 @@ class DeliveryRecorder:
         reaction_type: str,
         custom_emoji: str | None = None,
         part_index: int = 0,
-    ) -> Reaction:
+        *,
+        remove: bool = False,
+    ) -> None:
+        """A device adds (replacing its earlier tapback on that part) or removes a reaction."""
         now = self.clock.now()
         async with self.storage.write() as repos:
             message, chat, line = await self._message_context(repos, message_id)
             if message.account_id != account_id:
                 raise LinqError(ErrorCode.MESSAGE_NOT_FOUND)
-            reaction = Reaction(
-                id=new_id(),
-                message_id=message_id,
-                part_index=part_index,
-                handle=sender,
-                is_me=False,
-                type=reaction_type,
-                custom_emoji=custom_emoji,
-                created_at=now,
+            replaced = await repos.messages.remove_reactions(
+                message_id, part_index, sender, (reaction_type,) if remove else TAPBACKS
             )
-            await repos.messages.add_reaction(reaction)
-            from_handle = next((h for h in chat.handles if h.handle == sender), None)
-            await self.events.record(
-                repos,
-                account_id,
-                "reaction.added",
-                {
-                    "is_from_me": False,
-                    "reaction_type": reaction_type,
-                    "chat_id": chat.id,
-                    "message_id": message_id,
-                    "part_index": part_index,
-                    "reacted_at": now,
-                    "reaction_id": reaction.id,
-                    "custom_emoji": custom_emoji,
-                    "from": sender,
-                    "from_handle": handle_view(from_handle) if from_handle else None,
-                    "service": message.service.value,
-                },
-                phone_number=line.phone_number,
-                now=now,
-            )
-        return reaction
+            changes = [("reaction.removed", r) for r in replaced]
+            if not remove:
+                reaction = Reaction(
+                    id=new_id(),
+                    message_id=message_id,
+                    part_index=part_index,
+                    handle=sender,
+                    is_me=False,
+                    type=reaction_type,
+                    custom_emoji=custom_emoji,
+                    created_at=now,
+                )
+                await repos.messages.add_reaction(reaction)
+                changes.append(("reaction.added", reaction))
+            for event_type, changed in changes:
+                await self.events.record(
+                    repos,
+                    account_id,
+                    event_type,
+                    reaction_event_data(message, chat, changed, now),
+                    phone_number=line.phone_number,
+                    now=now,
+                )
 
     async def inbound_typing(
         self, account_id: AccountId, chat_id: ChatId, sender: str, started: bool

@@ -29,7 +29,7 @@ def decode_seq_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-async def _owned_message(repos: Repos, account: Account, message_id: str) -> Message:
+async def owned_message(repos: Repos, account: Account, message_id: str) -> Message:
     message = (
         await repos.messages.get(account.id, MessageId(message_id)) if is_uuid(message_id) else None
     )
@@ -46,7 +46,7 @@ class MessageService:
         self, account: Account, message_id: str
     ) -> tuple[Message, Chat, Line, list[Reaction]]:
         async with self.storage.read() as repos:
-            message = await _owned_message(repos, account, message_id)
+            message = await owned_message(repos, account, message_id)
             chat, line = await chat_and_line(repos, account, message.chat_id)
             reactions = await repos.messages.reactions_for([message.id])
         return message, chat, line, reactions.get(message.id, [])
@@ -67,7 +67,7 @@ class MessageService:
         """The thread's originator and every reply, oldest first unless ``ascending`` is false."""
         after = decode_seq_cursor(cursor)
         async with self.storage.read() as repos:
-            message = await _owned_message(repos, account, message_id)
+            message = await owned_message(repos, account, message_id)
             chat, line = await chat_and_line(repos, account, message.chat_id)
             root = message.thread_root_id or message.id
             rows = await repos.messages.thread(

@@ -197,3 +197,13 @@ class Reaction:
     type: str
     custom_emoji: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    id: str
+    message_id: MessageId
+    part_index: int
+    previous_text: str
+    text: str
+    edited_at: datetime

@@ -269,3 +269,14 @@ webhook_routing_tokens = Table(
     Column("token", String(512), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+message_edits = Table(
+    "message_edits",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("part_index", Integer, nullable=False),
+    Column("previous_text", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("edited_at", UTCDateTime, nullable=False),
+)

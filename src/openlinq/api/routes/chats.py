@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep, phone_query
+from openlinq.api.schemas.actions import AcceptedOut, HandleIn
 from openlinq.api.schemas.chats import (
     ChatCreateIn,
     ChatCreateOut,
@@ -25,6 +26,7 @@ from openlinq.api.views import (
 )
 from openlinq.domain.messaging import request_fingerprint
 from openlinq.domain.parts import build_content
+from openlinq.domain.tracing import current_trace_id
 
 router = APIRouter(tags=["chats"])
 
@@ -104,3 +106,52 @@ async def send_message(
         request_fingerprint({"chat_id": chat_id, **body.model_dump(mode="json")}),
     )
     return message_send_out(result)
+
+
+def _accepted(message: str) -> AcceptedOut:
+    return AcceptedOut(message=message, status="accepted", trace_id=current_trace_id())
+
+
+@router.post("/chats/{chat_id}/participants", status_code=202, response_model=AcceptedOut)
+async def add_participant(
+    chat_id: str, body: HandleIn, account: AccountDep, services: ServicesDep
+) -> AcceptedOut:
+    await services.groups.add(account, chat_id, body.handle)
+    return _accepted("Participant added")
+
+
+@router.delete("/chats/{chat_id}/participants", status_code=202, response_model=AcceptedOut)
+async def remove_participant(
+    chat_id: str, body: HandleIn, account: AccountDep, services: ServicesDep
+) -> AcceptedOut:
+    await services.groups.remove(account, chat_id, body.handle)
+    return _accepted("Participant removed")
+
+
+@router.delete(
+    "/chats/{chat_id}/participants/{handle}", status_code=202, response_model=AcceptedOut
+)
+async def remove_participant_by_path(
+    chat_id: str, handle: str, account: AccountDep, services: ServicesDep
+) -> AcceptedOut:
+    """The form older clients use: the handle in the path instead of the body."""
+    await services.groups.remove(account, chat_id, handle)
+    return _accepted("Participant removed")
+
+
+@router.post("/chats/{chat_id}/leave", status_code=202, response_model=AcceptedOut)
+async def leave_chat(chat_id: str, account: AccountDep, services: ServicesDep) -> AcceptedOut:
+    await services.groups.leave(account, chat_id)
+    return _accepted("Leaving the chat")
+
+
+@router.post("/chats/{chat_id}/typing", status_code=204, response_class=Response)
+async def start_typing(chat_id: str, account: AccountDep, services: ServicesDep) -> Response:
+    await services.typing.set(account, chat_id, typing=True)
+    return Response(status_code=204)
+
+
+@router.delete("/chats/{chat_id}/typing", status_code=204, response_class=Response)
+async def stop_typing(chat_id: str, account: AccountDep, services: ServicesDep) -> Response:
+    await services.typing.set(account, chat_id, typing=False)
+    return Response(status_code=204)

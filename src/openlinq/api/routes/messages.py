@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep
+from openlinq.api.schemas.actions import AcceptedOut, MessageEditIn, ReactionIn
 from openlinq.api.schemas.messages import (
     MessageCreateIn,
     MessageCreateOut,
@@ -17,6 +18,8 @@ from openlinq.api.views import message_create_out, message_out, message_page_out
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.messaging import request_fingerprint
 from openlinq.domain.parts import MAX_IDEMPOTENCY_KEY, build_content
+from openlinq.domain.reactions import ReactionRequest
+from openlinq.domain.tracing import current_trace_id
 
 router = APIRouter(tags=["messages"])
 
@@ -69,3 +72,39 @@ async def get_thread(
         account, message_id, cursor=cursor, limit=limit, ascending=order == "asc"
     )
     return message_page_out(page)
+
+
+@router.patch("/messages/{message_id}", response_model=MessageOut)
+async def edit_message(
+    message_id: str, body: MessageEditIn, account: AccountDep, services: ServicesDep
+) -> MessageOut:
+    edited = await services.edits.edit(account, message_id, body.text, body.part_index)
+    return message_out(*await services.messages.get(account, edited))
+
+
+@router.delete("/messages/{message_id}", status_code=204, response_class=Response)
+async def delete_message(message_id: str, account: AccountDep, services: ServicesDep) -> Response:
+    """Removes the message from the API only; recipients still see it."""
+    await services.edits.delete(account, message_id)
+    return Response(status_code=204)
+
+
+@router.post("/messages/{message_id}/reactions", status_code=202, response_model=AcceptedOut)
+async def react_to_message(
+    message_id: str, body: ReactionIn, account: AccountDep, services: ServicesDep
+) -> AcceptedOut:
+    await services.reactions.react(
+        account,
+        message_id,
+        ReactionRequest(
+            operation=body.operation,
+            type=body.type,
+            part_index=body.part_index,
+            custom_emoji=body.custom_emoji,
+            emoji=body.emoji,
+            url=body.url,
+            attachment_id=body.attachment_id,
+        ),
+    )
+    verb = "added" if body.operation == "add" else "removed"
+    return AcceptedOut(message=f"Reaction {verb}", status="accepted", trace_id=current_trace_id())

@@ -7,9 +7,10 @@ injected clock, so it survives restarts and runs instantly under a manual clock.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from openlinq.delivery.carrier import Carrier, CarrierRejectedError, OutboundMessage
+from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
 from openlinq.delivery.simulator.devices import DeviceProfile, Reply, resolve_profile
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode
@@ -19,6 +20,8 @@ from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.store.unit import Storage
 
 TYPING_LEAD = 0.5
+# How long one typing call shows on the recipient's screen (the platform says ~85-90 s).
+TYPING_VISIBLE = 90.0
 REACT_AFTER = 0.5
 
 
@@ -60,6 +63,28 @@ class SimulatorCarrier(Carrier):
                     "sim.deliver",
                     self._payload(message, handle),
                     delay=profiles[handle].deliver_after,
+                )
+
+    async def perform(self, action: ChatAction) -> None:
+        """Typing shows on the devices' screens for ``TYPING_VISIBLE`` seconds; everything
+        else a device shows (reactions, edits, names, members) is read from the chat itself."""
+        if action.kind not in ("typing_started", "typing_stopped"):
+            return
+        if action.service is not Service.IMESSAGE:
+            return  # typing indicators exist on iMessage only
+        now = self.recorder.clock.now()
+        until = (now + timedelta(seconds=TYPING_VISIBLE)).isoformat()
+        async with self.storage.write() as repos:
+            for handle in action.recipients:
+                stored = await repos.sim_devices.get(action.account_id, handle)
+                override, state = stored if stored else ({}, {})
+                typing = dict(state.get("typing", {}))
+                if action.kind == "typing_started":
+                    typing[action.chat_id] = until
+                else:
+                    typing.pop(action.chat_id, None)
+                await repos.sim_devices.put(
+                    action.account_id, handle, override, {**state, "typing": typing}, now
                 )
 
     @staticmethod

@@ -212,3 +212,53 @@ class ChatRepo:
             )
         )
         return [ChatId(r.id) for r in rows]
+
+    async def add_member(self, member: ChatHandle) -> None:
+        """Add a participant, or bring back one who left or was removed."""
+        result = await self.conn.execute(
+            update(chat_handles)
+            .where(chat_handles.c.chat_id == member.chat_id, chat_handles.c.handle == member.handle)
+            .values(
+                status=member.status.value,
+                service=member.service.value,
+                joined_at=member.joined_at,
+                left_at=None,
+            )
+        )
+        if result.rowcount:
+            return
+        count = await self.conn.execute(
+            select(chat_handles.c.id).where(chat_handles.c.chat_id == member.chat_id)
+        )
+        await self.conn.execute(
+            chat_handles.insert().values(
+                id=member.id,
+                chat_id=member.chat_id,
+                handle=member.handle,
+                service=member.service.value,
+                is_me=member.is_me,
+                status=member.status.value,
+                position=len(count.all()),
+                joined_at=member.joined_at,
+                left_at=None,
+            )
+        )
+
+    async def set_member_status(
+        self, chat_id: ChatId, handle: str, status: HandleStatus, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            update(chat_handles)
+            .where(chat_handles.c.chat_id == chat_id, chat_handles.c.handle == handle)
+            .values(status=status.value, left_at=now)
+        )
+
+    async def set_recipients(self, chat_id: ChatId, key: str, now: datetime) -> None:
+        await self.conn.execute(
+            update(chats).where(chats.c.id == chat_id).values(recipient_key=key, updated_at=now)
+        )
+
+    async def mark_left(self, chat_id: ChatId, now: datetime) -> None:
+        await self.conn.execute(
+            update(chats).where(chats.c.id == chat_id).values(left_at=now, updated_at=now)
+        )

@@ -12,13 +12,14 @@ from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.models import (
     DeliveryStatus,
     Direction,
+    Edit,
     Effect,
     Message,
     Reaction,
     ReplyTo,
     Service,
 )
-from openlinq.store.tables import messages, reactions
+from openlinq.store.tables import message_edits, messages, reactions
 
 
 def _message(row: Any) -> Message:
@@ -239,3 +240,68 @@ class MessageRepo:
                 )
             )
         return found
+
+    async def edits(self, message_ids: Sequence[MessageId]) -> dict[MessageId, list[Edit]]:
+        found: dict[MessageId, list[Edit]] = defaultdict(list)
+        if not message_ids:
+            return found
+        rows = await self.conn.execute(
+            select(message_edits)
+            .where(message_edits.c.message_id.in_(list(message_ids)))
+            .order_by(message_edits.c.edited_at, message_edits.c.id)
+        )
+        for r in rows:
+            found[MessageId(r.message_id)].append(
+                Edit(
+                    r.id,
+                    MessageId(r.message_id),
+                    r.part_index,
+                    r.previous_text,
+                    r.text,
+                    r.edited_at,
+                )
+            )
+        return found
+
+    async def record_edit(self, edit: Edit, parts: Sequence[dict[str, Any]]) -> None:
+        await self.conn.execute(
+            message_edits.insert().values(
+                id=edit.id,
+                message_id=edit.message_id,
+                part_index=edit.part_index,
+                previous_text=edit.previous_text,
+                text=edit.text,
+                edited_at=edit.edited_at,
+            )
+        )
+        await self.conn.execute(
+            update(messages)
+            .where(messages.c.id == edit.message_id)
+            .values(parts=list(parts), updated_at=edit.edited_at)
+        )
+
+    async def mark_deleted(self, message_id: MessageId, now: datetime) -> None:
+        await self.conn.execute(
+            update(messages).where(messages.c.id == message_id).values(deleted_at=now)
+        )
+
+    async def remove_reactions(
+        self, message_id: MessageId, part_index: int, handle: str, types: Sequence[str]
+    ) -> list[Reaction]:
+        """Delete ``handle``'s reactions of ``types`` on one part; returns what was removed."""
+        query = reactions.c.message_id == message_id
+        condition = (
+            query
+            & (reactions.c.part_index == part_index)
+            & (reactions.c.handle == handle)
+            & reactions.c.type.in_(list(types))
+        )
+        found = (await self.reactions_for([message_id])).get(message_id, [])
+        removed = [
+            r
+            for r in found
+            if r.part_index == part_index and r.handle == handle and r.type in types
+        ]
+        if removed:
+            await self.conn.execute(reactions.delete().where(condition))
+        return removed

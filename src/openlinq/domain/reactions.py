@@ -1,0 +1,172 @@
+"""Reacting to messages: tapbacks, custom-emoji tapbacks and stickers.
+
+A handle has at most one tapback per message part (a new one replaces the old,
+as on iMessage); stickers accumulate and cannot be removed. Stickers are
+iMessage-only and need exactly one of emoji, url or attachment_id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from openlinq.domain.actions import CarrierActions
+from openlinq.domain.chats import chat_and_line, require_usable
+from openlinq.domain.clock import Clock
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.events import EventLog
+from openlinq.domain.ids import new_id
+from openlinq.domain.messages import owned_message
+from openlinq.domain.models import Account, Chat, Line, Message, Reaction, Service
+from openlinq.domain.views import handle_view
+from openlinq.store.repos import Repos
+from openlinq.store.unit import Storage
+
+TAPBACKS = ("love", "like", "dislike", "laugh", "emphasize", "question", "custom")
+MAX_EMOJI_LENGTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionRequest:
+    operation: str  # "add" | "remove"
+    type: str
+    part_index: int = 0
+    custom_emoji: str | None = None
+    emoji: str | None = None
+    url: str | None = None
+    attachment_id: str | None = None
+
+
+def check_reaction(request: ReactionRequest, message: Message) -> None:
+    if not 0 <= request.part_index < max(len(message.parts), 1):
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER, f"part_index must be below {len(message.parts)}"
+        )
+    if request.type == "custom" and not request.custom_emoji:
+        raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, "custom reactions need custom_emoji")
+    if request.type != "custom" and request.custom_emoji:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "custom_emoji goes with type custom")
+    sticker_sources = [s for s in (request.emoji, request.url, request.attachment_id) if s]
+    if request.type != "sticker":
+        if sticker_sources:
+            raise LinqError(
+                ErrorCode.INVALID_PARAMETER, "emoji, url and attachment_id go with type sticker"
+            )
+        return
+    if request.operation == "remove":
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "stickers cannot be removed")
+    if len(sticker_sources) != 1:
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER,
+            "a sticker needs exactly one of emoji, url or attachment_id",
+        )
+    if message.service is not Service.IMESSAGE:
+        raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "stickers are iMessage only")
+    if request.emoji is None:
+        raise LinqError(
+            ErrorCode.FEATURE_NOT_AVAILABLE, "image stickers are not available on this server yet"
+        )
+
+
+class ReactionService:
+    def __init__(
+        self, storage: Storage, clock: Clock, events: EventLog, actions: CarrierActions
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.events = events
+        self.actions = actions
+
+    async def react(self, account: Account, message_id: str, request: ReactionRequest) -> None:
+        async with self.storage.write() as repos:
+            message = await owned_message(repos, account, message_id)
+            chat, line = await chat_and_line(repos, account, message.chat_id)
+            require_usable(chat, line)
+            check_reaction(request, message)
+            if request.operation == "add":
+                await self._add(repos, message, chat, line, request)
+            else:
+                await self._remove(repos, message, chat, line, request)
+
+    async def _add(
+        self, repos: Repos, message: Message, chat: Chat, line: Line, request: ReactionRequest
+    ) -> None:
+        now = self.clock.now()
+        if request.type in TAPBACKS:
+            for replaced in await repos.messages.remove_reactions(
+                message.id, request.part_index, line.phone_number, TAPBACKS
+            ):
+                await self._emit(repos, "reaction.removed", message, chat, line, replaced)
+        reaction = Reaction(
+            id=new_id(),
+            message_id=message.id,
+            part_index=request.part_index,
+            handle=line.phone_number,
+            is_me=True,
+            type=request.type,
+            custom_emoji=request.custom_emoji or request.emoji,
+            created_at=now,
+        )
+        await repos.messages.add_reaction(reaction)
+        await self._emit(repos, "reaction.added", message, chat, line, reaction)
+
+    async def _remove(
+        self, repos: Repos, message: Message, chat: Chat, line: Line, request: ReactionRequest
+    ) -> None:
+        removed = await repos.messages.remove_reactions(
+            message.id, request.part_index, line.phone_number, (request.type,)
+        )
+        for reaction in removed:
+            await self._emit(repos, "reaction.removed", message, chat, line, reaction)
+
+    async def _emit(
+        self,
+        repos: Repos,
+        event_type: str,
+        message: Message,
+        chat: Chat,
+        line: Line,
+        reaction: Reaction,
+    ) -> None:
+        now = self.clock.now()
+        await self.events.record(
+            repos,
+            chat.account_id,
+            event_type,
+            reaction_event_data(message, chat, reaction, now, line),
+            phone_number=line.phone_number,
+            now=now,
+        )
+        kind = "reaction_added" if event_type == "reaction.added" else "reaction_removed"
+        await self.actions.schedule(
+            repos,
+            chat,
+            line,
+            kind,
+            {
+                "message_id": message.id,
+                "part_index": reaction.part_index,
+                "type": reaction.type,
+                "custom_emoji": reaction.custom_emoji,
+            },
+        )
+
+
+def reaction_event_data(
+    message: Message, chat: Chat, reaction: Reaction, now: Any, line: Line | None = None
+) -> dict[str, Any]:
+    """``reaction.added`` / ``reaction.removed`` data, for either side's reactions."""
+    reactor = next((h for h in chat.handles if h.handle == reaction.handle), None)
+    return {
+        "is_from_me": reaction.is_me,
+        "reaction_type": reaction.type,
+        "chat_id": chat.id,
+        "message_id": message.id,
+        "part_index": reaction.part_index,
+        "reacted_at": now,
+        "reaction_id": reaction.id,
+        "custom_emoji": reaction.custom_emoji if reaction.type == "custom" else None,
+        "from": reaction.handle,
+        "from_handle": handle_view(reactor, line if reaction.is_me else None) if reactor else None,
+        "service": message.service.value,
+    }
