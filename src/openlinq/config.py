@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     webhook_endpoint_concurrency: int = Field(default=4, ge=1)
     # Disable a subscription whose endpoint has failed without a success for this long.
     webhook_disable_after_hours: float = Field(default=72.0, gt=0)
-    # Hosted deployments: HTTPS-only targets, and no private / loopback / link-local ones.
-    webhook_hosted_mode: bool = False
+    # Hosted deployments: webhooks and media URLs must be HTTPS and may not point at
+    # private, loopback or link-local addresses.
+    hosted_mode: bool = False
     log_level: str = "info"
 
     @property

@@ -26,13 +26,13 @@ from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.domain.reactions import ReactionService
 from openlinq.domain.typing import TypingService
 from openlinq.jobs.runner import JobQueue, JobRunner
+from openlinq.outbound import OutboundPolicy
 from openlinq.store.engine import Database
 from openlinq.store.migrate import upgrade_to_head
 from openlinq.store.repos.jobs import JOBS_CHANNEL
 from openlinq.store.unit import Storage
 from openlinq.webhooks.dispatch import DELIVER_JOB, DispatchSettings, WebhookDispatcher
 from openlinq.webhooks.subscriptions import SubscriptionService
-from openlinq.webhooks.targets import TargetPolicy
 
 
 @dataclass
@@ -75,7 +75,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(SEND_JOB, messaging.run_send_job)
     actions = CarrierActions(queue, carrier)
     runner.register(ACTION_JOB, actions.run)
-    policy = TargetPolicy(hosted=settings.webhook_hosted_mode)
+    policy = OutboundPolicy(hosted=settings.hosted_mode)
     dispatcher = WebhookDispatcher(
         storage,
         clock,

@@ -11,11 +11,10 @@ import pytest
 from standardwebhooks import Webhook
 
 from openlinq.domain.errors import ErrorCode, LinqError
-from openlinq.webhooks.catalogue import V2025, V2026, version_for
-from openlinq.webhooks.dispatch import _pinned
+from openlinq.outbound import OutboundPolicy, ResolvedTarget, pinned_request
+from openlinq.webhooks.catalogue import V2025, V2026, payload_version, version_for
 from openlinq.webhooks.retry import MAX_ATTEMPTS, Outcome, backoff, next_delay, parse_retry_after
 from openlinq.webhooks.signing import new_secret, signed_headers
-from openlinq.webhooks.targets import TargetPolicy, payload_version
 
 async_test = pytest.mark.anyio
 
@@ -124,16 +123,16 @@ def test_version_comes_from_the_target_url() -> None:
 )
 def test_bad_target_urls_are_refused(url: str) -> None:
     with pytest.raises(LinqError):
-        TargetPolicy(hosted=False).check_url(url)
+        OutboundPolicy(hosted=False).check_url(url, "target_url")
 
 
 def test_local_development_allows_plain_http_to_localhost() -> None:
-    assert TargetPolicy(hosted=False).check_url("http://localhost:9000/hook")
+    assert OutboundPolicy(hosted=False).check_url("http://localhost:9000/hook", "target_url")
 
 
 def test_hosted_mode_requires_https() -> None:
     with pytest.raises(LinqError):
-        TargetPolicy(hosted=True).check_url("http://example.com/hook")
+        OutboundPolicy(hosted=True).check_url("http://example.com/hook", "target_url")
 
 
 @pytest.mark.parametrize(
@@ -150,18 +149,24 @@ def test_hosted_mode_requires_https() -> None:
 @async_test
 async def test_hosted_mode_refuses_non_public_addresses(url: str) -> None:
     with pytest.raises(PermissionError):
-        await TargetPolicy(hosted=True).resolve(url)
+        await OutboundPolicy(hosted=True).resolve(url)
 
 
 @async_test
 async def test_hosted_mode_pins_the_checked_public_address() -> None:
-    target = await TargetPolicy(hosted=True).resolve("https://1.1.1.1:8443/hook?a=1")
+    target = await OutboundPolicy(hosted=True).resolve("https://1.1.1.1:8443/hook?a=1")
     assert target.address == "1.1.1.1"
-    assert _pinned("https://hooks.example:8443/p?a=1", "1.1.1.1") == "https://1.1.1.1:8443/p?a=1"
-    assert _pinned("https://hooks.example/p", "2606:4700::1111") == "https://[2606:4700::1111]/p"
+    url, headers, extensions = pinned_request(
+        ResolvedTarget("https://hooks.example:8443/p?a=1", "hooks.example", "1.1.1.1")
+    )
+    assert url == "https://1.1.1.1:8443/p?a=1"
+    assert headers == {"host": "hooks.example:8443"}
+    assert extensions == {"sni_hostname": "hooks.example"}
+    v6 = ResolvedTarget("https://hooks.example/p", "hooks.example", "2606:4700::1111")
+    assert pinned_request(v6)[0] == "https://[2606:4700::1111]/p"
 
 
 @async_test
 async def test_local_mode_does_not_resolve() -> None:
-    target = await TargetPolicy(hosted=False).resolve("http://127.0.0.1:9/h")
+    target = await OutboundPolicy(hosted=False).resolve("http://127.0.0.1:9/h")
     assert target.address is None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import parse_qs, urlsplit
+
+from openlinq.domain.errors import ErrorCode, LinqError
 
 V2025 = "2025-01-01"
 V2026 = "2026-02-03"
@@ -107,3 +110,15 @@ def version_for(requested: str | None) -> str | None:
         return None
     eligible = [v for v in VERSIONS if date.fromisoformat(v) <= wanted]
     return eligible[-1] if eligible else None
+
+
+def payload_version(target_url: str) -> str:
+    """The version a subscription's ``?version=`` selects; 400 for an unusable one."""
+    values = parse_qs(urlsplit(target_url).query).get("version")
+    version = version_for(values[0] if values else None)
+    if version is None:
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER,
+            "target_url ?version= must be a date (YYYY-MM-DD) on or after 2025-01-01",
+        )
+    return version

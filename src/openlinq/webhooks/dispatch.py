@@ -17,22 +17,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from openlinq.domain.clock import Clock, SystemClock
 from openlinq.domain.ids import new_id
 from openlinq.jobs.runner import JobQueue
+from openlinq.outbound import OutboundPolicy, pinned_request
 from openlinq.store.repos import Repos
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
 from openlinq.store.unit import Storage
-from openlinq.webhooks.catalogue import V2026, V2026_ONLY
+from openlinq.webhooks.catalogue import V2026, V2026_ONLY, payload_version
 from openlinq.webhooks.payloads import chat_id_of, envelope
 from openlinq.webhooks.retry import Outcome, next_delay, parse_retry_after
 from openlinq.webhooks.signing import signed_headers
-from openlinq.webhooks.targets import TargetPolicy, payload_version
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class WebhookDispatcher:
         storage: Storage,
         clock: Clock,
         queue: JobQueue,
-        policy: TargetPolicy,
+        policy: OutboundPolicy,
         settings: DispatchSettings,
         *,
         rng: random.Random | None = None,
@@ -156,13 +155,8 @@ class WebhookDispatcher:
         started = time.perf_counter()
         try:
             target = await self.policy.resolve(subscription.target_url)
-            url, extensions = subscription.target_url, {}
-            if target.address is not None:
-                url, extensions = (
-                    _pinned(subscription.target_url, target.address),
-                    {"sni_hostname": target.host},
-                )
-                headers["host"] = urlsplit(subscription.target_url).netloc
+            url, pin_headers, extensions = pinned_request(target)
+            headers.update(pin_headers)
             async with self.http.stream(
                 "POST",
                 url,
@@ -293,13 +287,6 @@ class WebhookDispatcher:
                 next_attempt_at=None,
                 updated_at=self.clock.now(),
             )
-
-
-def _pinned(url: str, address: str) -> str:
-    parts = urlsplit(url)
-    host = f"[{address}]" if ":" in address else address
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 async def _read_snippet(response: httpx.Response) -> str | None:

@@ -13,13 +13,13 @@ from openlinq.domain.handles import parse_phone
 from openlinq.domain.ids import new_id
 from openlinq.domain.models import Account
 from openlinq.jobs.runner import JobQueue
+from openlinq.outbound import OutboundPolicy
 from openlinq.store.repos import Repos
 from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
 from openlinq.store.unit import Storage
-from openlinq.webhooks.catalogue import EVENT_TYPE_SET
+from openlinq.webhooks.catalogue import EVENT_TYPE_SET, payload_version
 from openlinq.webhooks.dispatch import DELIVER_JOB
 from openlinq.webhooks.signing import new_secret
-from openlinq.webhooks.targets import TargetPolicy
 
 _UNSET: Any = object()
 MAX_HEADER_NAME = 128
@@ -81,13 +81,18 @@ class SubscriptionService:
         clock: Clock,
         queue: JobQueue,
         events: EventLog,
-        policy: TargetPolicy,
+        policy: OutboundPolicy,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.queue = queue
         self.events = events
         self.policy = policy
+
+    def _check_target(self, target_url: str) -> str:
+        self.policy.check_url(target_url, "target_url")
+        payload_version(target_url)
+        return target_url
 
     async def _owned(self, repos: Repos, account: Account, subscription_id: str) -> Subscription:
         subscription = await repos.webhooks.get(account.id, subscription_id)
@@ -126,7 +131,7 @@ class SubscriptionService:
         subscription = Subscription(
             id=new_id(),
             account_id=account.id,
-            target_url=self.policy.check_url(target_url),
+            target_url=self._check_target(target_url),
             secret=new_secret(),
             subscribed_events=_events(subscribed_events),
             phone_numbers=_lines(phone_numbers),
@@ -179,7 +184,7 @@ class SubscriptionService:
             old = await self._owned(repos, account, subscription_id)
             new = old
             if target_url is not None and target_url != old.target_url:
-                checked = self.policy.check_url(target_url)
+                checked = self._check_target(target_url)
                 if await repos.webhooks.by_target(account.id, checked):
                     raise LinqError(
                         ErrorCode.STATE_CONFLICT, "another subscription has this target_url"
