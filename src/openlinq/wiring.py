@@ -21,6 +21,7 @@ from openlinq.domain.edits import EditService
 from openlinq.domain.events import EventLog
 from openlinq.domain.groups import GroupService
 from openlinq.domain.lines import LineService
+from openlinq.domain.links import Links
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.domain.reactions import ReactionService
@@ -44,6 +45,7 @@ class Services:
     db: Database
     storage: Storage
     runner: JobRunner
+    links: Links
     events: EventLog
     accounts: AccountService
     chats: ChatService
@@ -68,6 +70,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner = JobRunner(storage, clock, lease_seconds=settings.job_lease_seconds)
     queue.on_enqueue(runner.wake)
     events = EventLog()
+    links = Links(clock, settings.base_url)
     recorder = DeliveryRecorder(storage, clock, events)
     carrier = SimulatorCarrier(storage, queue, recorder)
     carrier.register_jobs(runner)
@@ -100,7 +103,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         chats=ChatService(storage, clock, events),
         messages=MessageService(storage),
         messaging=messaging,
-        lines=LineService(storage, clock, events, vcard_secret=""),
+        lines=LineService(storage, clock, events, links),
+        links=links,
         capability=CapabilityService(storage, carrier),
         simulator=SimulatorControl(storage, clock, carrier, recorder, runner),
         subscriptions=SubscriptionService(storage, clock, queue, events, policy),
@@ -121,7 +125,7 @@ async def start(services: Services) -> Sandbox:
         if secret is None:
             secret = secrets.token_hex(32)
             await repos.settings.put("server_secret", secret)
-    services.lines.vcard_secret = secret
+    services.links.secret = secret
     if services.db.is_sqlite:
         # SQLite has one worker: this process. Leases left by a previous run are
         # stale, so its interrupted work resumes at once instead of after the lease.

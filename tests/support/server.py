@@ -49,9 +49,11 @@ class RunningServer:
 
 @contextmanager
 def run_server(settings: Settings, clock: Clock | None = None) -> Iterator[RunningServer]:
+    port = free_port()
+    # The server hands out links to itself (uploads, downloads, vCards): give it its port.
+    settings = settings.model_copy(update={"port": port})
     services = build_services(settings, clock)
     app = create_app(settings, services)
-    port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
     )

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
 from openlinq.domain.handles import parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import LineId
+from openlinq.domain.links import VCARD_TTL, Links
 from openlinq.domain.models import Account, Line, LineStatus, LineType, Reputation
 from openlinq.store.unit import Storage
 
 _REPUTATION_RANK = {Reputation.HEALTHY: 0, Reputation.AT_RISK: 1, Reputation.CRITICAL: 2}
 _NEVER = datetime.min.replace(tzinfo=UTC)
-VCARD_TTL = timedelta(hours=1)
 
 
 def rank_lines(lines: Sequence[Line]) -> list[Line]:
@@ -52,16 +50,12 @@ def pick_line(lines: Sequence[Line], excluded: set[str], line_type: LineType | N
     return rank_lines(remaining)[0]
 
 
-def vcard_signature(secret: str, line_id: str, expires: int) -> str:
-    return hmac.new(secret.encode(), f"{line_id}:{expires}".encode(), hashlib.sha256).hexdigest()
-
-
 class LineService:
-    def __init__(self, storage: Storage, clock: Clock, events: EventLog, vcard_secret: str) -> None:
+    def __init__(self, storage: Storage, clock: Clock, events: EventLog, links: Links) -> None:
         self.storage = storage
         self.clock = clock
         self.events = events
-        self.vcard_secret = vcard_secret
+        self.links = links
 
     async def of_account(self, account: Account) -> list[Line]:
         async with self.storage.read() as repos:
@@ -155,33 +149,26 @@ class LineService:
         ]
         return chosen, backups
 
-    def vcard_link(self, base_url: str, line: Line, backups: Sequence[Line]) -> str:
-        expires = int((self.clock.now() + VCARD_TTL).timestamp())
-        signature = vcard_signature(self.vcard_secret, line.id, expires)
-        backup_ids = ",".join(b.id for b in backups)
-        query = f"expires={expires}&sig={signature}"
-        if backup_ids:
-            query += f"&backups={backup_ids}"
-        return f"{base_url.rstrip('/')}/vcards/{line.id}.vcf?{query}"
+    def vcard_link(self, line: Line, backups: Sequence[Line]) -> str:
+        extra = {"backups": ",".join(b.id for b in backups)} if backups else {}
+        return self.links.sign(f"/vcards/{line.id}.vcf", VCARD_TTL, extra)[0]
 
-    async def vcard(
-        self, line_id: str, expires: int, signature: str, backup_ids: Sequence[str]
-    ) -> str:
-        expected = vcard_signature(self.vcard_secret, line_id, expires)
-        if not hmac.compare_digest(expected, signature) or expires < self.clock.now().timestamp():
-            raise LinqError(ErrorCode.ACCESS_DENIED, "this vCard link is invalid or has expired")
+    async def vcard(self, line_id: str, expires: int, signature: str, backups: str | None) -> str:
+        """The vCard behind a signed link: the chosen number first, then its backups."""
+        extra = {"backups": backups} if backups else {}
+        self.links.verify(f"/vcards/{line_id}.vcf", expires, signature, extra)
         async with self.storage.read() as repos:
             line = await repos.lines.get_by_id(LineId(line_id))
             if line is None:
                 raise LinqError(
                     ErrorCode.ACCESS_DENIED, "this vCard link is invalid", http_status=404
                 )
-            backups = [
-                b
-                for b in [await repos.lines.get(line.account_id, LineId(i)) for i in backup_ids]
-                if b is not None
+            found = [
+                await repos.lines.get(line.account_id, LineId(i))
+                for i in (backups or "").split(",")
+                if i
             ]
-        numbers = [line.phone_number, *(b.phone_number for b in backups)]
+        numbers = [line.phone_number, *(b.phone_number for b in found if b is not None)]
         tel = "\r\n".join(
             f"TEL;TYPE=CELL{';TYPE=PREF' if i == 0 else ''}:{n}" for i, n in enumerate(numbers)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from openlinq.api.deps import AccountDep, ServicesDep, list_query
 from openlinq.api.schemas.lines import (
@@ -57,7 +57,6 @@ async def list_phonenumbers(account: AccountDep, services: ServicesDep) -> Legac
 
 @router.get("/available_number", response_model=AvailableNumberOut)
 async def available_number(
-    request: Request,
     account: AccountDep,
     services: ServicesDep,
     to: Annotated[list[str] | None, Query(max_length=100)] = None,
@@ -68,9 +67,8 @@ async def available_number(
     line, backups = await services.lines.available_number(
         account, to=list_query(to), exclude_from=list_query(exclude_from), line_type=line_type
     )
-    base = services.settings.public_url or str(request.base_url)
     return AvailableNumberOut(
-        phone_number=line.phone_number, vcf_url=services.lines.vcard_link(base, line, backups)
+        phone_number=line.phone_number, vcf_url=services.lines.vcard_link(line, backups)
     )
 
 

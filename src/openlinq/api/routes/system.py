@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from openlinq import __version__
-from openlinq.api.deps import ServicesDep, list_query
+from openlinq.api.deps import ServicesDep
 
 router = APIRouter(tags=["system"])
 
@@ -32,7 +32,7 @@ async def vcard(
     services: ServicesDep,
     expires: int,
     sig: Annotated[str, Query(max_length=128)],
-    backups: Annotated[list[str] | None, Query()] = None,
+    backups: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> Response:
-    body = await services.lines.vcard(line_id, expires, sig, list_query(backups))
+    body = await services.lines.vcard(line_id, expires, sig, backups)
     return Response(body, media_type="text/vcard")
