@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Hosted deployments: webhooks and media URLs must be HTTPS and may not point at
     # private, loopback or link-local addresses.
     hosted_mode: bool = False
+    # Attachment bytes go to <data_dir>/attachments unless an S3 bucket is named.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_prefix: str = ""
     log_level: str = "info"
 
     @property

@@ -8,11 +8,15 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from openlinq.blobs.local import LocalBlobStore
+from openlinq.blobs.s3 import S3BlobStore
+from openlinq.blobs.store import BlobStore
 from openlinq.config import Settings
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.domain.accounts import AccountService, Sandbox
 from openlinq.domain.actions import ACTION_JOB, CarrierActions
+from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.capability import CapabilityService
 from openlinq.domain.chats import ChatService
 from openlinq.domain.clock import Clock, ManualClock, SystemClock
@@ -45,6 +49,7 @@ class Services:
     db: Database
     storage: Storage
     runner: JobRunner
+    attachments: AttachmentService
     links: Links
     events: EventLog
     accounts: AccountService
@@ -71,14 +76,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     queue.on_enqueue(runner.wake)
     events = EventLog()
     links = Links(clock, settings.base_url)
-    recorder = DeliveryRecorder(storage, clock, events)
+    recorder = DeliveryRecorder(storage, clock, events, links)
     carrier = SimulatorCarrier(storage, queue, recorder)
     carrier.register_jobs(runner)
-    messaging = MessagingService(storage, clock, carrier, queue, recorder, events)
+    policy = OutboundPolicy(hosted=settings.hosted_mode)
+    attachments = AttachmentService(storage, clock, blob_store(settings), links, policy)
+    messaging = MessagingService(storage, clock, carrier, queue, recorder, events, attachments)
     runner.register(SEND_JOB, messaging.run_send_job)
     actions = CarrierActions(queue, carrier)
     runner.register(ACTION_JOB, actions.run)
-    policy = OutboundPolicy(hosted=settings.hosted_mode)
     dispatcher = WebhookDispatcher(
         storage,
         clock,
@@ -98,6 +104,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db=db,
         storage=storage,
         runner=runner,
+        attachments=attachments,
         events=events,
         accounts=AccountService(storage, clock),
         chats=ChatService(storage, clock, events),
@@ -149,6 +156,15 @@ async def background_worker(services: Services) -> AsyncIterator[None]:
             await listener.close()
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    if settings.s3_bucket:
+        return S3BlobStore(
+            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, prefix=settings.s3_prefix
+        )
+    return LocalBlobStore(settings.data_dir.resolve() / "attachments")
+
+
 async def stop(services: Services) -> None:
+    await services.attachments.close()
     await services.dispatcher.close()
     await services.db.dispose()

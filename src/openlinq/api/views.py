@@ -12,6 +12,7 @@ from openlinq.api.schemas.messages import (
     SentMessageOut,
 )
 from openlinq.domain.chats import ChatPage
+from openlinq.domain.links import Links
 from openlinq.domain.messages import MessagePage
 from openlinq.domain.messaging import SendResult
 from openlinq.domain.models import Chat, Line, Message, Reaction
@@ -36,13 +37,13 @@ def chat_page_out(page: ChatPage) -> ChatPageOut:
     )
 
 
-def sent_out(result: SendResult) -> SentMessageOut:
+def sent_out(result: SendResult, links: Links) -> SentMessageOut:
     return SentMessageOut.model_validate(
-        sent_message_view(result.message, result.chat, result.line)
+        sent_message_view(result.message, result.chat, result.line, links)
     )
 
 
-def chat_create_out(result: SendResult) -> ChatCreateOut:
+def chat_create_out(result: SendResult, links: Links) -> ChatCreateOut:
     chat, line = result.chat, result.line
     return ChatCreateOut.model_validate(
         {
@@ -52,18 +53,18 @@ def chat_create_out(result: SendResult) -> ChatCreateOut:
                 "handles": [handle_view(h, line) for h in chat.handles],
                 "health_status": health_view(chat),
                 "is_group": chat.is_group,
-                "message": sent_out(result),
+                "message": sent_out(result, links),
                 "service": result.message.service.value,
             }
         }
     )
 
 
-def message_send_out(result: SendResult) -> MessageSendOut:
-    return MessageSendOut(chat_id=result.chat.id, message=sent_out(result))
+def message_send_out(result: SendResult, links: Links) -> MessageSendOut:
+    return MessageSendOut(chat_id=result.chat.id, message=sent_out(result, links))
 
 
-def message_create_out(result: SendResult) -> MessageCreateOut:
+def message_create_out(result: SendResult, links: Links) -> MessageCreateOut:
     chat, line = result.chat, result.line
     return MessageCreateOut.model_validate(
         {
@@ -76,21 +77,23 @@ def message_create_out(result: SendResult) -> MessageCreateOut:
             },
             "handles": [handle_view(h, line) for h in chat.handles],
             "is_group": chat.is_group,
-            "message": sent_out(result),
+            "message": sent_out(result, links),
             "service": result.message.service.value,
             "previous_chat_id": result.previous_chat_id,
         }
     )
 
 
-def message_out(message: Message, chat: Chat, line: Line, reactions: list[Reaction]) -> MessageOut:
-    return MessageOut.model_validate(message_view(message, chat, reactions, line))
+def message_out(
+    links: Links, message: Message, chat: Chat, line: Line, reactions: list[Reaction]
+) -> MessageOut:
+    return MessageOut.model_validate(message_view(message, chat, line, links, reactions))
 
 
-def message_page_out(page: MessagePage) -> MessagePageOut:
+def message_page_out(page: MessagePage, links: Links) -> MessagePageOut:
     return MessagePageOut(
         messages=[
-            message_out(m, page.chat, page.line, page.reactions.get(m.id, []))
+            message_out(links, m, page.chat, page.line, page.reactions.get(m.id, []))
             for m in page.messages
         ],
         next_cursor=page.next_cursor,

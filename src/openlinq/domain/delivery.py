@@ -16,6 +16,7 @@ from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
 from openlinq.domain.ids import AccountId, ChatId, MessageId, new_id
+from openlinq.domain.links import Links
 from openlinq.domain.models import (
     Chat,
     DeliveryStatus,
@@ -40,10 +41,11 @@ DELIVERABLE = (*AFTER_SEND, _S.FAILED)
 
 
 class DeliveryRecorder:
-    def __init__(self, storage: Storage, clock: Clock, events: EventLog) -> None:
+    def __init__(self, storage: Storage, clock: Clock, events: EventLog, links: Links) -> None:
         self.storage = storage
         self.clock = clock
         self.events = events
+        self.links = links
 
     async def _message_context(
         self, repos: Repos, message_id: MessageId
@@ -77,7 +79,7 @@ class DeliveryRecorder:
                 repos,
                 chat.account_id,
                 event_type,
-                message_event_view(message, chat, line),
+                message_event_view(message, chat, line, self.links),
                 phone_number=line.phone_number,
                 now=now,
             )
@@ -183,7 +185,7 @@ class DeliveryRecorder:
                 repos,
                 account_id,
                 "message.received",
-                message_event_view(message, chat, line),
+                message_event_view(message, chat, line, self.links),
                 phone_number=line.phone_number,
                 now=now,
             )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from openlinq.delivery.carrier import Carrier, CarrierRejectedError, OutboundMessage
+from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import (
     chat_and_line,
     chat_created_view,
@@ -72,8 +73,10 @@ class MessagingService:
         queue: JobQueue,
         recorder: DeliveryRecorder,
         events: EventLog,
+        attachments: AttachmentService,
     ) -> None:
         self.events = events
+        self.attachments = attachments
         self.storage = storage
         self.clock = clock
         self.carrier = carrier
@@ -92,6 +95,7 @@ class MessagingService:
     ) -> SendResult:
         number = parse_phone(from_number, "from")
         recipients = _recipients(to, own=number)
+        content = await self.attachments.resolve_media(account, content)
         selection_caps = await self._capabilities(account, recipients)
         async with self.storage.write() as repos:
             replay = await self._replay(repos, account, content, fingerprint)
@@ -127,6 +131,7 @@ class MessagingService:
     ) -> SendResult:
         async with self.storage.read() as repos:
             chat, _ = await chat_and_line(repos, account, chat_id)
+        content = await self.attachments.resolve_media(account, content)
         caps = await self._capabilities_of(account.id, [h.handle for h in chat.recipients])
         async with self.storage.write() as repos:
             replay = await self._replay(repos, account, content, fingerprint)
@@ -150,6 +155,7 @@ class MessagingService:
         """POST /v3/messages: reuse a live chat, else open one on the best line, or fail over."""
         recipients = _recipients(to)
         excluded = parse_exclusions(exclude_from)
+        content = await self.attachments.resolve_media(account, content)
         caps = await self._capabilities(account, recipients)
         async with self.storage.write() as repos:
             replay = await self._replay(repos, account, content, fingerprint)

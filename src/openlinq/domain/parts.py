@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import mimetypes
 import posixpath
 import re
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from openlinq.domain.errors import ErrorCode, LinqError
-from openlinq.domain.ids import MessageId, is_uuid, new_id
+from openlinq.domain.ids import MessageId, is_uuid
 from openlinq.domain.models import Effect, ReplyTo, Service
 
 MAX_PARTS = 100
@@ -235,40 +234,30 @@ def _check_decorations(
     return checked
 
 
-def check_url(raw: str, field: str, *, https_only: bool = False) -> str:
+def check_url(raw: str, field: str) -> str:
     if len(raw) > MAX_URL_LENGTH:
         raise _content_error(f"{field} is longer than {MAX_URL_LENGTH} characters")
     parts = urlsplit(raw)
-    schemes = ("https",) if https_only else ("http", "https")
+    schemes = ("http", "https")
     if parts.scheme.lower() not in schemes or not parts.netloc:
-        wanted = "an absolute https URL" if https_only else "an absolute http(s) URL"
-        raise _content_error(f"{field} must be {wanted}")
+        raise _content_error(f"{field} must be an absolute http(s) URL")
     return raw
 
 
 def _media_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
+    """A media part names an attachment or a URL; the attachment service resolves both."""
     url, attachment_id = part.get("url"), part.get("attachment_id")
     if (url is None) == (attachment_id is None):
         raise _content_error(f"parts[{index}] takes exactly one of url or attachment_id")
-    if url is None:
-        raise _not_yet("media by attachment_id")
-    check_url(url, f"parts[{index}].url", https_only=True)
-    filename = posixpath.basename(unquote(urlsplit(url).path)) or "attachment"
-    extension = posixpath.splitext(filename)[1].lower()
+    sticker = bool(part.get("sticker"))
+    if attachment_id is not None:
+        return {"type": "media", "attachment_id": attachment_id, "sticker": sticker}
+    extension = posixpath.splitext(unquote(urlsplit(url).path))[1].lower()
     if extension and extension not in MEDIA_TYPES:
         raise LinqError(
             ErrorCode.INVALID_FILE_TYPE, f"parts[{index}].url: {extension} files are not supported"
         )
-    mime_type = MEDIA_TYPES.get(extension) or mimetypes.guess_type(filename)[0]
-    return {
-        "type": "media",
-        "id": new_id(),
-        "url": url,
-        "filename": filename,
-        "mime_type": mime_type or "application/octet-stream",
-        "size_bytes": 0,
-        "sticker": bool(part.get("sticker")),
-    }
+    return {"type": "media", "source_url": url, "sticker": sticker}
 
 
 def _effect(raw: dict[str, Any] | None) -> Effect | None:

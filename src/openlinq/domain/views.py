@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from openlinq.domain.ids import HandleId
+from openlinq.domain.links import Links
 from openlinq.domain.models import (
     Chat,
     ChatHandle,
@@ -94,9 +95,24 @@ def _reaction_view(reaction: Reaction, handles: dict[str, ChatHandle], chat: Cha
     }
 
 
+def part_view(part: dict[str, Any], links: Links) -> JSON:
+    """One stored part as the wire shows it; media gets a freshly signed download URL."""
+    if part["type"] == "media":
+        return {
+            "type": "media",
+            "id": part["id"],
+            "filename": part["filename"],
+            "mime_type": part["mime_type"],
+            "size_bytes": part["size_bytes"],
+            "url": links.download_url(part["id"], part["filename"]),
+        }
+    return dict(part)
+
+
 def parts_view(
     message: Message,
     chat: Chat,
+    links: Links,
     reactions: Sequence[Reaction] = (),
     *,
     with_reactions: bool = True,
@@ -104,7 +120,7 @@ def parts_view(
     handles = {h.handle: h for h in chat.handles}
     views: list[JSON] = []
     for index, part in enumerate(message.parts):
-        view = {k: v for k, v in part.items() if k != "sticker"}
+        view = part_view(part, links)
         if with_reactions:
             view["reactions"] = [
                 _reaction_view(r, handles, chat) for r in reactions if r.part_index == index
@@ -127,7 +143,7 @@ def _reply_view(message: Message) -> JSON | None:
     return {"message_id": message.reply_to.message_id, "part_index": message.reply_to.part_index}
 
 
-def sent_message_view(message: Message, chat: Chat, line: Line | None = None) -> JSON:
+def sent_message_view(message: Message, chat: Chat, line: Line, links: Links) -> JSON:
     """``SentMessage``: the message as a send endpoint returns it."""
     sender = sender_handle(message, chat)
     return {
@@ -135,7 +151,7 @@ def sent_message_view(message: Message, chat: Chat, line: Line | None = None) ->
         "created_at": message.created_at,
         "delivery_status": message.delivery_status.value,
         "is_read": message.delivery_status is DeliveryStatus.READ,
-        "parts": parts_view(message, chat),
+        "parts": parts_view(message, chat, links),
         "sent_at": message.sent_at,
         "delivered_at": message.delivered_at,
         "effect": _effect_view(message),
@@ -147,7 +163,7 @@ def sent_message_view(message: Message, chat: Chat, line: Line | None = None) ->
 
 
 def message_view(
-    message: Message, chat: Chat, reactions: Sequence[Reaction] = (), line: Line | None = None
+    message: Message, chat: Chat, line: Line, links: Links, reactions: Sequence[Reaction] = ()
 ) -> JSON:
     """``Message``: the full record as GET and list endpoints return it."""
     sender = sender_handle(message, chat)
@@ -167,14 +183,14 @@ def message_view(
         "effect": _effect_view(message),
         "from": message.sender_handle,
         "from_handle": handle_view(sender, line) if sender else None,
-        "parts": parts_view(message, chat, reactions),
+        "parts": parts_view(message, chat, links, reactions),
         "preferred_service": message.preferred_service.value if message.preferred_service else None,
         "reply_to": _reply_view(message),
         "service": message.service.value,
     }
 
 
-def message_event_view(message: Message, chat: Chat, line: Line | None) -> JSON:
+def message_event_view(message: Message, chat: Chat, line: Line, links: Links) -> JSON:
     """``MessageEventV2``: the data of message.sent / received / delivered / read."""
     sender = sender_handle(message, chat)
     own = chat.own_handle
@@ -187,7 +203,7 @@ def message_event_view(message: Message, chat: Chat, line: Line | None) -> JSON:
             "owner_handle": handle_view(own, line),
         },
         "direction": message.direction.value,
-        "parts": parts_view(message, chat, with_reactions=False),
+        "parts": parts_view(message, chat, links, with_reactions=False),
         "sender_handle": handle_view(sender, line) if sender else None,
         "service": message.service.value,
         "sent_at": message.sent_at,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -279,4 +280,21 @@ message_edits = Table(
     Column("previous_text", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("edited_at", UTCDateTime, nullable=False),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(128), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source_url", Text, nullable=True),
+    Column("failure", Text, nullable=True),
+    Column("upload_expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
 )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from openlinq.api.routes import (
+    attachments,
     capability,
     chats,
+    files,
     messages,
     phone_numbers,
     simulator,
@@ -17,10 +19,11 @@ from openlinq.api.routes import (
 
 def mount_routes(app: FastAPI) -> None:
     v3 = APIRouter(prefix="/v3")
-    for module in (chats, messages, phone_numbers, capability, webhooks):
+    for module in (chats, messages, attachments, phone_numbers, capability, webhooks):
         v3.include_router(module.router)
     app.include_router(v3)
     # The SDKs' base URL is .../api/partner; the same routes answer there too.
     app.include_router(v3, prefix="/api/partner", include_in_schema=False)
     app.include_router(simulator.router)
     app.include_router(system.router)
+    app.include_router(files.router)

@@ -44,7 +44,7 @@ async def create_chat(
         build_content(body.message.model_dump(exclude_none=True)),
         request_fingerprint(body.model_dump(mode="json", by_alias=True)),
     )
-    return chat_create_out(result)
+    return chat_create_out(result, services.links)
 
 
 @router.get("/chats", response_model=ChatPageOut)
@@ -92,7 +92,7 @@ async def list_chat_messages(
     limit: Limit = 20,
 ) -> MessagePageOut:
     page = await services.messages.list_in_chat(account, chat_id, cursor=cursor, limit=limit)
-    return message_page_out(page)
+    return message_page_out(page, services.links)
 
 
 @router.post("/chats/{chat_id}/messages", status_code=202, response_model=MessageSendOut)
@@ -105,7 +105,7 @@ async def send_message(
         build_content(body.message.model_dump(exclude_none=True)),
         request_fingerprint({"chat_id": chat_id, **body.model_dump(mode="json")}),
     )
-    return message_send_out(result)
+    return message_send_out(result, services.links)
 
 
 def _accepted(message: str) -> AcceptedOut:

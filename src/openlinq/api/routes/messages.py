@@ -51,12 +51,12 @@ async def create_message(
         continuation_text=body.continuation_message.text if body.continuation_message else None,
         exclude_from=body.exclude_from or [],
     )
-    return message_create_out(result)
+    return message_create_out(result, services.links)
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut)
 async def get_message(message_id: str, account: AccountDep, services: ServicesDep) -> MessageOut:
-    return message_out(*await services.messages.get(account, message_id))
+    return message_out(services.links, *await services.messages.get(account, message_id))
 
 
 @router.get("/messages/{message_id}/thread", response_model=MessagePageOut)
@@ -71,7 +71,7 @@ async def get_thread(
     page = await services.messages.thread(
         account, message_id, cursor=cursor, limit=limit, ascending=order == "asc"
     )
-    return message_page_out(page)
+    return message_page_out(page, services.links)
 
 
 @router.patch("/messages/{message_id}", response_model=MessageOut)
@@ -79,7 +79,7 @@ async def edit_message(
     message_id: str, body: MessageEditIn, account: AccountDep, services: ServicesDep
 ) -> MessageOut:
     edited = await services.edits.edit(account, message_id, body.text, body.part_index)
-    return message_out(*await services.messages.get(account, edited))
+    return message_out(services.links, *await services.messages.get(account, edited))
 
 
 @router.delete("/messages/{message_id}", status_code=204, response_class=Response)

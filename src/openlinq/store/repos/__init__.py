@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.store.repos.accounts import AccountRepo
+from openlinq.store.repos.attachments import AttachmentRepo
 from openlinq.store.repos.chats import ChatRepo
 from openlinq.store.repos.events import EventRepo
 from openlinq.store.repos.jobs import JobRepo
@@ -34,6 +35,7 @@ class Repos:
         self.sim_devices = SimDeviceRepo(conn)
         self.locks = LockRepo(conn)
         self.webhooks = WebhookRepo(conn)
+        self.attachments = AttachmentRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

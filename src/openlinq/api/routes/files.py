@@ -1,0 +1,51 @@
+"""The signed upload and download links the attachments API hands out (no Bearer key:
+the signature is the authorisation, as with presigned S3 URLs)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from openlinq.api.deps import ServicesDep
+
+router = APIRouter(tags=["files"])
+
+Expires = Annotated[int, Query()]
+Signature = Annotated[str, Query(max_length=128)]
+
+
+@router.put("/uploads/{attachment_id}", status_code=200, response_class=Response)
+async def upload(
+    attachment_id: str,
+    request: Request,
+    services: ServicesDep,
+    expires: Expires,
+    sig: Signature,
+    content_type: Annotated[str | None, Header()] = None,
+    content_length: Annotated[int | None, Header()] = None,
+) -> Response:
+    await services.attachments.upload(
+        attachment_id,
+        expires=expires,
+        signature=sig,
+        content_type=content_type,
+        content_length=content_length,
+        body=request.stream(),
+    )
+    return Response(status_code=200)
+
+
+@router.get("/files/{attachment_id}/{filename}", response_class=StreamingResponse)
+async def download(
+    attachment_id: str, filename: str, services: ServicesDep, expires: Expires, sig: Signature
+) -> StreamingResponse:
+    attachment, chunks = await services.attachments.download(
+        attachment_id, filename, expires=expires, signature=sig
+    )
+    return StreamingResponse(
+        chunks,
+        media_type=attachment.content_type,
+        headers={"content-length": str(attachment.size_bytes)},
+    )
