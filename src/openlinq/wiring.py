@@ -16,20 +16,24 @@ from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.domain.accounts import AccountService, Sandbox
 from openlinq.domain.actions import ACTION_JOB, CarrierActions
+from openlinq.domain.app_cards import AppCardService
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.capability import CapabilityService
 from openlinq.domain.chats import ChatService
 from openlinq.domain.clock import Clock, ManualClock, SystemClock
+from openlinq.domain.contact_cards import ContactCardService
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.edits import EditService
 from openlinq.domain.events import EventLog
 from openlinq.domain.groups import GroupService
 from openlinq.domain.lines import LineService
 from openlinq.domain.links import Links
+from openlinq.domain.locations import LocationFeed, LocationService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.domain.reactions import ReactionService
 from openlinq.domain.typing import TypingService
+from openlinq.domain.voice_memos import VoiceMemoService
 from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.outbound import OutboundPolicy
 from openlinq.store.engine import Database
@@ -64,6 +68,10 @@ class Services:
     reactions: ReactionService
     typing: TypingService
     groups: GroupService
+    voice_memos: VoiceMemoService
+    contact_cards: ContactCardService
+    locations: LocationService
+    app_cards: AppCardService
     dispatcher: WebhookDispatcher
 
 
@@ -77,7 +85,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     events = EventLog()
     links = Links(clock, settings.base_url)
     recorder = DeliveryRecorder(storage, clock, events, links)
-    carrier = SimulatorCarrier(storage, queue, recorder)
+    location_feed = LocationFeed(storage, clock, events)
+    carrier = SimulatorCarrier(storage, queue, recorder, location_feed)
     carrier.register_jobs(runner)
     policy = OutboundPolicy(hosted=settings.hosted_mode)
     attachments = AttachmentService(storage, clock, blob_store(settings), links, policy)
@@ -113,13 +122,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lines=LineService(storage, clock, events, links),
         links=links,
         capability=CapabilityService(storage, carrier),
-        simulator=SimulatorControl(storage, clock, carrier, recorder, runner),
+        simulator=SimulatorControl(storage, clock, carrier, recorder, runner, location_feed),
         subscriptions=SubscriptionService(storage, clock, queue, events, policy),
         dispatcher=dispatcher,
         edits=EditService(storage, clock, events, actions),
         reactions=ReactionService(storage, clock, events, actions),
         typing=TypingService(storage, clock, actions),
         groups=GroupService(storage, clock, events, actions, carrier),
+        voice_memos=VoiceMemoService(attachments, messaging, attachments.blobs),
+        contact_cards=ContactCardService(storage, clock, events, actions),
+        locations=LocationService(storage, clock, actions, location_feed),
+        app_cards=AppCardService(storage),
     )
 
 

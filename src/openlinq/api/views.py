@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openlinq.api.schemas.chats import ChatCreateOut, ChatOut, ChatPageOut
+from openlinq.api.schemas.features import ContactCardOut, VoiceMemoSendOut
 from openlinq.api.schemas.lines import PhoneNumberOut
 from openlinq.api.schemas.messages import (
     MessageCreateOut,
@@ -25,6 +26,8 @@ from openlinq.domain.views import (
     message_view,
     sent_message_view,
 )
+from openlinq.domain.voice_memos import VoiceMemo
+from openlinq.store.repos.cards import ContactCard
 
 
 def chat_out(chat: Chat, line: Line) -> ChatOut:
@@ -109,4 +112,46 @@ def phone_number_out(line: Line) -> PhoneNumberOut:
             "forwarding_number": line.forwarding_number,
             "line_type": line.line_type.value,
         }
+    )
+
+
+def voice_memo_out(memo: VoiceMemo, links: Links) -> VoiceMemoSendOut:
+    sent, attachment = memo.sent, memo.attachment
+    chat, line, message = sent.chat, sent.line, sent.message
+    return VoiceMemoSendOut.model_validate(
+        {
+            "voice_memo": {
+                "id": message.id,
+                "chat": {
+                    "id": chat.id,
+                    "handles": [handle_view(h, line) for h in chat.handles],
+                    "is_active": True,
+                    "is_group": chat.is_group,
+                    "service": chat.service.value,
+                },
+                "created_at": message.created_at,
+                "from": line.phone_number,
+                "status": message.delivery_status.value,
+                "to": [h.handle for h in chat.recipients],
+                "voice_memo": {
+                    "id": attachment.id,
+                    "filename": attachment.filename,
+                    "mime_type": attachment.content_type,
+                    "size_bytes": attachment.size_bytes,
+                    "url": links.download_url(attachment.id, attachment.filename),
+                    "duration_ms": memo.duration_ms,
+                },
+                "service": message.service.value,
+            }
+        }
+    )
+
+
+def contact_card_out(card: ContactCard) -> ContactCardOut:
+    return ContactCardOut(
+        first_name=card.first_name,
+        is_active=card.is_active,
+        phone_number=card.phone_number,
+        image_url=card.image_url,
+        last_name=card.last_name,
     )

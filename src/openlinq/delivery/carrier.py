@@ -61,6 +61,8 @@ ACTION_KINDS = frozenset(
         "participant_added",
         "participant_removed",
         "chat_left",
+        "contact_card_shared",
+        "location_requested",
     }
 )
 

@@ -6,8 +6,11 @@ against the declared type, and are served back through signed, expiring links.
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
+import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -219,13 +222,16 @@ class AttachmentService:
                 parts.append(part)
                 continue
             if "attachment_id" in part:
-                attachment = await self._ready(account, part["attachment_id"])
-            else:
+                attachment = await self.ready(account, part["attachment_id"])
+            elif "source_url" in part:
                 attachment = await self.fetch(account, part["source_url"], f"parts[{index}].url")
+            else:
+                parts.append(part)  # already resolved (a voice memo)
+                continue
             parts.append(media_part(attachment, sticker=part.get("sticker", False)))
         return replace(content, parts=tuple(parts))
 
-    async def _ready(self, account: Account, attachment_id: str) -> Attachment:
+    async def ready(self, account: Account, attachment_id: str) -> Attachment:
         attachment = await self.get(account, attachment_id)
         if attachment.status == "pending":
             raise LinqError(ErrorCode.ATTACHMENT_NOT_READY, "the attachment is not uploaded yet")
@@ -301,3 +307,14 @@ def media_part(attachment: Attachment, *, sticker: bool = False) -> dict[str, An
         "size_bytes": attachment.size_bytes,
         "sticker": sticker,
     }
+
+
+@asynccontextmanager
+async def spooled(blobs: BlobStore, attachment: Attachment) -> AsyncIterator[str]:
+    """The attachment's bytes in a temporary file, for tools that need a path."""
+    suffix = posixpath.splitext(attachment.filename)[1]
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+        async for chunk in blobs.read(attachment.blob_key):
+            await asyncio.to_thread(handle.write, chunk)
+        handle.flush()
+        yield handle.name

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from openlinq.delivery.carrier import Carrier, CarrierRejectedError, OutboundMessage
+from openlinq.domain.app_cards import check_card_service, requires_imessage
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import (
     chat_and_line,
@@ -95,6 +96,7 @@ class MessagingService:
     ) -> SendResult:
         number = parse_phone(from_number, "from")
         recipients = _recipients(to, own=number)
+        check_card_service(content)
         content = await self.attachments.resolve_media(account, content)
         selection_caps = await self._capabilities(account, recipients)
         async with self.storage.write() as repos:
@@ -131,6 +133,7 @@ class MessagingService:
     ) -> SendResult:
         async with self.storage.read() as repos:
             chat, _ = await chat_and_line(repos, account, chat_id)
+        check_card_service(content)
         content = await self.attachments.resolve_media(account, content)
         caps = await self._capabilities_of(account.id, [h.handle for h in chat.recipients])
         async with self.storage.write() as repos:
@@ -155,6 +158,7 @@ class MessagingService:
         """POST /v3/messages: reuse a live chat, else open one on the best line, or fail over."""
         recipients = _recipients(to)
         excluded = parse_exclusions(exclude_from)
+        check_card_service(content)
         content = await self.attachments.resolve_media(account, content)
         caps = await self._capabilities(account, recipients)
         async with self.storage.write() as repos:
@@ -436,9 +440,11 @@ def _check_first_message(content: MessageContent) -> None:
 def _selection(
     content: MessageContent, chat: Chat, line: Line, caps: dict[str, frozenset[Service]]
 ) -> Selection:
+    """App cards go over iMessage or not at all; everything else follows its preference."""
+    preferred = Service.IMESSAGE if requires_imessage(content) else content.preferred_service
     members = [
         caps[h.handle]
         for h in chat.handles
         if not h.is_me and h.status is HandleStatus.ACTIVE and h.handle in caps
     ]
-    return select_service(content.preferred_service, members, line.services)
+    return select_service(preferred, members, line.services)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from openlinq.domain.card_parts import app_clip_part, imessage_app_part
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import MessageId, is_uuid
 from openlinq.domain.models import Effect, ReplyTo, Service
@@ -168,7 +169,11 @@ def _normalise_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
         return _media_part(index, part)
     if kind == "link":
         return {"type": "link", "value": check_url(part["value"], f"parts[{index}].value")}
-    raise _not_yet(f"{kind} parts")
+    if kind == "imessage_app":
+        return imessage_app_part(part)
+    if kind == "app_clip":
+        return app_clip_part(part)
+    raise _content_error(f"parts[{index}]: unknown part type {kind!r}")
 
 
 def _text_part(index: int, part: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -297,4 +298,47 @@ attachments = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),
     Column("deleted_at", UTCDateTime, nullable=True),
+)
+
+# One row per counted action, for sliding-window limits shared by every process.
+rate_hits = Table(
+    "rate_hits",
+    metadata,
+    Column("id", SerialKey, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_rate_hits_key_at", "key", "at"),
+)
+
+contact_cards = Table(
+    "contact_cards",
+    metadata,
+    Column("line_id", ID, ForeignKey("lines.id"), primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=True),
+    Column("image_url", Text, nullable=True),
+    Column("is_active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+location_shares = Table(
+    "location_shares",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("line_id", ID, ForeignKey("lines.id"), nullable=False),
+    Column("handle", String(320), nullable=False),
+    Column("chat_id", ID, nullable=True),
+    Column("longitude", Float, nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("altitude", Float, nullable=True),
+    Column("address", Text, nullable=True),
+    Column("locality", Text, nullable=True),
+    Column("began_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),
+    Index("ix_location_shares_line_handle", "line_id", "handle"),
 )

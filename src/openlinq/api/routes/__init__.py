@@ -8,6 +8,7 @@ from openlinq.api.routes import (
     attachments,
     capability,
     chats,
+    contact_cards,
     files,
     messages,
     phone_numbers,
@@ -19,7 +20,15 @@ from openlinq.api.routes import (
 
 def mount_routes(app: FastAPI) -> None:
     v3 = APIRouter(prefix="/v3")
-    for module in (chats, messages, attachments, phone_numbers, capability, webhooks):
+    for module in (
+        chats,
+        messages,
+        attachments,
+        phone_numbers,
+        capability,
+        contact_cards,
+        webhooks,
+    ):
         v3.include_router(module.router)
     app.include_router(v3)
     # The SDKs' base URL is .../api/partner; the same routes answer there too.

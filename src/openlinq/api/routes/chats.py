@@ -16,6 +16,13 @@ from openlinq.api.schemas.chats import (
     ChatUpdateIn,
     ChatUpdateOut,
 )
+from openlinq.api.schemas.features import (
+    LocationOut,
+    LocationStopIn,
+    SuccessOut,
+    VoiceMemoIn,
+    VoiceMemoSendOut,
+)
 from openlinq.api.schemas.messages import MessagePageOut, MessageSendIn, MessageSendOut
 from openlinq.api.views import (
     chat_create_out,
@@ -23,6 +30,7 @@ from openlinq.api.views import (
     chat_page_out,
     message_page_out,
     message_send_out,
+    voice_memo_out,
 )
 from openlinq.domain.messaging import request_fingerprint
 from openlinq.domain.parts import build_content
@@ -155,3 +163,42 @@ async def start_typing(chat_id: str, account: AccountDep, services: ServicesDep)
 async def stop_typing(chat_id: str, account: AccountDep, services: ServicesDep) -> Response:
     await services.typing.set(account, chat_id, typing=False)
     return Response(status_code=204)
+
+
+@router.post("/chats/{chat_id}/voicememo", status_code=202, response_model=VoiceMemoSendOut)
+async def send_voice_memo(
+    chat_id: str, body: VoiceMemoIn, account: AccountDep, services: ServicesDep
+) -> VoiceMemoSendOut:
+    memo = await services.voice_memos.send(
+        account,
+        chat_id,
+        voice_memo_url=body.voice_memo_url,
+        attachment_id=body.attachment_id,
+        fingerprint=request_fingerprint({"voicememo": chat_id, **body.model_dump(mode="json")}),
+    )
+    return voice_memo_out(memo, services.links)
+
+
+@router.post("/chats/{chat_id}/share_contact_card", status_code=204, response_class=Response)
+async def share_contact_card(chat_id: str, account: AccountDep, services: ServicesDep) -> Response:
+    await services.contact_cards.share(account, chat_id)
+    return Response(status_code=204)
+
+
+@router.get("/chats/{chat_id}/location", response_model=LocationOut)
+async def get_location(chat_id: str, account: AccountDep, services: ServicesDep) -> LocationOut:
+    return LocationOut(success=True, data=await services.locations.retrieve(account, chat_id))
+
+
+@router.post("/chats/{chat_id}/location/request", status_code=202, response_model=SuccessOut)
+async def request_location(chat_id: str, account: AccountDep, services: ServicesDep) -> SuccessOut:
+    await services.locations.request(account, chat_id)
+    return SuccessOut(success=True, message="Location request sent")
+
+
+@router.delete("/chats/{chat_id}/location", status_code=202, response_model=SuccessOut)
+async def stop_location(
+    chat_id: str, body: LocationStopIn, account: AccountDep, services: ServicesDep
+) -> SuccessOut:
+    await services.locations.stop(account, chat_id, body.handle)
+    return SuccessOut(success=True, message="Location sharing stopped")

@@ -8,13 +8,15 @@ from fastapi import APIRouter, Header, Query, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep
 from openlinq.api.schemas.actions import AcceptedOut, MessageEditIn, ReactionIn
+from openlinq.api.schemas.features import AppCardUpdateIn, AppCardUpdateOut
 from openlinq.api.schemas.messages import (
     MessageCreateIn,
     MessageCreateOut,
     MessageOut,
     MessagePageOut,
 )
-from openlinq.api.views import message_create_out, message_out, message_page_out
+from openlinq.api.views import message_create_out, message_out, message_page_out, sent_out
+from openlinq.domain.app_cards import CardUpdate
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.messaging import request_fingerprint
 from openlinq.domain.parts import MAX_IDEMPOTENCY_KEY, build_content
@@ -108,3 +110,25 @@ async def react_to_message(
     )
     verb = "added" if body.operation == "add" else "removed"
     return AcceptedOut(message=f"Reaction {verb}", status="accepted", trace_id=current_trace_id())
+
+
+@router.post("/messages/{message_id}/update", status_code=202, response_model=AppCardUpdateOut)
+async def update_app_card(
+    message_id: str, body: AppCardUpdateIn, account: AccountDep, services: ServicesDep
+) -> AppCardUpdateOut:
+    chat_id, content = await services.app_cards.replacement(
+        account,
+        message_id,
+        CardUpdate(
+            layout=body.layout.model_dump(),
+            url=body.url,
+            fallback_text=body.fallback_text,
+            interactive=body.interactive,
+            app=body.app.model_dump() if body.app else None,
+            experience=body.experience.model_dump() if body.experience else None,
+        ),
+    )
+    result = await services.messaging.send_to_chat(
+        account, chat_id, content, request_fingerprint(body.model_dump(mode="json"))
+    )
+    return AppCardUpdateOut(chat_id=result.chat.id, message=sent_out(result, services.links))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from openlinq.api.deps import AccountDep, ServicesDep
+from openlinq.api.deps import AccountDep, ServicesDep, phone_query
+from openlinq.api.schemas.features import DeviceLocationIn
 from openlinq.api.schemas.simulator import (
     ClockAdvanceIn,
     ClockOut,
@@ -28,6 +30,7 @@ from openlinq.api.schemas.simulator import (
 from openlinq.delivery.simulator.devices import DeviceProfile
 from openlinq.domain.clock import ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.locations import Position
 from openlinq.domain.models import LineStatus
 from openlinq.domain.parts import build_content
 from openlinq.domain.views import jsonable
@@ -110,6 +113,7 @@ async def device_screen(handle: str, account: AccountDep, services: ServicesDep)
     resolved, items = await services.simulator.screen(account, handle)
     return ScreenOut(
         handle=resolved,
+        **await services.simulator.device_state(account, handle),
         messages=[
             ScreenMessageOut.model_validate(
                 {
@@ -189,3 +193,31 @@ async def set_line_status(
     """Flag a line (it stops sending, as Apple flagging does) or restore it."""
     line = await services.lines.set_status(account, phone_number, LineStatus(body.status))
     return LineStatusOut(id=line.id, phone_number=line.phone_number, status=line.status.value)
+
+
+@router.post("/devices/{handle}/location", status_code=204, response_class=Response)
+async def device_shares_location(
+    handle: str, body: DeviceLocationIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    """The device starts sharing its location with a line (or moves while sharing)."""
+    await services.simulator.share_location(
+        account,
+        handle,
+        Position(body.longitude, body.latitude, body.altitude, body.address, body.locality),
+        to=body.to,
+        chat_id=body.chat_id,
+        duration=timedelta(seconds=body.duration_seconds) if body.duration_seconds else None,
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/devices/{handle}/location", status_code=204, response_class=Response)
+async def device_stops_location(
+    handle: str,
+    account: AccountDep,
+    services: ServicesDep,
+    to: Annotated[str | None, Query(max_length=32)] = None,
+    chat_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    await services.simulator.stop_location(account, handle, to=phone_query(to), chat_id=chat_id)
+    return Response(status_code=204)

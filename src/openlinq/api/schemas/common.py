@@ -104,4 +104,42 @@ class LinkPartOut(WireModel):
     reactions: list[ReactionOut] | None = None
 
 
-PartOut = Annotated[TextPartOut | MediaPartOut | LinkPartOut, Field(discriminator="type")]
+class AppIdentityOut(WireModel):
+    bundle_id: str
+    name: str
+    team_id: str
+    app_store_id: int | None = None
+
+
+class AppLayoutOut(WireModel):
+    caption: str | None = None
+    subcaption: str | None = None
+    trailing_caption: str | None = None
+    trailing_subcaption: str | None = None
+    image_url: str | None = None
+    image_title: str | None = None
+    image_subtitle: str | None = None
+
+
+class IMessageAppPartOut(WireModel):
+    type: Literal["imessage_app"]
+    app: AppIdentityOut
+    layout: AppLayoutOut
+    url: str
+    fallback_text: str | None = None
+    reactions: list[ReactionOut] | None = None
+
+
+class AppClipPartOut(WireModel):
+    type: Literal["app_clip"]
+    value: str
+    title: str | None = None
+    description: str | None = None
+    image_url: str | None = None
+    reactions: list[ReactionOut] | None = None
+
+
+PartOut = Annotated[
+    TextPartOut | MediaPartOut | LinkPartOut | IMessageAppPartOut | AppClipPartOut,
+    Field(discriminator="type"),
+]

@@ -21,6 +21,9 @@ class DeviceSettingsIn(RequestModel):
     reply: Literal["none", "echo", "stop_first"] | None = None
     reply_after: float | None = Field(default=None, ge=0, le=86_400)
     react: Literal["love", "like", "dislike", "laugh", "emphasize", "question"] | None = None
+    location: tuple[float, float] | None = Field(
+        default=None, description="[longitude, latitude]: the device answers location requests."
+    )
 
 
 class DeviceOut(WireModel):
@@ -75,6 +78,8 @@ class ScreenMessageOut(WireModel):
 class ScreenOut(WireModel):
     handle: str
     messages: list[ScreenMessageOut]
+    typing_in: list[str] = Field(description="Chats in which the device sees you typing.")
+    contact_cards: list[dict[str, Any]] = Field(description="Contact cards shared with it.")
 
 
 class CountOut(WireModel):

@@ -15,6 +15,7 @@ from openlinq.delivery.simulator.devices import DeviceProfile, Reply, resolve_pr
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode
 from openlinq.domain.ids import AccountId, ChatId, MessageId
+from openlinq.domain.locations import LocationFeed, Position
 from openlinq.domain.models import Service
 from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.store.unit import Storage
@@ -22,16 +23,25 @@ from openlinq.store.unit import Storage
 TYPING_LEAD = 0.5
 # How long one typing call shows on the recipient's screen (the platform says ~85-90 s).
 TYPING_VISIBLE = 90.0
+# A device with a location accepts a location request after this long.
+LOCATION_ACCEPT_AFTER = 2.0
 REACT_AFTER = 0.5
 
 
 class SimulatorCarrier(Carrier):
     name = "simulator"
 
-    def __init__(self, storage: Storage, queue: JobQueue, recorder: DeliveryRecorder) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        queue: JobQueue,
+        recorder: DeliveryRecorder,
+        locations: LocationFeed,
+    ) -> None:
         self.storage = storage
         self.queue = queue
         self.recorder = recorder
+        self.locations = locations
 
     def register_jobs(self, runner: JobRunner) -> None:
         runner.register("sim.deliver", self._deliver)
@@ -39,6 +49,7 @@ class SimulatorCarrier(Carrier):
         runner.register("sim.typing", self._typing)
         runner.register("sim.reply", self._reply)
         runner.register("sim.react", self._react)
+        runner.register("sim.share_location", self._share_location)
 
     async def profile(self, account_id: AccountId, handle: str) -> DeviceProfile:
         async with self.storage.read() as repos:
@@ -66,8 +77,15 @@ class SimulatorCarrier(Carrier):
                 )
 
     async def perform(self, action: ChatAction) -> None:
-        """Typing shows on the devices' screens for ``TYPING_VISIBLE`` seconds; everything
-        else a device shows (reactions, edits, names, members) is read from the chat itself."""
+        """Typing and shared contact cards change what devices show; a location request
+        is answered by devices that have a location. Everything else a device shows
+        (reactions, edits, names, members) is read from the chat itself."""
+        if action.kind == "contact_card_shared":
+            await self._remember(action, "contact_cards", action.from_number, action.data)
+            return
+        if action.kind == "location_requested":
+            await self._answer_location_request(action)
+            return
         if action.kind not in ("typing_started", "typing_stopped"):
             return
         if action.service is not Service.IMESSAGE:
@@ -86,6 +104,48 @@ class SimulatorCarrier(Carrier):
                 await repos.sim_devices.put(
                     action.account_id, handle, override, {**state, "typing": typing}, now
                 )
+
+    async def _remember(self, action: ChatAction, field: str, key: str, value: Any) -> None:
+        """Keep ``value`` under ``state[field][key]`` on every recipient device."""
+        now = self.recorder.clock.now()
+        async with self.storage.write() as repos:
+            for handle in action.recipients:
+                stored = await repos.sim_devices.get(action.account_id, handle)
+                override, state = stored if stored else ({}, {})
+                entries = {**state.get(field, {}), key: value}
+                await repos.sim_devices.put(
+                    action.account_id, handle, override, {**state, field: entries}, now
+                )
+
+    async def _answer_location_request(self, action: ChatAction) -> None:
+        for handle in action.recipients:
+            profile = await self.profile(action.account_id, handle)
+            if profile.location is None:
+                continue  # this contact never answers
+            async with self.storage.write() as repos:
+                await self.queue.schedule(
+                    repos,
+                    "sim.share_location",
+                    {
+                        "account_id": action.account_id,
+                        "handle": handle,
+                        "line": action.from_number,
+                        "chat_id": action.chat_id,
+                        "location": list(profile.location),
+                    },
+                    delay=LOCATION_ACCEPT_AFTER,
+                )
+
+    async def _share_location(self, job: dict[str, Any]) -> None:
+        longitude, latitude = job["location"]
+        await self.locations.device_shares(
+            AccountId(job["account_id"]),
+            job["line"],
+            job["handle"],
+            Position(longitude, latitude),
+            chat_id=job["chat_id"],
+            duration=None,
+        )
 
     @staticmethod
     def _payload(message: OutboundMessage, handle: str) -> dict[str, Any]:

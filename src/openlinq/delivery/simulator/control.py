@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from typing import Any
 
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
@@ -13,6 +14,7 @@ from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.ids import ChatId, MessageId
+from openlinq.domain.locations import LocationFeed, Position
 from openlinq.domain.models import Account, DeliveryStatus, Direction, Message, Service
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
@@ -37,7 +39,9 @@ class SimulatorControl:
         carrier: SimulatorCarrier,
         recorder: DeliveryRecorder,
         runner: JobRunner,
+        locations: LocationFeed,
     ) -> None:
+        self.locations = locations
         self.storage = storage
         self.clock = clock
         self.carrier = carrier
@@ -193,6 +197,51 @@ class SimulatorControl:
                 )
             )
         return handle, items
+
+    async def _line_for(
+        self, account: Account, to: str | None, chat_id: str | None
+    ) -> tuple[str, str | None]:
+        """The line a device talks to: given directly, or as the line of one of its chats."""
+        if chat_id is not None:
+            async with self.storage.read() as repos:
+                _, line = await chat_and_line(repos, account, chat_id)
+            return line.phone_number, chat_id
+        if to is None:
+            raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, "give to (a line) or chat_id")
+        return parse_phone(to, "to"), None
+
+    async def share_location(
+        self,
+        account: Account,
+        raw_handle: str,
+        position: Position,
+        *,
+        to: str | None,
+        chat_id: str | None,
+        duration: timedelta | None,
+    ) -> None:
+        handle = parse_handle(raw_handle).value
+        line, chat = await self._line_for(account, to, chat_id)
+        await self.locations.device_shares(
+            account.id, line, handle, position, chat_id=chat, duration=duration
+        )
+
+    async def stop_location(
+        self, account: Account, raw_handle: str, *, to: str | None, chat_id: str | None
+    ) -> bool:
+        handle = parse_handle(raw_handle).value
+        line, _ = await self._line_for(account, to, chat_id)
+        return await self.locations.device_stops(account.id, line, handle)
+
+    async def device_state(self, account: Account, raw_handle: str) -> dict[str, Any]:
+        """What the device shows besides messages: typing chats, received contact cards."""
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            stored = await repos.sim_devices.get(account.id, handle)
+        state = stored[1] if stored else {}
+        now = self.clock.now().isoformat()
+        typing = [chat for chat, until in state.get("typing", {}).items() if until > now]
+        return {"typing_in": typing, "contact_cards": list(state.get("contact_cards", {}).values())}
 
     async def advance_clock(self, seconds: float) -> int:
         """Move the manual clock forward and run everything that became due."""

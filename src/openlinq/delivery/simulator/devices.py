@@ -38,11 +38,14 @@ class DeviceProfile:
     reply: Reply = Reply.NONE
     reply_after: float = 2.0
     react: str | None = None
+    # Where the device is: it accepts location requests and shares this [lon, lat].
+    location: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["services"] = sorted(s.value for s in self.services)
         data["reply"] = self.reply.value
+        data["location"] = list(self.location) if self.location else None
         return data
 
     def with_overrides(self, overrides: dict[str, Any]) -> DeviceProfile:
@@ -51,6 +54,9 @@ class DeviceProfile:
             values["services"] = frozenset(Service(s) for s in values["services"])
         if "reply" in values:
             values["reply"] = Reply(values["reply"])
+        if values.get("location") is not None:
+            longitude, latitude = values["location"]
+            values["location"] = (float(longitude), float(latitude))
         return replace(self, **values)
 
 

@@ -8,10 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.store.repos.accounts import AccountRepo
 from openlinq.store.repos.attachments import AttachmentRepo
+from openlinq.store.repos.cards import ContactCardRepo
 from openlinq.store.repos.chats import ChatRepo
 from openlinq.store.repos.events import EventRepo
 from openlinq.store.repos.jobs import JobRepo
+from openlinq.store.repos.limits import RateRepo
 from openlinq.store.repos.lines import LineRepo
+from openlinq.store.repos.locations import LocationRepo
 from openlinq.store.repos.locks import LockRepo
 from openlinq.store.repos.messages import MessageRepo
 from openlinq.store.repos.settings import SettingsRepo
@@ -36,6 +39,9 @@ class Repos:
         self.locks = LockRepo(conn)
         self.webhooks = WebhookRepo(conn)
         self.attachments = AttachmentRepo(conn)
+        self.rates = RateRepo(conn)
+        self.contact_cards = ContactCardRepo(conn)
+        self.locations = LocationRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

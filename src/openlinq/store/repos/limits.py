@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.store.tables import rate_hits
+
+
+class RateRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def hits_since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many hits ``key`` has had since ``since``, and the oldest of them."""
+        row = (
+            await self.conn.execute(
+                select(func.count(), func.min(rate_hits.c.at)).where(
+                    rate_hits.c.key == key, rate_hits.c.at > since
+                )
+            )
+        ).one()
+        oldest = row[1]
+        if isinstance(oldest, str):  # SQLite aggregates lose the column type
+            oldest = datetime.fromisoformat(oldest)
+        return int(row[0]), oldest
+
+    async def hit(self, key: str, at: datetime) -> None:
+        await self.conn.execute(rate_hits.insert().values(key=key, at=at))
+
+    async def forget_before(self, before: datetime) -> int:
+        result = await self.conn.execute(rate_hits.delete().where(rate_hits.c.at < before))
+        return int(result.rowcount)
