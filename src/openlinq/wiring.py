@@ -32,6 +32,7 @@ from openlinq.domain.locations import LocationFeed, LocationService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.domain.reactions import ReactionService
+from openlinq.domain.retention import PURGE_JOB, RetentionSweeper
 from openlinq.domain.typing import TypingService
 from openlinq.domain.voice_memos import VoiceMemoService
 from openlinq.jobs.runner import JobQueue, JobRunner
@@ -53,6 +54,7 @@ class Services:
     db: Database
     storage: Storage
     runner: JobRunner
+    sweeper: RetentionSweeper
     attachments: AttachmentService
     links: Links
     events: EventLog
@@ -107,12 +109,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     events.subscribe(dispatcher)
     runner.register(DELIVER_JOB, dispatcher.deliver)
+    sweeper = RetentionSweeper(storage, clock, queue, attachments.blobs)
+    runner.register(PURGE_JOB, sweeper.sweep)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         storage=storage,
         runner=runner,
+        sweeper=sweeper,
         attachments=attachments,
         events=events,
         accounts=AccountService(storage, clock),
@@ -146,6 +151,7 @@ async def start(services: Services) -> Sandbox:
             secret = secrets.token_hex(32)
             await repos.settings.put("server_secret", secret)
     services.links.secret = secret
+    await services.sweeper.ensure_scheduled()
     if services.db.is_sqlite:
         # SQLite has one worker: this process. Leases left by a previous run are
         # stale, so its interrupted work resumes at once instead of after the lease.

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from openlinq.domain import health, optout
 from openlinq.domain.chats import chat_created_view, new_chat
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -28,6 +29,7 @@ from openlinq.domain.models import (
     Service,
 )
 from openlinq.domain.reactions import TAPBACKS, reaction_event_data
+from openlinq.domain.retention import expiry
 from openlinq.domain.views import handle_view, message_event_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
@@ -116,6 +118,7 @@ class DeliveryRecorder:
             if not moved:
                 return False
             message, chat, line = await self._message_context(repos, message_id)
+            await health.refresh(repos, chat, now)
             await self.events.record(
                 repos,
                 chat.account_id,
@@ -153,6 +156,8 @@ class DeliveryRecorder:
             if line is None:
                 raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{line_number} is not your line")
             chat = await self._inbound_chat(repos, line, sender, service, chat_id, now)
+            account = await repos.accounts.get(account_id)
+            assert account is not None, "a line's account exists"
             message = Message(
                 id=MessageId(new_id()),
                 account_id=account_id,
@@ -169,6 +174,7 @@ class DeliveryRecorder:
                 created_at=now,
                 updated_at=now,
                 sent_at=now,
+                expires_at=expiry(account, line, now),
             )
             if reply_to is not None:
                 target = await repos.messages.get(account_id, reply_to)
@@ -181,6 +187,9 @@ class DeliveryRecorder:
                 )
             await repos.messages.add(message)
             await repos.chats.record_activity(chat.id, None, now)
+            if await optout.on_inbound(repos, chat, sender, parts, now) is None:
+                await health.refresh(repos, chat, now)
+            chat = await repos.chats.get_any(chat.id) or chat  # with its new health
             await self.events.record(
                 repos,
                 account_id,

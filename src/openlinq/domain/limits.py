@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.models import Account, AccountTier
 from openlinq.store.repos import Repos
 
 
@@ -53,3 +54,43 @@ LOCATION_REQUESTS = Limit(
     timedelta(minutes=1),
     "location can be requested once per chat per minute",
 )
+
+DEFAULT_PAIR_LIMIT = 30
+SANDBOX_DAILY_LIMIT = 100
+
+
+def pair_limit(account: Account) -> Limit | None:
+    """30 messages a minute per sender-recipient pair: stops bot loops. 0 lifts it."""
+    count = account.pair_limit_per_minute
+    count = DEFAULT_PAIR_LIMIT if count is None else count
+    if count == 0:
+        return None
+    return Limit(
+        "pair",
+        count,
+        timedelta(seconds=60),
+        f"at most {count} messages a minute to one recipient from one line",
+    )
+
+
+def daily_limit(account: Account) -> Limit | None:
+    """Sandbox accounts send 100 messages a day; others are not capped unless configured."""
+    count = account.daily_message_limit
+    if count is None and account.tier is AccountTier.SANDBOX:
+        count = SANDBOX_DAILY_LIMIT
+    if not count:
+        return None
+    return Limit("daily", count, timedelta(days=1), f"at most {count} messages a day")
+
+
+async def take_send_limits(
+    repos: Repos, account: Account, line_number: str, recipients: list[str], now: datetime
+) -> None:
+    """Count one outbound message against every limit it falls under, or refuse it."""
+    pair = pair_limit(account)
+    if pair is not None:
+        for recipient in recipients:
+            await pair.take(repos, f"{line_number}>{recipient}", now)
+    daily = daily_limit(account)
+    if daily is not None:
+        await daily.take(repos, account.id, now)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from openlinq.delivery.carrier import Carrier, CarrierRejectedError, OutboundMessage
+from openlinq.domain import health
 from openlinq.domain.app_cards import check_card_service, requires_imessage
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import (
@@ -29,6 +30,7 @@ from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
 from openlinq.domain.handles import Handle, parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import AccountId, MessageId, new_id
+from openlinq.domain.limits import take_send_limits
 from openlinq.domain.lines import parse_exclusions, pick_line
 from openlinq.domain.models import (
     Account,
@@ -40,7 +42,9 @@ from openlinq.domain.models import (
     Message,
     Service,
 )
+from openlinq.domain.optout import refuse_opted_out
 from openlinq.domain.parts import MessageContent
+from openlinq.domain.retention import expiry
 from openlinq.domain.routing import Selection, select_service
 from openlinq.jobs.runner import JobQueue
 from openlinq.store.repos import Repos
@@ -304,7 +308,11 @@ class MessagingService:
     ) -> SendResult:
         require_usable(chat, line)
         await self._check_against_chat(repos, chat, content)
+        await refuse_opted_out(repos, chat, override=content.override_optout)
         now = self.clock.now()
+        await take_send_limits(
+            repos, account, line.phone_number, [h.handle for h in chat.recipients], now
+        )
         selection = _selection(content, chat, line, caps)
         thread_root = await self._thread_root(repos, chat, content)
         message = Message(
@@ -324,6 +332,7 @@ class MessagingService:
             updated_at=now,
             thread_root_id=thread_root,
             request_hash=fingerprint,
+            expires_at=expiry(account, line, now),
             send_meta={
                 "created_chat": created,
                 "reason": reason,
@@ -332,6 +341,7 @@ class MessagingService:
         )
         await repos.messages.add(message)
         await repos.chats.record_activity(chat.id, selection.service, now)
+        await health.refresh(repos, chat, now)
         await repos.lines.touch(line.id, now)
         await self.queue.schedule(repos, SEND_JOB, {"message_id": message.id})
         return SendResult(chat, line, message, created, reason, previous_chat_id)

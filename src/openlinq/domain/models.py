@@ -72,6 +72,9 @@ class Account:
     name: str
     tier: AccountTier
     created_at: datetime
+    pair_limit_per_minute: int | None = None
+    daily_message_limit: int | None = None
+    retention_hours: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ class Line:
     forwarding_number: str | None
     last_used_at: datetime | None
     created_at: datetime
+    retention_hours: float | None = None
 
     @property
     def can_send(self) -> bool:
@@ -181,6 +185,8 @@ class Message:
     deleted: bool = False
     # How the send that created this message chose its chat, for idempotent replays.
     send_meta: dict[str, Any] = field(default_factory=dict)
+    # Ephemeral tier: when the message's content is purged (None: kept).
+    expires_at: datetime | None = None
 
     @property
     def is_from_me(self) -> bool:

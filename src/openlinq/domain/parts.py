@@ -100,6 +100,8 @@ class MessageContent:
     reply_to: ReplyTo | None = None
     preferred_service: Service | None = None
     idempotency_key: str | None = None
+    # The request's override_optout flag travels with the content it applies to.
+    override_optout: bool = False
 
     @property
     def mentions(self) -> list[str]:
@@ -124,7 +126,7 @@ def _not_yet(feature: str) -> LinqError:
     )
 
 
-def build_content(message: dict[str, Any]) -> MessageContent:
+def build_content(message: dict[str, Any], *, override_optout: bool = False) -> MessageContent:
     """Check a ``message`` object (already type-checked at the edge) and normalise it."""
     parts = message.get("parts")
     if message.get("experience") is not None:
@@ -142,6 +144,7 @@ def build_content(message: dict[str, Any]) -> MessageContent:
         if message.get("preferred_service")
         else None,
         idempotency_key=message.get("idempotency_key"),
+        override_optout=override_optout,
     )
 
 

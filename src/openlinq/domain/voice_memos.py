@@ -60,6 +60,7 @@ class VoiceMemoService:
         *,
         voice_memo_url: str | None,
         attachment_id: str | None,
+        override_optout: bool,
         fingerprint: str,
     ) -> VoiceMemo:
         if (voice_memo_url is None) == (attachment_id is None):
@@ -81,7 +82,10 @@ class VoiceMemoService:
         duration = await self._duration_ms(attachment)
         part = {**media_part(attachment), "voice_memo": True, "duration_ms": duration}
         sent = await self.messaging.send_to_chat(
-            account, chat_id, MessageContent(parts=(part,)), fingerprint
+            account,
+            chat_id,
+            MessageContent(parts=(part,), override_optout=override_optout),
+            fingerprint,
         )
         return VoiceMemo(sent, attachment, duration)
 

@@ -44,6 +44,11 @@ accounts = Table(
     Column("name", String(200), nullable=False),
     Column("tier", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # NULL means the platform default; 0 means no limit.
+    Column("pair_limit_per_minute", Integer, nullable=True),
+    Column("daily_message_limit", Integer, nullable=True),
+    # Ephemeral tier: messages are purged this many hours after creation (NULL: kept).
+    Column("retention_hours", Float, nullable=True),
 )
 
 api_keys = Table(
@@ -71,6 +76,7 @@ lines = Table(
     Column("forwarding_number", String(20), nullable=True),
     Column("last_used_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("retention_hours", Float, nullable=True),
 )
 
 chats = Table(
@@ -137,9 +143,21 @@ messages = Table(
     Column("error_code", Integer, nullable=True),
     Column("error_reason", Text, nullable=True),
     Column("deleted_at", UTCDateTime, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
     Column("extra", JSONDocument, nullable=False),
     UniqueConstraint("account_id", "idempotency_key"),
     Index("ix_messages_chat_seq", "chat_id", "seq"),
+    Index("ix_messages_expires_at", "expires_at"),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("handle", String(320), primary_key=True),
+    Column("chat_id", ID, nullable=False),
+    Column("keyword", String(32), nullable=False),
+    Column("opted_out_at", UTCDateTime, nullable=False),
 )
 
 reactions = Table(

@@ -49,7 +49,10 @@ async def create_chat(
         account,
         body.from_,
         body.to,
-        build_content(body.message.model_dump(exclude_none=True)),
+        build_content(
+            body.message.model_dump(exclude_none=True),
+            override_optout=bool(body.override_optout),
+        ),
         request_fingerprint(body.model_dump(mode="json", by_alias=True)),
     )
     return chat_create_out(result, services.links)
@@ -110,7 +113,10 @@ async def send_message(
     result = await services.messaging.send_to_chat(
         account,
         chat_id,
-        build_content(body.message.model_dump(exclude_none=True)),
+        build_content(
+            body.message.model_dump(exclude_none=True),
+            override_optout=bool(body.override_optout),
+        ),
         request_fingerprint({"chat_id": chat_id, **body.model_dump(mode="json")}),
     )
     return message_send_out(result, services.links)
@@ -174,6 +180,7 @@ async def send_voice_memo(
         chat_id,
         voice_memo_url=body.voice_memo_url,
         attachment_id=body.attachment_id,
+        override_optout=bool(body.override_optout),
         fingerprint=request_fingerprint({"voicememo": chat_id, **body.model_dump(mode="json")}),
     )
     return voice_memo_out(memo, services.links)

@@ -46,7 +46,7 @@ async def create_message(
     result = await services.messaging.create_message(
         account,
         body.to,
-        build_content(message),
+        build_content(message, override_optout=bool(body.override_optout)),
         request_fingerprint(
             {"to": sorted(body.to), **body.model_dump(mode="json", exclude={"to"})}
         ),

@@ -13,7 +13,13 @@ from openlinq.store.tables import accounts, api_keys
 
 def _account(row: Any) -> Account:
     return Account(
-        id=AccountId(row.id), name=row.name, tier=AccountTier(row.tier), created_at=row.created_at
+        id=AccountId(row.id),
+        name=row.name,
+        tier=AccountTier(row.tier),
+        created_at=row.created_at,
+        pair_limit_per_minute=row.pair_limit_per_minute,
+        daily_message_limit=row.daily_message_limit,
+        retention_hours=row.retention_hours,
     )
 
 
@@ -34,6 +40,13 @@ class AccountRepo:
                 tier=account.tier.value,
                 created_at=account.created_at,
             )
+        )
+
+    async def set_policy(self, account_id: AccountId, **values: int | float | None) -> None:
+        """Change limits or retention (``pair_limit_per_minute``, ``daily_message_limit``,
+        ``retention_hours``)."""
+        await self.conn.execute(
+            update(accounts).where(accounts.c.id == account_id).values(**values)
         )
 
     async def get(self, account_id: AccountId) -> Account | None:

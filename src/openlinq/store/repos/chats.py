@@ -262,3 +262,10 @@ class ChatRepo:
         await self.conn.execute(
             update(chats).where(chats.c.id == chat_id).values(left_at=now, updated_at=now)
         )
+
+    async def set_health(self, chat_id: ChatId, health: ChatHealth, now: datetime) -> None:
+        await self.conn.execute(
+            update(chats)
+            .where(chats.c.id == chat_id)
+            .values(health=health.value, health_updated_at=now)
+        )

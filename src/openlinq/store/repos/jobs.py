@@ -93,6 +93,14 @@ class JobRepo:
         )
         return int(result.rowcount)
 
+    async def pending_of_kind(self, kind: str) -> int:
+        result = await self.conn.execute(
+            select(func.count())
+            .select_from(jobs)
+            .where(jobs.c.kind == kind, jobs.c.dead_at.is_(None))
+        )
+        return int(result.scalar_one())
+
     async def complete(self, job_id: JobId, worker: str) -> None:
         await self.conn.execute(
             jobs.delete().where(jobs.c.id == job_id, jobs.c.locked_by == worker)

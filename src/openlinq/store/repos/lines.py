@@ -23,6 +23,7 @@ def _line(row: Any) -> Line:
         forwarding_number=row.forwarding_number,
         last_used_at=row.last_used_at,
         created_at=row.created_at,
+        retention_hours=row.retention_hours,
     )
 
 
@@ -43,6 +44,7 @@ class LineRepo:
                 forwarding_number=line.forwarding_number,
                 last_used_at=line.last_used_at,
                 created_at=line.created_at,
+                retention_hours=line.retention_hours,
             )
         )
 
@@ -91,6 +93,11 @@ class LineRepo:
         """Unscoped lookup, for signed links that already prove which line they name."""
         row = (await self.conn.execute(select(lines).where(lines.c.id == line_id))).first()
         return _line(row) if row else None
+
+    async def set_retention(self, line_id: LineId, hours: float | None) -> None:
+        await self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(retention_hours=hours)
+        )
 
     async def set_status(self, line_id: LineId, status: LineStatus) -> None:
         await self.conn.execute(

@@ -53,6 +53,7 @@ def _message(row: Any) -> Message:
         request_hash=row.request_hash,
         deleted=row.deleted_at is not None,
         send_meta=row.extra or {},
+        expires_at=row.expires_at,
     )
 
 
@@ -88,6 +89,7 @@ class MessageRepo:
                 created_at=message.created_at,
                 updated_at=message.updated_at,
                 sent_at=message.sent_at,
+                expires_at=message.expires_at,
                 extra=message.send_meta,
             )
         )
@@ -305,3 +307,31 @@ class MessageRepo:
         if removed:
             await self.conn.execute(reactions.delete().where(condition))
         return removed
+
+    async def recent(self, chat_id: ChatId, limit: int) -> list[Message]:
+        """The chat's latest messages, newest first (deleted ones included: they were sent)."""
+        return await self._fetch(
+            select(messages)
+            .where(messages.c.chat_id == chat_id)
+            .order_by(messages.c.seq.desc())
+            .limit(limit)
+        )
+
+    async def purge_expired(self, now: datetime, batch: int) -> tuple[int, list[str]]:
+        """Scrub up to ``batch`` expired messages: how many, and the attachments they carried."""
+        due = (
+            select(messages.c.id, messages.c.parts)
+            .where(messages.c.expires_at <= now, messages.c.deleted_at.is_(None))
+            .order_by(messages.c.expires_at)
+            .limit(batch)
+        )
+        rows = (await self.conn.execute(due)).all()
+        if not rows:
+            return 0, []
+        await self.conn.execute(
+            update(messages)
+            .where(messages.c.id.in_([r.id for r in rows]))
+            .values(parts=[], deleted_at=now, updated_at=now)
+        )
+        media = [p["id"] for r in rows for p in r.parts if p.get("type") == "media" and "id" in p]
+        return len(rows), media

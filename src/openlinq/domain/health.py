@@ -1,0 +1,51 @@
+"""Chat health: a deterministic model of how a conversation is going.
+
+From the chat's latest messages, newest first:
+- 3 or more failed sends in a row: CRITICAL;
+- 10 or more of your messages in a row without a reply: CRITICAL;
+- 5 or more without a reply: AT_RISK;
+- otherwise HEALTHY.
+OPTED_OUT (set by the opt-out rules) stays until the recipient writes again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from openlinq.domain.models import Chat, ChatHealth, DeliveryStatus, Direction, Message
+from openlinq.store.repos import Repos
+
+CRITICAL_FAILURES = 3
+AT_RISK_UNANSWERED = 5
+CRITICAL_UNANSWERED = 10
+WINDOW = 20
+
+
+def assess(latest: Sequence[Message]) -> ChatHealth:
+    failures = unanswered = 0
+    counting_failures = True
+    for message in latest:
+        if message.direction is Direction.INBOUND:
+            break
+        unanswered += 1
+        if counting_failures and message.delivery_status is DeliveryStatus.FAILED:
+            failures += 1
+        else:
+            counting_failures = False
+    if failures >= CRITICAL_FAILURES or unanswered >= CRITICAL_UNANSWERED:
+        return ChatHealth.CRITICAL
+    if unanswered >= AT_RISK_UNANSWERED:
+        return ChatHealth.AT_RISK
+    return ChatHealth.HEALTHY
+
+
+async def refresh(repos: Repos, chat: Chat, now: datetime) -> ChatHealth:
+    """Recompute and store a chat's health (an opted-out chat keeps its mark)."""
+    current = await repos.chats.get_any(chat.id)
+    if current is None or current.health is ChatHealth.OPTED_OUT:
+        return ChatHealth.OPTED_OUT
+    health = assess(await repos.messages.recent(chat.id, WINDOW))
+    if health is not current.health:
+        await repos.chats.set_health(chat.id, health, now)
+    return health

@@ -1,0 +1,67 @@
+"""Retention: the ephemeral tier purges messages a fixed time after they were created.
+
+An account or a line can be ephemeral (``retention_hours``, default window 24 h
+when turned on). A message gets ``expires_at`` when it is created; a recurring
+job scrubs expired messages in batches (content and attachments gone, metadata
+kept, 404 everywhere afterwards, no webhook). The window is a minimum: the
+sweep runs every minute.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from openlinq.blobs.store import BlobStore
+from openlinq.domain.clock import Clock
+from openlinq.domain.ids import AttachmentId
+from openlinq.domain.models import Account, Line
+from openlinq.jobs.runner import JobQueue
+from openlinq.store.unit import Storage
+
+PURGE_JOB = "retention.purge"
+SWEEP_EVERY_SECONDS = 60.0
+BATCH = 1000
+DEFAULT_WINDOW_HOURS = 24.0
+
+
+def expiry(account: Account, line: Line, created_at: datetime) -> datetime | None:
+    hours = line.retention_hours if line.retention_hours is not None else account.retention_hours
+    return created_at + timedelta(hours=hours) if hours else None
+
+
+class RetentionSweeper:
+    def __init__(self, storage: Storage, clock: Clock, queue: JobQueue, blobs: BlobStore) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.queue = queue
+        self.blobs = blobs
+
+    async def ensure_scheduled(self) -> None:
+        """Make sure exactly one sweep is queued (called at start by every process)."""
+        async with self.storage.write() as repos:
+            await repos.locks.hold(PURGE_JOB)
+            if not await repos.jobs.pending_of_kind(PURGE_JOB):
+                await self.queue.schedule(repos, PURGE_JOB, {}, delay=SWEEP_EVERY_SECONDS)
+
+    async def sweep(self, _: dict[str, Any]) -> None:
+        """Purge everything that has expired, a batch per transaction, then come back."""
+        while await self._purge_batch() == BATCH:
+            pass
+        async with self.storage.write() as repos:
+            await self.queue.schedule(repos, PURGE_JOB, {}, delay=SWEEP_EVERY_SECONDS)
+
+    async def _purge_batch(self) -> int:
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            purged, attachment_ids = await repos.messages.purge_expired(now, BATCH)
+            doomed = [
+                found
+                for attachment_id in attachment_ids
+                if (found := await repos.attachments.get(None, attachment_id)) is not None
+            ]
+            for attachment in doomed:
+                await repos.attachments.mark_deleted(AttachmentId(attachment.id), now)
+        for attachment in doomed:
+            await self.blobs.delete(attachment.blob_key)
+        return purged
