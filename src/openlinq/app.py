@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from openlinq import __version__
 from openlinq.api.errors import install_error_handlers
+from openlinq.api.limits import BodyLimitMiddleware
 from openlinq.api.routes import mount_routes
 from openlinq.api.tracing import TraceMiddleware
 from openlinq.config import Settings
@@ -47,6 +48,7 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(TraceMiddleware)
     mount_routes(app)
     return app

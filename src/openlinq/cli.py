@@ -19,7 +19,7 @@ from openlinq.app import create_app
 from openlinq.config import Settings
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.ids import AccountId
-from openlinq.domain.models import AccountTier, LineType
+from openlinq.domain.models import AccountTier, Line, LineStatus, LineType
 from openlinq.store.migrate import upgrade_to_head
 from openlinq.webhooks.catalogue import EVENT_TYPES
 from openlinq.webhooks.listen import Received, receiver_app
@@ -223,6 +223,113 @@ def lines_add(
         ),
     )
     console.print(f"line {line.id}: {line.phone_number} ({line.line_type.value})")
+
+
+@keys_app.command("list")
+def keys_list(account_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """An account's keys (prefixes only: keys are stored hashed)."""
+    rows = _run(_settings(data_dir, database_url), lambda s: s.accounts.keys(AccountId(account_id)))
+    table = Table("key id", "prefix", "name", "created", "revoked")
+    for key in rows:
+        table.add_row(
+            key["id"],
+            key["prefix"] + "…",
+            key["name"] or "",
+            str(key["created_at"]),
+            str(key["revoked_at"] or ""),
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Revoke one key; requests with it answer 401 from now on."""
+    if not _run(_settings(data_dir, database_url), lambda s: s.accounts.revoke_key(key_id)):
+        console.print(f"[red]no active key {key_id}[/]")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    account_id: str,
+    name: Annotated[str | None, typer.Option(help="A label for the new key.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue a new key and revoke every other key of the account."""
+    key = _run(
+        _settings(data_dir, database_url),
+        lambda s: s.accounts.rotate_keys(AccountId(account_id), name),
+    )
+    console.print(f"new API key (shown once; the old ones are revoked): [bold]{key}[/]")
+
+
+@accounts_app.command("policy")
+def accounts_policy(
+    account_id: str,
+    pair_limit: Annotated[
+        int | None, typer.Option(help="Messages a minute per recipient (0: no limit).")
+    ] = None,
+    daily_limit: Annotated[int | None, typer.Option(help="Messages a day (0: no limit).")] = None,
+    retention_hours: Annotated[
+        float | None, typer.Option(help="Ephemeral tier: purge messages after this many hours.")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set an account's rate limits and retention (unset options go back to the defaults)."""
+    account = _run(
+        _settings(data_dir, database_url),
+        lambda s: s.accounts.set_policy(
+            AccountId(account_id),
+            pair_limit_per_minute=pair_limit,
+            daily_message_limit=daily_limit,
+            retention_hours=retention_hours,
+        ),
+    )
+    console.print(
+        f"account {account.id}: pair limit {account.pair_limit_per_minute}, daily limit "
+        f"{account.daily_message_limit}, retention {account.retention_hours} h (None = default)"
+    )
+
+
+@lines_app.command("status")
+def lines_status(
+    account_id: str,
+    phone_number: str,
+    status: Annotated[LineStatus, typer.Argument(help="ACTIVE or FLAGGED.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Flag a line (it stops sending, as when Apple flags it) or restore it."""
+
+    async def change(services: Services) -> Line:
+        account = await services.accounts.get(AccountId(account_id))
+        return await services.lines.set_status(account, phone_number, status)
+
+    line = _run(_settings(data_dir, database_url), change)
+    console.print(f"{line.phone_number} is {line.status.value}")
+
+
+@lines_app.command("retention")
+def lines_retention(
+    account_id: str,
+    phone_number: str,
+    hours: Annotated[
+        float | None, typer.Argument(help="Purge messages this long after creation; omit to keep.")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Put a line on the ephemeral tier, or take it off."""
+
+    async def change(services: Services) -> Line:
+        account = await services.accounts.get(AccountId(account_id))
+        return await services.lines.set_retention(account, phone_number, hours)
+
+    line = _run(_settings(data_dir, database_url), change)
+    console.print(f"{line.phone_number}: retention {line.retention_hours or 'standard'}")
 
 
 @lines_app.command("list")

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # Run the background job runner in this process (turn off for API-only replicas).
     run_worker: bool = True
     public_url: str | None = None
+    # Largest JSON request body accepted (attachment uploads are limited by their declared size).
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
     # A claimed job whose worker died becomes claimable again after this long.
     job_lease_seconds: float = Field(default=60.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)

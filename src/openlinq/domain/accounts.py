@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -129,3 +130,45 @@ class AccountService:
         account, key = await self.create_account(SANDBOX_NAME, AccountTier.LOCAL, dev_key)
         lines = [await self.add_line(account.id, n, t) for n, t in SANDBOX_LINES]
         return Sandbox(account, lines, key, created=True)
+
+    async def get(self, account_id: AccountId) -> Account:
+        async with self.storage.read() as repos:
+            account = await repos.accounts.get(account_id)
+        if account is None:
+            raise LookupError(f"account {account_id} does not exist")
+        return account
+
+    async def keys(self, account_id: AccountId) -> list[dict[str, Any]]:
+        async with self.storage.read() as repos:
+            return await repos.accounts.keys(account_id)
+
+    async def revoke_key(self, key_id: str) -> bool:
+        async with self.storage.write() as repos:
+            return await repos.accounts.revoke_key(ApiKeyId(key_id), self.clock.now())
+
+    async def rotate_keys(self, account_id: AccountId, name: str | None) -> str:
+        """A new key for the account; every key it had before is revoked."""
+        old = [k["id"] for k in await self.keys(account_id) if k["revoked_at"] is None]
+        key = await self.add_key(account_id, name or "rotated")
+        for key_id in old:
+            await self.revoke_key(key_id)
+        return key
+
+    async def set_policy(
+        self,
+        account_id: AccountId,
+        *,
+        pair_limit_per_minute: int | None,
+        daily_message_limit: int | None,
+        retention_hours: float | None,
+    ) -> Account:
+        """Set an account's limits and retention (None: the platform default)."""
+        await self.get(account_id)
+        async with self.storage.write() as repos:
+            await repos.accounts.set_policy(
+                account_id,
+                pair_limit_per_minute=pair_limit_per_minute,
+                daily_message_limit=daily_message_limit,
+                retention_hours=retention_hours,
+            )
+        return await self.get(account_id)

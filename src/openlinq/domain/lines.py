@@ -90,6 +90,18 @@ class LineService:
         assert updated is not None
         return updated
 
+    async def set_retention(self, account: Account, phone_number: str, hours: float | None) -> Line:
+        """Put one line on the ephemeral tier (``hours``) or take it off (None)."""
+        number = parse_phone(phone_number, "phone_number")
+        async with self.storage.write() as repos:
+            line = await repos.lines.by_number(account.id, number)
+            if line is None:
+                raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not your line")
+            await repos.lines.set_retention(line.id, hours)
+            updated = await repos.lines.get(account.id, line.id)
+        assert updated is not None
+        return updated
+
     async def set_forwarding(
         self, account: Account, line_id: str, forwarding_number: str | None
     ) -> Line:
