@@ -44,7 +44,7 @@ class Links:
         self, path: str, expires: int, signature: str, extra: dict[str, str] | None = None
     ) -> None:
         expected = self._signature(path, expires, extra or {})
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise LinqError(ErrorCode.ACCESS_DENIED, "this link's signature is not valid")
         if expires < self.clock.now().timestamp():
             raise LinqError(ErrorCode.ACCESS_DENIED, "this link has expired")

@@ -43,7 +43,9 @@ def verify(secret: str | None, headers: dict[str, str], body: bytes) -> Received
             standard_ok, error = False, str(exc)
         timestamp = headers.get("x-webhook-timestamp", "")
         expected = legacy_signature(secret, int(timestamp), body) if timestamp.isdigit() else ""
-        legacy_ok = hmac.compare_digest(expected, headers.get("x-webhook-signature", ""))
+        legacy_ok = hmac.compare_digest(
+            expected.encode(), headers.get("x-webhook-signature", "").encode()
+        )
     try:
         event = json.loads(body)
     except ValueError as exc:

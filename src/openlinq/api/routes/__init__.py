@@ -16,10 +16,11 @@ from openlinq.api.routes import (
     system,
     webhooks,
 )
+from openlinq.api.schemas.common import ERROR_RESPONSES
 
 
 def mount_routes(app: FastAPI) -> None:
-    v3 = APIRouter(prefix="/v3")
+    v3 = APIRouter(prefix="/v3", responses=ERROR_RESPONSES)
     for module in (
         chats,
         messages,
@@ -33,6 +34,6 @@ def mount_routes(app: FastAPI) -> None:
     app.include_router(v3)
     # The SDKs' base URL is .../api/partner; the same routes answer there too.
     app.include_router(v3, prefix="/api/partner", include_in_schema=False)
-    app.include_router(simulator.router)
+    app.include_router(simulator.router, responses=ERROR_RESPONSES)
     app.include_router(system.router)
     app.include_router(files.router)

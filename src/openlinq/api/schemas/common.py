@@ -143,3 +143,25 @@ PartOut = Annotated[
     TextPartOut | MediaPartOut | LinkPartOut | IMessageAppPartOut | AppClipPartOut,
     Field(discriminator="type"),
 ]
+
+
+class ErrorDetailOut(WireModel):
+    status: int
+    code: int
+    message: str
+    doc_url: str
+    retry_after: int | None = None
+
+
+class ErrorOut(WireModel):
+    """The body of every error response."""
+
+    success: Literal[False]
+    error: ErrorDetailOut
+    trace_id: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "The Linq error body"},
+    "5XX": {"model": ErrorOut, "description": "The Linq error body"},
+}

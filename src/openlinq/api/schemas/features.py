@@ -133,7 +133,7 @@ class DeviceLocationIn(RequestModel):
     altitude: float | None = None
     address: str | None = Field(default=None, max_length=500)
     locality: str | None = Field(default=None, max_length=200)
-    duration_seconds: float | None = Field(default=None, gt=0)
+    duration_seconds: float | None = Field(default=None, gt=0, le=30 * 86_400)
 
 
 DeviceLocationMode = Literal["share", "stop"]
