@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 
 from openlinq.config import Settings
@@ -16,6 +17,10 @@ from openlinq.store.engine import Database
 from tests.support.receiver import Receiver, running_receiver
 from tests.support.server import RunningServer, run_server
 from tests.support.tenant import Tenant, create_tenant
+
+# Property tests explore the same examples on every run, so CI never flakes on them.
+settings.register_profile("openlinq", derandomize=True, database=None, deadline=None)
+settings.load_profile("openlinq")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
