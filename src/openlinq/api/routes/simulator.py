@@ -88,7 +88,13 @@ async def device_reacts(
     handle: str, body: DeviceReactionIn, account: AccountDep, services: ServicesDep
 ) -> Response:
     await services.simulator.react(
-        account, handle, body.message_id, body.type, body.custom_emoji, body.part_index
+        account,
+        handle,
+        body.message_id,
+        body.type,
+        body.custom_emoji,
+        body.part_index,
+        remove=body.operation == "remove",
     )
     return Response(status_code=204)
 
@@ -135,6 +141,7 @@ async def device_screen(handle: str, account: AccountDep, services: ServicesDep)
                     or item.message.sent_at
                     or item.message.created_at,
                     "reactions": item.reactions,
+                    "edits": jsonable(item.edits),
                 }
             )
             for item in items

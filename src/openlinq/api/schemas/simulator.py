@@ -46,6 +46,7 @@ class DeviceMessageOut(WireModel):
 
 
 class DeviceReactionIn(RequestModel):
+    operation: Literal["add", "remove"] = "add"
     message_id: str
     type: Literal["love", "like", "dislike", "laugh", "emphasize", "question", "custom"]
     custom_emoji: str | None = Field(default=None, max_length=16)
@@ -73,6 +74,7 @@ class ScreenMessageOut(WireModel):
     delivery_status: str
     at: datetime
     reactions: list[dict[str, Any]]
+    edits: list[dict[str, Any]]
 
 
 class ScreenOut(WireModel):

@@ -105,6 +105,18 @@ class SimulatorCarrier(Carrier):
                     action.account_id, handle, override, {**state, "typing": typing}, now
                 )
 
+    async def _clear_typing(
+        self, repos: Any, account_id: AccountId, handle: str, chat_id: str
+    ) -> None:
+        """A message arriving replaces the sender's typing indicator, as on a phone."""
+        stored = await repos.sim_devices.get(account_id, handle)
+        if stored and chat_id in stored[1].get("typing", {}):
+            override, state = stored
+            typing = {k: v for k, v in state["typing"].items() if k != chat_id}
+            await repos.sim_devices.put(
+                account_id, handle, override, {**state, "typing": typing}, self.recorder.clock.now()
+            )
+
     async def _remember(self, action: ChatAction, field: str, key: str, value: Any) -> None:
         """Keep ``value`` under ``state[field][key]`` on every recipient device."""
         now = self.recorder.clock.now()
@@ -167,6 +179,7 @@ class SimulatorCarrier(Carrier):
             await self.recorder.delivered(MessageId(job["message_id"]))
         profile = await self.profile(account_id, job["handle"])
         async with self.storage.write() as repos:
+            await self._clear_typing(repos, account_id, job["handle"], job["chat_id"])
             after_read = 0.0
             if profile.read_after is not None and service is not Service.SMS:
                 after_read = profile.read_after

@@ -29,6 +29,7 @@ class ScreenItem:
     message: Message
     direction: str  # "received" by the device, or "sent" by it
     reactions: list[dict[str, Any]]
+    edits: list[dict[str, Any]]
 
 
 class SimulatorControl:
@@ -131,11 +132,19 @@ class SimulatorControl:
         reaction: str,
         custom_emoji: str | None,
         part_index: int,
+        *,
+        remove: bool = False,
     ) -> None:
         handle = parse_handle(raw_handle).value
         await self._require_participant(account, handle, message_id)
         await self.recorder.inbound_reaction(
-            account.id, MessageId(message_id), handle, reaction, custom_emoji, part_index
+            account.id,
+            MessageId(message_id),
+            handle,
+            reaction,
+            custom_emoji,
+            part_index,
+            remove=remove,
         )
 
     async def read(self, account: Account, raw_handle: str, chat_id: str) -> int:
@@ -170,6 +179,7 @@ class SimulatorControl:
             chat_ids = await repos.chats.ids_with_participant(account.id, handle)
             messages = await repos.messages.to_handle(account.id, chat_ids)
             reactions = await repos.messages.reactions_for([m.id for m in messages])
+            edits = await repos.messages.edits([m.id for m in messages])
         items: list[ScreenItem] = []
         for message in messages:
             if message.direction is Direction.INBOUND:
@@ -193,6 +203,15 @@ class SimulatorControl:
                             "is_me": r.handle == handle,
                         }
                         for r in reactions.get(message.id, [])
+                    ],
+                    [
+                        {
+                            "part_index": e.part_index,
+                            "previous_text": e.previous_text,
+                            "text": e.text,
+                            "edited_at": e.edited_at,
+                        }
+                        for e in edits.get(message.id, [])
                     ],
                 )
             )
