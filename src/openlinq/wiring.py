@@ -12,6 +12,7 @@ from openlinq.blobs.local import LocalBlobStore
 from openlinq.blobs.s3 import S3BlobStore
 from openlinq.blobs.store import BlobStore
 from openlinq.config import Settings
+from openlinq.delivery.carrier import Carrier
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.domain.accounts import AccountService, Sandbox
@@ -54,6 +55,7 @@ class Services:
     db: Database
     storage: Storage
     runner: JobRunner
+    carrier: Carrier
     sweeper: RetentionSweeper
     attachments: AttachmentService
     links: Links
@@ -117,6 +119,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db=db,
         storage=storage,
         runner=runner,
+        carrier=carrier,
         sweeper=sweeper,
         attachments=attachments,
         events=events,
