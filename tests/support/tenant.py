@@ -98,5 +98,8 @@ def create_tenant(
         _strict_response_validation=True,
         max_retries=0,
     )
-    http = httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"})
+    # Generous: one clock advance runs every job that became due, for every account.
+    http = httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120
+    )
     return Tenant(account.id, key, lines, client, http, Sim(http))
