@@ -1,0 +1,91 @@
+"""The official TypeScript SDK (@linqapp/sdk), unmodified, against the real server.
+
+Installed from the npm registry with Node's own npm; configured only by
+LINQ_API_V3_BASE_URL and LINQ_API_V3_API_KEY, as the README says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import RunningServer
+from tests.support.tenant import Tenant
+
+SDK = "@linqapp/sdk@0.28.2"
+
+SCRIPT = """
+const LinqAPIV3 = require('@linqapp/sdk').default;
+(async () => {
+  const client = new LinqAPIV3({ maxRetries: 0 });
+  const lines = (await client.phoneNumbers.list()).phone_numbers;
+  const created = await client.chats.create({
+    from: lines[0].phone_number,
+    to: [process.argv[2]],
+    message: { parts: [{ type: 'text', value: 'hello from TypeScript' }] },
+  });
+  const messages = [];
+  for await (const message of client.chats.messages.list(created.chat.id)) messages.push(message);
+  let error = null;
+  try {
+    await client.chats.retrieve('00000000-0000-0000-0000-000000000000');
+  } catch (e) {
+    error = { status: e.status, code: e.error && e.error.error ? e.error.error.code : null };
+  }
+  console.log(JSON.stringify({
+    lines: lines.length,
+    chat: created.chat.id,
+    status: created.chat.message.delivery_status,
+    texts: messages.map((m) => m.parts[0].value),
+    error,
+  }));
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+@pytest.fixture(scope="session")
+def sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        pytest.skip("Node.js and npm are needed for the TypeScript SDK test")
+    directory = tmp_path_factory.mktemp("ts-sdk")
+    subprocess.run(
+        [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(directory), SDK],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    (directory / "smoke.js").write_text(SCRIPT)
+    return directory
+
+
+def test_the_typescript_sdk_works_unmodified(
+    sdk_dir: Path, server: RunningServer, tenant: Tenant
+) -> None:
+    env = {
+        **os.environ,
+        "LINQ_API_V3_BASE_URL": server.sdk_base_url,
+        "LINQ_API_V3_API_KEY": tenant.api_key,
+        "NODE_PATH": str(sdk_dir / "node_modules"),
+    }
+    result = subprocess.run(
+        ["node", str(sdk_dir / "smoke.js"), "+14155559901"],
+        env=env,
+        cwd=sdk_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["lines"] == len(tenant.lines)
+    assert outcome["status"] == "queued"
+    assert outcome["texts"] == ["hello from TypeScript"]
+    assert outcome["error"] == {"status": 404, "code": 2001}
+    assert tenant.client.chats.retrieve(outcome["chat"]).id == outcome["chat"]
