@@ -121,6 +121,15 @@ def parts_view(
     views: list[JSON] = []
     for index, part in enumerate(message.parts):
         view = part_view(part, links)
+        if part["type"] == "text" and part.get("mention"):
+            mentioned = handles.get(part["mention"])
+            view["mentions"] = [
+                {
+                    "handle": part["mention"],
+                    "is_me": bool(mentioned and mentioned.is_me),
+                    "range": part["mention_range"],
+                }
+            ]
         if with_reactions:
             view["reactions"] = [
                 _reaction_view(r, handles, chat) for r in reactions if r.part_index == index
