@@ -72,6 +72,28 @@ def new_chat(
     )
 
 
+async def open_chat(
+    repos: Repos,
+    events: EventLog,
+    line: Line,
+    members: list[tuple[str, Service]],
+    service: Service,
+    now: datetime,
+) -> Chat:
+    """Store a new chat and record its ``chat.created`` event."""
+    chat = new_chat(line, members, service, now)
+    await repos.chats.add(chat)
+    await events.record(
+        repos,
+        line.account_id,
+        "chat.created",
+        chat_created_view(chat, line),
+        phone_number=line.phone_number,
+        now=now,
+    )
+    return chat
+
+
 def chat_created_view(chat: Chat, line: Line) -> dict[str, Any]:
     """``chat.created`` data: the chat as GET returns it, less two deprecated fields."""
     view = chat_view(chat, line)

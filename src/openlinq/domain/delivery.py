@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from openlinq.domain import health, optout
-from openlinq.domain.chats import chat_created_view, new_chat
+from openlinq.domain.chats import open_chat
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
@@ -219,17 +219,7 @@ class DeliveryRecorder:
         existing = await repos.chats.direct_chat(line.account_id, line.id, sender)
         if existing is not None:
             return existing
-        chat = new_chat(line, [(sender, service)], service, now)
-        await repos.chats.add(chat)
-        await self.events.record(
-            repos,
-            line.account_id,
-            "chat.created",
-            chat_created_view(chat, line),
-            phone_number=line.phone_number,
-            now=now,
-        )
-        return chat
+        return await open_chat(repos, self.events, line, [(sender, service)], service, now)
 
     async def inbound_read(self, account_id: AccountId, chat_id: ChatId) -> int:
         """The device read the chat: every delivered outbound message becomes read."""

@@ -19,9 +19,8 @@ from openlinq.domain.app_cards import check_card_service, requires_imessage
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import (
     chat_and_line,
-    chat_created_view,
     check_account_line,
-    new_chat,
+    open_chat,
     require_usable,
 )
 from openlinq.domain.clock import Clock
@@ -280,17 +279,7 @@ class MessagingService:
             )
             for h in recipients
         ]
-        chat = new_chat(line, members, selection.service, now)
-        await repos.chats.add(chat)
-        await self.events.record(
-            repos,
-            line.account_id,
-            "chat.created",
-            chat_created_view(chat, line),
-            phone_number=line.phone_number,
-            now=now,
-        )
-        return chat
+        return await open_chat(repos, self.events, line, members, selection.service, now)
 
     async def _send(
         self,

@@ -111,7 +111,9 @@ class AppIdentityOut(WireModel):
     app_store_id: int | None = None
 
 
-class AppLayoutOut(WireModel):
+class AppLayout(WireModel):
+    """An app card's layout, as sent and as returned."""
+
     caption: str | None = None
     subcaption: str | None = None
     trailing_caption: str | None = None
@@ -124,7 +126,7 @@ class AppLayoutOut(WireModel):
 class IMessageAppPartOut(WireModel):
     type: Literal["imessage_app"]
     app: AppIdentityOut
-    layout: AppLayoutOut
+    layout: AppLayout
     url: str
     fallback_text: str | None = None
     reactions: list[ReactionOut] | None = None

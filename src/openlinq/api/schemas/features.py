@@ -7,7 +7,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from openlinq.api.schemas.common import ChatHandleOut, RequestModel, ServiceType, WireModel
+from openlinq.api.schemas.common import (
+    AppLayout,
+    ChatHandleOut,
+    RequestModel,
+    ServiceType,
+    WireModel,
+)
 from openlinq.api.schemas.messages import SentMessageOut
 
 
@@ -88,16 +94,6 @@ class LocationOut(WireModel):
     data: dict[str, Any]
 
 
-class AppCardLayoutIn(RequestModel):
-    caption: str | None = None
-    subcaption: str | None = None
-    trailing_caption: str | None = None
-    trailing_subcaption: str | None = None
-    image_url: str | None = None
-    image_title: str | None = None
-    image_subtitle: str | None = None
-
-
 class AppIdentityIn(RequestModel):
     bundle_id: str = Field(max_length=255)
     name: str = Field(max_length=255)
@@ -112,7 +108,7 @@ class ExperienceIn(RequestModel):
 
 
 class AppCardUpdateIn(RequestModel):
-    layout: AppCardLayoutIn
+    layout: AppLayout
     url: str | None = Field(default=None, max_length=16_384)
     fallback_text: str | None = Field(default=None, max_length=1000)
     interactive: bool = True
