@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import linq
 import pytest
 
-from tests.support.tenant import Tenant, magic
+from tests.support.files import PDF, PNG
+from tests.support.server import RunningServer
+from tests.support.tenant import Tenant, create_tenant, magic
 
 
 def _chat(tenant: Tenant, to: str = "+14155552001") -> tuple[str, str]:
@@ -226,3 +229,53 @@ def test_inbound_typing_produces_typing_events(tenant: Tenant) -> None:
         "chat.typing_indicator.stopped",
     ]
     assert typing[0]["data"]["actor_handle"]["handle"] == "+14155552001"
+
+
+def _image(
+    tenant: Tenant, data: bytes, content_type: Any = "image/png", name: str = "s.png"
+) -> Any:
+    created = tenant.client.attachments.create(
+        filename=name, content_type=content_type, size_bytes=len(data)
+    )
+    httpx.put(created.upload_url, content=data, headers=created.required_headers).raise_for_status()
+    return tenant.client.attachments.retrieve(created.attachment_id)
+
+
+def test_image_stickers_by_attachment_or_download_url(tenant: Tenant) -> None:
+    _, message_id = _chat(tenant)
+    image = _image(tenant, PNG)
+    tenant.client.messages.add_reaction(
+        message_id, operation="add", type="sticker", attachment_id=image.id
+    )
+    tenant.client.messages.add_reaction(
+        message_id, operation="add", type="sticker", url=image.download_url
+    )
+    stickers = [r.sticker for r in _reactions(tenant, message_id)]
+    assert [(s.file_name, s.mime_type) for s in stickers if s] == [("s.png", "image/png")] * 2
+    assert all(s and s.url and httpx.get(s.url).content == PNG for s in stickers)
+    event = tenant.sim.events("reaction.added")[-1]["data"]
+    assert (event["reaction_type"], event["sticker"]["file_name"]) == ("sticker", "s.png")
+
+
+def test_stickers_must_be_your_images(tenant: Tenant, server: RunningServer) -> None:
+    _, message_id = _chat(tenant)
+    document = _image(tenant, PDF, "application/pdf", "d.pdf")
+    with pytest.raises(linq.BadRequestError) as not_image:
+        tenant.client.messages.add_reaction(
+            message_id, operation="add", type="sticker", attachment_id=document.id
+        )
+    assert not_image.value.code == 5004
+    other = create_tenant(server)
+    try:
+        foreign = _image(other, PNG)
+        with pytest.raises(linq.NotFoundError):
+            tenant.client.messages.add_reaction(
+                message_id, operation="add", type="sticker", url=foreign.download_url
+            )
+    finally:
+        other.client.close()
+        other.http.close()
+    with pytest.raises(linq.BadRequestError):
+        tenant.client.messages.add_reaction(
+            message_id, operation="add", type="sticker", url="https://elsewhere.test/a.png"
+        )

@@ -318,3 +318,11 @@ async def spooled(blobs: BlobStore, attachment: Attachment) -> AsyncIterator[str
             await asyncio.to_thread(handle.write, chunk)
         handle.flush()
         yield handle.name
+
+
+def attachment_id_from_url(url: str) -> str | None:
+    """The attachment a download link of this server names (``/files/<id>/<name>``)."""
+    parts = urlsplit(url).path.split("/")
+    if len(parts) >= 3 and parts[1] == "files" and is_uuid(parts[2]):
+        return parts[2]
+    return None

@@ -270,7 +270,7 @@ class DeliveryRecorder:
                     repos,
                     account_id,
                     event_type,
-                    reaction_event_data(message, chat, changed, now),
+                    reaction_event_data(message, chat, changed, now, self.links),
                     phone_number=line.phone_number,
                     now=now,
                 )

@@ -203,6 +203,7 @@ class Reaction:
     type: str
     custom_emoji: str | None
     created_at: datetime
+    sticker: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

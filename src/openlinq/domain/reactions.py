@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from openlinq.domain.actions import CarrierActions
+from openlinq.domain.attachments import AttachmentService, attachment_id_from_url
 from openlinq.domain.chats import chat_and_line, require_usable
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
 from openlinq.domain.ids import new_id
+from openlinq.domain.links import Links
 from openlinq.domain.messages import owned_message
 from openlinq.domain.models import Account, Chat, Line, Message, Reaction, Service
-from openlinq.domain.views import handle_view
+from openlinq.domain.views import handle_view, sticker_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
@@ -62,34 +64,66 @@ def check_reaction(request: ReactionRequest, message: Message) -> None:
         )
     if message.service is not Service.IMESSAGE:
         raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "stickers are iMessage only")
-    if request.emoji is None:
-        raise LinqError(
-            ErrorCode.FEATURE_NOT_AVAILABLE, "image stickers are not available on this server yet"
-        )
 
 
 class ReactionService:
     def __init__(
-        self, storage: Storage, clock: Clock, events: EventLog, actions: CarrierActions
+        self,
+        storage: Storage,
+        clock: Clock,
+        events: EventLog,
+        actions: CarrierActions,
+        attachments: AttachmentService,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.events = events
         self.actions = actions
+        self.attachments = attachments
+
+    async def _sticker_image(
+        self, account: Account, request: ReactionRequest
+    ) -> dict[str, Any] | None:
+        """The attachment an image sticker names (by id, or by its download URL)."""
+        reference = request.attachment_id or (
+            attachment_id_from_url(request.url) if request.url else None
+        )
+        if request.url and reference is None:
+            raise LinqError(
+                ErrorCode.INVALID_PARAMETER,
+                "url must be an attachment download_url from this server",
+            )
+        if reference is None:
+            return None
+        attachment = await self.attachments.ready(account, reference)
+        if not attachment.content_type.startswith("image/"):
+            raise LinqError(ErrorCode.INVALID_FILE_TYPE, "stickers are images")
+        return {
+            "attachment_id": attachment.id,
+            "file_name": attachment.filename,
+            "mime_type": attachment.content_type,
+        }
 
     async def react(self, account: Account, message_id: str, request: ReactionRequest) -> None:
+        sticker = await self._sticker_image(account, request) if request.type == "sticker" else None
         async with self.storage.write() as repos:
             message = await owned_message(repos, account, message_id)
             chat, line = await chat_and_line(repos, account, message.chat_id)
             require_usable(chat, line)
             check_reaction(request, message)
             if request.operation == "add":
-                await self._add(repos, message, chat, line, request)
+                await self._add(repos, message, chat, line, request, sticker)
             else:
                 await self._remove(repos, message, chat, line, request)
 
     async def _add(
-        self, repos: Repos, message: Message, chat: Chat, line: Line, request: ReactionRequest
+        self,
+        repos: Repos,
+        message: Message,
+        chat: Chat,
+        line: Line,
+        request: ReactionRequest,
+        sticker: dict[str, Any] | None,
     ) -> None:
         now = self.clock.now()
         if request.type in TAPBACKS:
@@ -106,6 +140,7 @@ class ReactionService:
             type=request.type,
             custom_emoji=request.custom_emoji or request.emoji,
             created_at=now,
+            sticker=sticker,
         )
         await repos.messages.add_reaction(reaction)
         await self._emit(repos, "reaction.added", message, chat, line, reaction)
@@ -133,7 +168,7 @@ class ReactionService:
             repos,
             chat.account_id,
             event_type,
-            reaction_event_data(message, chat, reaction, now, line),
+            reaction_event_data(message, chat, reaction, now, self.attachments.links, line),
             phone_number=line.phone_number,
             now=now,
         )
@@ -153,7 +188,12 @@ class ReactionService:
 
 
 def reaction_event_data(
-    message: Message, chat: Chat, reaction: Reaction, now: Any, line: Line | None = None
+    message: Message,
+    chat: Chat,
+    reaction: Reaction,
+    now: Any,
+    links: Links,
+    line: Line | None = None,
 ) -> dict[str, Any]:
     """``reaction.added`` / ``reaction.removed`` data, for either side's reactions."""
     reactor = next((h for h in chat.handles if h.handle == reaction.handle), None)
@@ -169,4 +209,5 @@ def reaction_event_data(
         "from": reaction.handle,
         "from_handle": handle_view(reactor, line if reaction.is_me else None) if reactor else None,
         "service": message.service.value,
+        "sticker": sticker_view(reaction.sticker, links),
     }

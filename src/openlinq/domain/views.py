@@ -74,7 +74,22 @@ def chat_view(chat: Chat, line: Line | None = None) -> JSON:
     }
 
 
-def _reaction_view(reaction: Reaction, handles: dict[str, ChatHandle], chat: Chat) -> JSON:
+def sticker_view(sticker: dict[str, Any] | None, links: Links) -> JSON | None:
+    """An image sticker as reactions show it, with a freshly signed URL."""
+    if not sticker:
+        return None
+    return {
+        "file_name": sticker["file_name"],
+        "mime_type": sticker["mime_type"],
+        "url": links.download_url(sticker["attachment_id"], sticker["file_name"]),
+        "height": None,
+        "width": None,
+    }
+
+
+def _reaction_view(
+    reaction: Reaction, handles: dict[str, ChatHandle], chat: Chat, links: Links
+) -> JSON:
     handle = handles.get(reaction.handle) or ChatHandle(
         id=HandleId(reaction.id),
         chat_id=chat.id,
@@ -91,7 +106,7 @@ def _reaction_view(reaction: Reaction, handles: dict[str, ChatHandle], chat: Cha
         "type": reaction.type,
         "id": reaction.id,
         "custom_emoji": reaction.custom_emoji,
-        "sticker": None,
+        "sticker": sticker_view(reaction.sticker, links),
     }
 
 
@@ -132,7 +147,7 @@ def parts_view(
             ]
         if with_reactions:
             view["reactions"] = [
-                _reaction_view(r, handles, chat) for r in reactions if r.part_index == index
+                _reaction_view(r, handles, chat, links) for r in reactions if r.part_index == index
             ]
         views.append(view)
     return views

@@ -170,6 +170,8 @@ reactions = Table(
     Column("is_me", Boolean, nullable=False),
     Column("type", String(16), nullable=False),
     Column("custom_emoji", String(64), nullable=True),
+    # An image sticker: {"attachment_id", "file_name", "mime_type"}.
+    Column("sticker", JSONDocument, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -213,6 +213,7 @@ class MessageRepo:
                 is_me=reaction.is_me,
                 type=reaction.type,
                 custom_emoji=reaction.custom_emoji,
+                sticker=reaction.sticker,
                 created_at=reaction.created_at,
             )
         )
@@ -239,6 +240,7 @@ class MessageRepo:
                     type=r.type,
                     custom_emoji=r.custom_emoji,
                     created_at=r.created_at,
+                    sticker=r.sticker,
                 )
             )
         return found
