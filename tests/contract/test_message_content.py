@@ -183,22 +183,6 @@ def test_an_unsupported_media_extension_is_400_5004(tenant: Tenant) -> None:
     "message",
     [
         pytest.param({"experience": {"name": "poll", "action": "create"}}, id="experience"),
-        pytest.param(
-            {
-                "parts": [
-                    _text(
-                        "cake 🎂",
-                        inline_stickers=[
-                            {
-                                "range": [5, 7],
-                                "attachment_id": "00000000-0000-4000-8000-000000000000",
-                            }
-                        ],
-                    )
-                ]
-            },
-            id="inline-stickers",
-        ),
     ],
 )
 def test_features_not_available_yet_are_403_2011(tenant: Tenant, message: dict[str, Any]) -> None:

@@ -214,10 +214,13 @@ class AttachmentService:
 
     async def resolve_media(self, account: Account, content: MessageContent) -> MessageContent:
         """Turn media parts into stored attachments: owned ones checked, URLs fetched."""
-        if not any(p["type"] == "media" for p in content.parts):
+        if not any(p["type"] == "media" or p.get("inline_stickers") for p in content.parts):
             return content
         parts: list[dict[str, Any]] = []
         for index, part in enumerate(content.parts):
+            if part.get("inline_stickers"):
+                parts.append(await self._with_sticker_images(account, part))
+                continue
             if part["type"] != "media":
                 parts.append(part)
                 continue
@@ -230,6 +233,28 @@ class AttachmentService:
                 continue
             parts.append(media_part(attachment, sticker=part.get("sticker", False)))
         return replace(content, parts=tuple(parts))
+
+    async def _with_sticker_images(self, account: Account, part: dict[str, Any]) -> dict[str, Any]:
+        stickers = []
+        for sticker in part["inline_stickers"]:
+            reference = sticker.get("attachment_id") or attachment_id_from_url(sticker["url"])
+            if reference is None:
+                raise LinqError(
+                    ErrorCode.INVALID_MESSAGE_CONTENT,
+                    "inline sticker urls must be attachment download_urls from this server",
+                )
+            image = await self.ready(account, reference)
+            if not image.content_type.startswith("image/"):
+                raise LinqError(ErrorCode.INVALID_FILE_TYPE, "inline stickers are images")
+            stickers.append(
+                {
+                    "range": sticker["range"],
+                    "id": image.id,
+                    "file_name": image.filename,
+                    "mime_type": image.content_type,
+                }
+            )
+        return {**part, "inline_stickers": stickers}
 
     async def ready(self, account: Account, attachment_id: str) -> Attachment:
         attachment = await self.get(account, attachment_id)

@@ -19,6 +19,8 @@ MAX_URL_MEDIA = 40
 MAX_TEXT_LENGTH = 10_000
 MAX_URL_LENGTH = 2_048
 MAX_IDEMPOTENCY_KEY = 255
+MAX_INLINE_STICKERS = 100
+MAX_STICKER_IMAGES = 10
 SOLO_PART_TYPES = frozenset({"link", "imessage_app", "app_clip"})
 
 SCREEN_EFFECTS = frozenset(
@@ -183,12 +185,16 @@ def _text_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
     value: str = part["value"]
     if not value:
         raise _content_error(f"parts[{index}].value must not be empty")
-    if part.get("inline_stickers"):
-        raise _not_yet("inline stickers")
     stored: dict[str, Any] = {"type": "text", "value": value}
     decorations = part.get("text_decorations")
     if decorations:
         stored["text_decorations"] = _check_decorations(index, value, decorations)
+    if part.get("inline_stickers"):
+        if part.get("mention"):
+            raise _content_error(f"parts[{index}]: inline stickers cannot go with a mention")
+        stored["inline_stickers"] = _check_stickers(
+            index, value, part["inline_stickers"], stored.get("text_decorations", [])
+        )
     if part.get("mention_range") is not None and not part.get("mention"):
         raise _content_error(f"parts[{index}].mention_range needs a mention")
     if part.get("mention"):
@@ -197,6 +203,49 @@ def _text_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
             index, utf16_length(value), part.get("mention_range") or [0, utf16_length(value)]
         )
     return stored
+
+
+def _splits_a_character(value: str, offset: int) -> bool:
+    """Whether a UTF-16 offset falls between the two halves of a surrogate pair."""
+    units = value.encode("utf-16-le")
+    if not 0 < offset < len(units) // 2:
+        return False
+    unit = int.from_bytes(units[offset * 2 : offset * 2 + 2], "little")
+    return 0xDC00 <= unit <= 0xDFFF
+
+
+def _check_stickers(
+    index: int, value: str, stickers: list[dict[str, Any]], decorations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Inline stickers: ranges that split no character and overlap nothing, each with one
+    image reference; at most 100 stickers and 10 distinct images per part."""
+    if len(stickers) > MAX_INLINE_STICKERS:
+        raise _content_error(f"parts[{index}]: at most {MAX_INLINE_STICKERS} inline stickers")
+    checked: list[dict[str, Any]] = []
+    for sticker in stickers:
+        url, attachment_id = sticker.get("url"), sticker.get("attachment_id")
+        if (url is None) == (attachment_id is None):
+            raise _content_error(
+                f"parts[{index}].inline_stickers: each takes exactly one of url or attachment_id"
+            )
+        bounds = _check_range(index, utf16_length(value), sticker["range"])
+        if any(_splits_a_character(value, offset) for offset in bounds):
+            raise _content_error(f"parts[{index}].inline_stickers: a range splits a character")
+        reference = {"attachment_id": attachment_id} if attachment_id else {"url": url}
+        checked.append({"range": bounds, **reference})
+    sticker_ranges = [s["range"] for s in checked]
+    taken = sticker_ranges + [d["range"] for d in decorations]
+    for i, a in enumerate(sticker_ranges):
+        if any(j != i and a[0] < b[1] and b[0] < a[1] for j, b in enumerate(taken)):
+            raise _content_error(
+                f"parts[{index}].inline_stickers: ranges cannot overlap each other or a decoration"
+            )
+    images = {s.get("attachment_id") or s.get("url") for s in checked}
+    if len(images) > MAX_STICKER_IMAGES:
+        raise _content_error(
+            f"parts[{index}]: at most {MAX_STICKER_IMAGES} distinct sticker images"
+        )
+    return checked
 
 
 def utf16_length(value: str) -> int:

@@ -121,6 +121,12 @@ def part_view(part: dict[str, Any], links: Links) -> JSON:
             "size_bytes": part["size_bytes"],
             "url": links.download_url(part["id"], part["filename"]),
         }
+    if part.get("inline_stickers"):
+        stickers = [
+            {**s, "url": links.download_url(s["id"], s["file_name"])}
+            for s in part["inline_stickers"]
+        ]
+        return {**part, "inline_stickers": stickers}
     return dict(part)
 
 
