@@ -21,7 +21,7 @@ from openlinq.store.unit import Storage
 
 PURGE_JOB = "retention.purge"
 SWEEP_EVERY_SECONDS = 60.0
-BATCH = 1000
+BATCH = 5000
 DEFAULT_WINDOW_HOURS = 24.0
 
 

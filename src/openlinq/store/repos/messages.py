@@ -333,7 +333,8 @@ class MessageRepo:
         await self.conn.execute(
             update(messages)
             .where(messages.c.id.in_([r.id for r in rows]))
-            .values(parts=[], deleted_at=now, updated_at=now)
+            # Clearing expires_at takes purged rows out of the index the sweep scans.
+            .values(parts=[], deleted_at=now, updated_at=now, expires_at=None)
         )
         media = [p["id"] for r in rows for p in r.parts if p.get("type") == "media" and "id" in p]
         return len(rows), media
