@@ -7,6 +7,8 @@ arrives twice or late changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -68,9 +70,10 @@ class DeliveryRecorder:
         only_from: tuple[DeliveryStatus, ...],
         event_type: str,
         timestamps: dict[str, datetime],
+        within: Repos | None,
     ) -> bool:
         now = self.clock.now()
-        async with self.storage.write() as repos:
+        async with self._transaction(within) as repos:
             moved = await repos.messages.set_status(
                 message_id, status, now, only_from=only_from, **timestamps
             )
@@ -87,20 +90,36 @@ class DeliveryRecorder:
             )
         return True
 
-    async def sent(self, message_id: MessageId) -> bool:
-        now = self.clock.now()
-        return await self._advance(message_id, _S.SENT, SENDABLE, "message.sent", {"sent_at": now})
+    @asynccontextmanager
+    async def _transaction(self, within: Repos | None) -> AsyncIterator[Repos]:
+        """The caller's transaction when it passes one (a carrier batching its writes)."""
+        if within is not None:
+            yield within
+            return
+        async with self.storage.write() as repos:
+            yield repos
 
-    async def delivered(self, message_id: MessageId) -> bool:
+    async def sent(self, message_id: MessageId, *, within: Repos | None = None) -> bool:
         now = self.clock.now()
         return await self._advance(
-            message_id, _S.DELIVERED, DELIVERABLE, "message.delivered", {"delivered_at": now}
+            message_id, _S.SENT, SENDABLE, "message.sent", {"sent_at": now}, within
+        )
+
+    async def delivered(self, message_id: MessageId, *, within: Repos | None = None) -> bool:
+        now = self.clock.now()
+        return await self._advance(
+            message_id,
+            _S.DELIVERED,
+            DELIVERABLE,
+            "message.delivered",
+            {"delivered_at": now},
+            within,
         )
 
     async def read(self, message_id: MessageId) -> bool:
         now = self.clock.now()
         return await self._advance(
-            message_id, _S.READ, BEFORE_READ, "message.read", {"read_at": now}
+            message_id, _S.READ, BEFORE_READ, "message.read", {"read_at": now}, None
         )
 
     async def failed(self, message_id: MessageId, code: ErrorCode, reason: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from openlinq.domain.models import Chat, ChatHealth, DeliveryStatus, Direction, Message
+from openlinq.domain.models import Chat, ChatHealth, DeliveryStatus, Direction
 from openlinq.store.repos import Repos
 
 CRITICAL_FAILURES = 3
@@ -22,14 +22,15 @@ CRITICAL_UNANSWERED = 10
 WINDOW = 20
 
 
-def assess(latest: Sequence[Message]) -> ChatHealth:
+def assess(latest: Sequence[tuple[Direction, DeliveryStatus]]) -> ChatHealth:
+    """``latest``: (direction, status) of the chat's newest messages, newest first."""
     failures = unanswered = 0
     counting_failures = True
-    for message in latest:
-        if message.direction is Direction.INBOUND:
+    for direction, status in latest:
+        if direction is Direction.INBOUND:
             break
         unanswered += 1
-        if counting_failures and message.delivery_status is DeliveryStatus.FAILED:
+        if counting_failures and status is DeliveryStatus.FAILED:
             failures += 1
         else:
             counting_failures = False
@@ -41,11 +42,13 @@ def assess(latest: Sequence[Message]) -> ChatHealth:
 
 
 async def refresh(repos: Repos, chat: Chat, now: datetime) -> ChatHealth:
-    """Recompute and store a chat's health (an opted-out chat keeps its mark)."""
-    current = await repos.chats.get_any(chat.id)
-    if current is None or current.health is ChatHealth.OPTED_OUT:
+    """Recompute and store a chat's health (an opted-out chat keeps its mark).
+
+    ``chat`` must have been read in this transaction, so its health is current.
+    """
+    if chat.health is ChatHealth.OPTED_OUT:
         return ChatHealth.OPTED_OUT
-    health = assess(await repos.messages.recent(chat.id, WINDOW))
-    if health is not current.health:
+    health = assess(await repos.messages.recent_outcomes(chat.id, WINDOW))
+    if health is not chat.health:
         await repos.chats.set_health(chat.id, health, now)
     return health

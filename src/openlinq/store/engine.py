@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +43,7 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine: AsyncEngine = self._create_engine(echo)
+        self._sqlite_writer = asyncio.Lock()
 
     def _create_engine(self, echo: bool) -> AsyncEngine:
         if not self.is_sqlite:
@@ -49,15 +51,21 @@ class Database:
         database = self.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(self.url, echo=echo)
+        engine = create_async_engine(self.url, echo=echo, pool_size=3, max_overflow=2)
         _install_sqlite_hooks(engine)
         return engine
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            if self.is_sqlite:
-                await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        if not self.is_sqlite:
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        # SQLite has one writer at a time. Queueing this process's writers on a lock
+        # (first come, first served) beats letting them poll SQLite's busy handler,
+        # which sleeps in growing steps and gives long, unfair waits under load.
+        async with self._sqlite_writer, self.engine.connect() as conn:
+            await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             async with conn.begin():
                 yield conn
 

@@ -66,8 +66,8 @@ class SimulatorCarrier(Carrier):
             raise CarrierRejectedError(
                 ErrorCode.PHONE_NOT_AVAILABLE, "the recipient's phone is unreachable"
             )
-        await self.recorder.sent(message.message_id)
         async with self.storage.write() as repos:
+            await self.recorder.sent(message.message_id, within=repos)
             for handle in reachable:
                 await self.queue.schedule(
                     repos,
@@ -175,11 +175,13 @@ class SimulatorCarrier(Carrier):
     async def _deliver(self, job: dict[str, Any]) -> None:
         account_id = AccountId(job["account_id"])
         service = Service(job["service"])
-        if service is not Service.SMS:  # SMS has no delivery or read receipts
-            await self.recorder.delivered(MessageId(job["message_id"]))
-        profile = await self.profile(account_id, job["handle"])
-        async with self.storage.write() as repos:
-            await self._clear_typing(repos, account_id, job["handle"], job["chat_id"])
+        async with self.storage.write() as repos:  # the receipt and what follows, together
+            if service is not Service.SMS:  # SMS has no delivery or read receipts
+                await self.recorder.delivered(MessageId(job["message_id"]), within=repos)
+            stored = await repos.sim_devices.get(account_id, job["handle"])
+            profile = resolve_profile(job["handle"], stored[0] if stored else None)
+            if stored:
+                await self._clear_typing(repos, account_id, job["handle"], job["chat_id"])
             after_read = 0.0
             if profile.read_after is not None and service is not Service.SMS:
                 after_read = profile.read_after

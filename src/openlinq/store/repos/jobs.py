@@ -101,10 +101,12 @@ class JobRepo:
         )
         return int(result.scalar_one())
 
-    async def complete(self, job_id: JobId, worker: str) -> None:
-        await self.conn.execute(
-            jobs.delete().where(jobs.c.id == job_id, jobs.c.locked_by == worker)
-        )
+    async def complete_many(self, job_ids: list[JobId], worker: str) -> None:
+        """Delete finished jobs (only while this worker still holds their lease)."""
+        if job_ids:
+            await self.conn.execute(
+                jobs.delete().where(jobs.c.id.in_(job_ids), jobs.c.locked_by == worker)
+            )
 
     async def retry(self, job_id: JobId, run_at: datetime, error: str) -> None:
         await self.conn.execute(

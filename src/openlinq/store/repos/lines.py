@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, LineId
@@ -86,7 +86,19 @@ class LineRepo:
         )
 
     async def touch(self, line_id: LineId, now: datetime) -> None:
-        """Record a use of the line, for least-recently-used rotation."""
+        """Record a use of the line, for least-recently-used rotation.
+
+        Uses within an account stay strictly ordered even when the clock has not moved
+        (a manual clock, or two uses in one tick), so rotation never stalls on a tie.
+        """
+        account = select(lines.c.account_id).where(lines.c.id == line_id).scalar_subquery()
+        latest = (
+            await self.conn.execute(
+                select(func.max(lines.c.last_used_at)).where(lines.c.account_id == account)
+            )
+        ).scalar()
+        if latest is not None and latest >= now:
+            now = latest + timedelta(microseconds=1)
         await self.conn.execute(update(lines).where(lines.c.id == line_id).values(last_used_at=now))
 
     async def get_by_id(self, line_id: LineId) -> Line | None:

@@ -310,14 +310,17 @@ class MessageRepo:
             await self.conn.execute(reactions.delete().where(condition))
         return removed
 
-    async def recent(self, chat_id: ChatId, limit: int) -> list[Message]:
-        """The chat's latest messages, newest first (deleted ones included: they were sent)."""
-        return await self._fetch(
-            select(messages)
+    async def recent_outcomes(
+        self, chat_id: ChatId, limit: int
+    ) -> list[tuple[Direction, DeliveryStatus]]:
+        """Direction and status of the chat's latest messages, newest first."""
+        rows = await self.conn.execute(
+            select(messages.c.direction, messages.c.delivery_status)
             .where(messages.c.chat_id == chat_id)
             .order_by(messages.c.seq.desc())
             .limit(limit)
         )
+        return [(Direction(r.direction), DeliveryStatus(r.delivery_status)) for r in rows]
 
     async def purge_expired(self, now: datetime, batch: int) -> tuple[int, list[str]]:
         """Scrub up to ``batch`` expired messages: how many, and the attachments they carried."""
