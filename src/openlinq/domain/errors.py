@@ -89,13 +89,6 @@ class ErrorCode(Enum):
     def doc_url(self) -> str:
         return f"{DOC_URL_BASE}/{self.code // 1000}xxx/{self.code}/"
 
-    @classmethod
-    def from_code(cls, code: int) -> ErrorCode:
-        for member in cls:
-            if member.code == code:
-                return member
-        raise ValueError(f"unknown Linq error code {code}")
-
 
 class LinqError(Exception):
     """A failure the client can act on, carrying its contract code.

@@ -25,10 +25,6 @@ class Handle:
     value: str
     kind: HandleKind
 
-    @property
-    def is_phone(self) -> bool:
-        return self.kind is HandleKind.PHONE
-
 
 def parse_phone(raw: str, field: str = "phone number") -> str:
     """Return ``raw`` if it is a plausible E.164 number, else raise 1002.

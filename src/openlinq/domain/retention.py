@@ -22,7 +22,7 @@ from openlinq.store.unit import Storage
 PURGE_JOB = "retention.purge"
 SWEEP_EVERY_SECONDS = 60.0
 BATCH = 5000
-DEFAULT_WINDOW_HOURS = 24.0
+LONGEST_LIMIT_WINDOW = timedelta(days=1)
 
 
 def expiry(account: Account, line: Line, created_at: datetime) -> datetime | None:
@@ -45,10 +45,14 @@ class RetentionSweeper:
                 await self.queue.schedule(repos, PURGE_JOB, {}, delay=SWEEP_EVERY_SECONDS)
 
     async def sweep(self, _: dict[str, Any]) -> None:
-        """Purge everything that has expired, a batch per transaction, then come back."""
+        """Purge everything that has expired, a batch per transaction, then come back.
+
+        Rate-limit hits older than the longest window (a day) go too.
+        """
         while await self._purge_batch() == BATCH:
             pass
         async with self.storage.write() as repos:
+            await repos.rates.forget_before(self.clock.now() - LONGEST_LIMIT_WINDOW)
             await self.queue.schedule(repos, PURGE_JOB, {}, delay=SWEEP_EVERY_SECONDS)
 
     async def _purge_batch(self) -> int:
