@@ -32,9 +32,9 @@ CARRIERS: dict[str, Callable[[Services], Carrier]] = {"simulator": lambda s: s.c
 
 
 @pytest.fixture
-async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
+async def services(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
     built = build_services(
-        Settings(database_url=database_url, data_dir=tmp_path, clock="manual"), ManualClock()
+        Settings(database_url=fresh_database_url, data_dir=tmp_path, clock="manual"), ManualClock()
     )
     await start(built)
     yield built

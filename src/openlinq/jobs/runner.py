@@ -166,7 +166,10 @@ class JobRunner:
         try:
             async with self.storage.write() as repos:
                 await repos.jobs.complete_many(finished, self.worker_id)
-                return await repos.jobs.claim(self.worker_id, self.clock.now(), self.lease, limit)
+                # Only kinds this runner can run: a job a newer version added waits for it.
+                return await repos.jobs.claim(
+                    self.worker_id, self.clock.now(), self.lease, limit, list(self._handlers)
+                )
         except BaseException:
             self._finished.extend(finished)
             raise

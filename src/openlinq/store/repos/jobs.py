@@ -46,8 +46,15 @@ class JobRepo:
         )
         return job_id
 
-    async def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
-        """Lease up to ``limit`` due jobs to ``worker``.
+    async def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        kinds: list[str] | None = None,
+    ) -> list[Job]:
+        """Lease up to ``limit`` due jobs (of ``kinds``, when given) to ``worker``.
 
         ``FOR UPDATE SKIP LOCKED`` lets several PostgreSQL workers claim side by
         side; SQLite ignores it and relies on its single writer. A lease that
@@ -64,6 +71,8 @@ class JobRepo:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if kinds is not None:
+            due = due.where(jobs.c.kind.in_(kinds))
         ids = [r.id for r in await self.conn.execute(due)]
         if not ids:
             return []
