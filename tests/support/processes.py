@@ -1,0 +1,82 @@
+"""openlinq as real operating-system processes, for crash and multi-process tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import free_port
+
+
+class OpenlinqProcess:
+    """``python -m openlinq serve`` (or ``worker``) with its own environment."""
+
+    def __init__(self, command: str, data_dir: Path, **settings: str) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "OPENLINQ_DATA_DIR": str(data_dir),
+            "OPENLINQ_PORT": str(self.port),
+            "OPENLINQ_LOG_LEVEL": "warning",
+            **{f"OPENLINQ_{name.upper()}": value for name, value in settings.items()},
+        }
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> OpenlinqProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "openlinq", self.command],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if self.command == "serve":
+            self._wait_for_health()
+        return self
+
+    def _wait_for_health(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"openlinq {self.command} exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("openlinq did not come up in 30 s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_until(condition: object, timeout: float, what: str) -> None:
+    """Poll ``condition()`` (bounded) while background work completes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
