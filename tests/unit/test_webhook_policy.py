@@ -22,15 +22,15 @@ async_test = pytest.mark.anyio
 def test_ten_attempts_span_about_twenty_five_minutes() -> None:
     rng = random.Random(7)
     total = sum(backoff(attempt, rng) for attempt in range(1, MAX_ATTEMPTS))
-    assert 0.8 * 1533 <= total <= 1.2 * 1533
-    assert 20 * 60 <= total <= 31 * 60
+    assert 0.85 * 1533 <= total <= 1.15 * 1533
+    assert 20 * 60 <= total <= 30 * 60  # the platform's 30-minute window
 
 
 @pytest.mark.parametrize("attempt", range(1, MAX_ATTEMPTS))
 def test_backoff_doubles_with_bounded_jitter(attempt: int) -> None:
     base = 3.0 * 2 ** (attempt - 1)
     delays = [backoff(attempt, random.Random(seed)) for seed in range(50)]
-    assert all(0.8 * base <= d <= 1.2 * base for d in delays)
+    assert all(0.85 * base <= d <= 1.15 * base for d in delays)
     assert len(set(delays)) > 1  # jitter spreads retries out
 
 

@@ -1,8 +1,8 @@
 """The delivery retry policy: which outcomes retry, and when.
 
 10 attempts over about 25 minutes (the platform's documented policy): the
-n-th retry waits 3 s * 2^(n-1), +/-20 % jitter — 3 s, 6 s, 12 s ... 768 s, about
-1,530 s in all. 5xx, 429, timeouts and connection errors retry; a 429's
+n-th retry waits 3 s * 2^(n-1), +/-15 % jitter — 3 s, 6 s, 12 s ... 768 s, about
+1,530 s in all and never past 30 minutes. 5xx, 429, timeouts and connection errors retry; a 429's
 ``Retry-After`` replaces the computed wait (up to an hour); any other status is
 final, redirects included (they are never followed).
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 MAX_ATTEMPTS = 10
 BASE_DELAY_SECONDS = 3.0
-JITTER = 0.2
+JITTER = 0.15
 MAX_RETRY_AFTER_SECONDS = 3600.0
 
 

@@ -22,6 +22,7 @@ from openlinq.api.schemas.webhooks import (
 )
 from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
 from openlinq.webhooks.catalogue import EVENT_TYPES, EVENTS_DOC_URL
+from openlinq.webhooks.dispatch import DEFAULT_ROUTING_ID_HEADER
 
 router = APIRouter(tags=["webhooks"])
 
@@ -35,7 +36,10 @@ def _view(subscription: Subscription) -> dict[str, Any]:
         "subscribed_events": subscription.subscribed_events,
         "target_url": subscription.target_url,
         "phone_numbers": subscription.phone_numbers,
-        "routing_id_header": subscription.routing_id_header,
+        # The chat-id header in effect: Linq-Chat-Id unless renamed, and only with affinity on.
+        "routing_id_header": (subscription.routing_id_header or DEFAULT_ROUTING_ID_HEADER)
+        if subscription.routing_key_header
+        else None,
         "routing_key_header": subscription.routing_key_header,
         "disabled_reason": subscription.disabled_reason,
     }
