@@ -48,6 +48,9 @@ async def refresh(repos: Repos, chat: Chat, now: datetime) -> ChatHealth:
     """
     if chat.health is ChatHealth.OPTED_OUT:
         return ChatHealth.OPTED_OUT
+    # Concurrent receipts for one chat (PostgreSQL) would each miss the others' rows;
+    # taking turns means the last one to look sees them all.
+    await repos.locks.hold(f"health:{chat.id}")
     health = assess(await repos.messages.recent_outcomes(chat.id, WINDOW))
     if health is not chat.health:
         await repos.chats.set_health(chat.id, health, now)
