@@ -129,7 +129,9 @@ async def device_screen(handle: str, account: AccountDep, services: ServicesDep)
                     "counterpart": item.message.sender_handle,
                     "service": item.message.service.value,
                     "parts": jsonable([dict(p) for p in item.message.parts]),
-                    "effect": item.message.effect.__dict__ if item.message.effect else None,
+                    "effect": {"name": item.message.effect.name, "type": item.message.effect.type}
+                    if item.message.effect
+                    else None,
                     "reply_to": {
                         "message_id": item.message.reply_to.message_id,
                         "part_index": item.message.reply_to.part_index,
