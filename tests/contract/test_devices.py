@@ -11,8 +11,9 @@ from tests.support.tenant import Tenant, magic
 TEXT: Any = {"parts": [{"type": "text", "value": "ping"}]}
 
 
-def _send(tenant: Tenant, to: str, **message: Any) -> Any:
-    return tenant.client.chats.create(from_=tenant.line, to=[to], message={**TEXT, **message})
+def _send(tenant: Tenant, to: str, **extra: Any) -> Any:
+    message: Any = {**TEXT, **extra}
+    return tenant.client.chats.create(from_=tenant.line, to=[to], message=message)
 
 
 def _status(tenant: Tenant, message_id: str) -> str:
