@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from openlinq.api.schemas.common import EffectOut, ReplyToOut, RequestModel, ServiceType, WireModel
 from openlinq.api.schemas.messages import PartIn
 
 
 class DeviceSettingsIn(RequestModel):
+    # A misspelt setting must not silently leave the device as it was.
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
     preset: str | None = Field(default=None, description="Start from this device model.")
     services: list[ServiceType] | None = None
     reachable: bool | None = None
