@@ -1,53 +1,105 @@
 """Sustained durable sends through the HTTP API, next to a bare FastAPI endpoint.
 
-Starts openlinq as a real process (SQLite by default, real clock, background
-worker on, so delivery runs alongside as in production) and, in the same run,
-a bare FastAPI app whose one endpoint parses a small JSON body and answers 202.
-Both get the same load: C concurrent connections for D seconds after a warm-up,
-all on loopback. Every openlinq send is durable (the message and its carrier job
-are committed before the 202). Prints req/s, p50/p90/p99 latency and the ratio,
-and writes JSON to bench/results/. Run: .venv/bin/python bench/sends.py
+Starts each target as a real server process on loopback, one at a time, and
+gives it the same closed-loop load: --concurrency keep-alive connections, each
+sending its next request when the last one answered, for --duration seconds
+after --warmup seconds (only requests started in that window are counted).
+
+  bare        a FastAPI app with one POST endpoint that parses the same small
+              JSON body with a pydantic model and answers 202 with a small JSON body
+  sqlite      ``openlinq serve`` on a fresh data dir (real clock, background
+              worker on, so delivery runs alongside as in production); every
+              request is POST /api/partner/v3/chats/{id}/messages into one of
+              --chats chats to plain iPhone numbers, and its 202 means the message
+              and its delivery job are committed
+  sqlite, no worker
+              with --api-only: the same with the worker off (the send path alone)
+  postgres    the same as sqlite on --database-url, when given
+
+Both kinds run under uvicorn with the same settings (one process, default loop
+and HTTP implementation, access log off). The load generator is a hand-written
+HTTP/1.1 client (--client httpx for httpx.AsyncClient, which costs enough CPU to
+cap the bare endpoint's figure on a small machine). After each openlinq run every
+accepted message id is looked up through the API (none may be missing) and the
+worker is given up to --drain seconds to deliver them all. Prints req/s,
+p50/p90/p99/max latency, errors, CPU use and openlinq/bare ratios with the
+machine, and writes the same as JSON to bench/results/sends-<time>.json. Exits 1
+if a request failed or an accepted message is missing.
+
+Run: .venv/bin/python bench/sends.py [--duration 10] [--concurrency 16]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import os
 import platform
 import re
+import secrets
+import shutil
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
+from rich.console import Console
+from rich.table import Table
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+BIN = Path(sys.executable).parent
+OPENLINQ = [sys.executable, "-m", "openlinq"]
+API = "/api/partner/v3"
+BODY: dict[str, Any] = {"message": {"parts": [{"type": "text", "value": "benchmark message"}]}}
+BODY_BYTES = json.dumps(BODY).encode()
+REQUEST_TIMEOUT = 30.0
+UVICORN_FLAGS = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+# The per-pair limit (30 a minute per line and recipient) stops bot loops; long runs to 64
+# recipients would exceed it. Raise it rather than lift it, so every send still checks it.
+PAIR_LIMIT = 1_000_000
+DELIVERED = frozenset({"delivered", "read"})
+ERROR_SAMPLES = 5
 
 BARE_APP = """
+import uuid
+
 from fastapi import FastAPI
 from pydantic import BaseModel
+
 
 class Part(BaseModel):
     type: str
     value: str
 
+
 class Message(BaseModel):
     parts: list[Part]
+
 
 class Body(BaseModel):
     message: Message
 
+
 app = FastAPI()
 
-@app.post("/send", status_code=202)
-async def send(body: Body) -> dict[str, str]:
-    return {"status": "queued", "first": body.message.parts[0].value}
+
+@app.post("/chats/{chat_id}/messages", status_code=202)
+async def send(chat_id: str, body: Body) -> dict[str, object]:
+    return {"chat_id": chat_id, "message": {"id": str(uuid.uuid4()), "status": "queued"}}
 """
 
 
@@ -61,6 +113,108 @@ class Result:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    max_ms: float
+    server_cpu_pct: float  # of one core, while measuring
+    client_cpu_pct: float  # this script (the load generator)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
+    ratio_to_bare: float | None = None
+    worker: bool | None = None  # openlinq's background worker (None: the bare app)
+    durability: dict[str, Any] | None = None
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (Linux /proc)."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Sample:
+    latency: float
+    error: str | None
+    message_id: str | None
+
+
+class Poster(Protocol):
+    async def post(self, path: str) -> tuple[int, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection, written by hand: the default load generator.
+
+    httpx spends about 1.5 ms of CPU per request, so on a small machine one bench process
+    can't load the bare endpoint to its limit (it measured the client, not the server);
+    this costs a tenth of that. Content-Length responses only, which is what uvicorn sends.
+    """
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.port = int(url.rsplit(":", 1)[1])
+        lines = {"Host": f"127.0.0.1:{self.port}", "Content-Type": "application/json", **headers}
+        lines["Content-Length"] = str(len(BODY_BYTES))
+        self.rest = "".join(f"{k}: {v}\r\n" for k, v in lines.items()).encode() + b"\r\n"
+        self.rest += BODY_BYTES
+        self.stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str) -> tuple[int, bytes]:
+        if self.stream is None:
+            self.stream = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = self.stream
+        try:
+            writer.write(f"POST {path} HTTP/1.1\r\n".encode() + self.rest)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length, close = 0, False
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection":
+                    close = value.strip().lower() == b"close"
+                elif name == b"transfer-encoding":
+                    raise ValueError("chunked response")
+            body = await reader.readexactly(length)
+        except BaseException:
+            await self.aclose()
+            raise
+        if close:
+            await self.aclose()
+        return int(head[9:12]), body
+
+    async def aclose(self) -> None:
+        if self.stream is not None:
+            self.stream[1].close()
+            self.stream = None
+
+
+class HttpxPoster:
+    """--client httpx: the same requests through one shared httpx.AsyncClient."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(self, path: str) -> tuple[int, bytes]:
+        response = await self.client.post(
+            path, content=BODY_BYTES, headers={"Content-Type": "application/json"}
+        )
+        return response.status_code, response.content
+
+    async def aclose(self) -> None:
+        return None
+
+
+def slug(name: str) -> str:
+    return re.sub(r"\W+", "-", name)
 
 
 def free_port() -> int:
@@ -70,221 +224,464 @@ def free_port() -> int:
         return port
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the server exited")
+@contextlib.contextmanager
+def serving(name: str, command: list[str], env: dict[str, str], cwd: Path) -> Iterator[Server]:
+    """Run a server process until the block ends; yield once it answers HTTP."""
+    port = free_port()
+    log = cwd / f"{name}.log"
+    command = [*command, "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(name, process, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited at start:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not answer within 60 s:\n{log.read_text()[-3000:]}")
+            try:
+                httpx.get(server.url + "/", timeout=1)  # any answer (even 404) means up
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
         try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-async def load(
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest-rank percentile in milliseconds (0 for no samples)."""
+    if not ordered:
+        return 0.0
+    return round(ordered[max(0, math.ceil(p * len(ordered)) - 1)] * 1000, 2)
+
+
+async def drive(
+    posters: list[Poster], paths: list[str], seconds: float, max_requests: int, ids: bool
+) -> list[Sample]:
+    """Closed loop: each connection sends its next request when the last one answers,
+    spreading requests over ``paths``; stops starting requests after ``seconds``."""
+    samples: list[Sample] = []
+    until = time.perf_counter() + seconds
+
+    async def connection(index: int, poster: Poster) -> None:
+        n = index
+        while time.perf_counter() < until and len(samples) < max_requests:
+            path = paths[n % len(paths)]
+            n += len(posters)
+            started = time.perf_counter()
+            try:
+                status, body = await asyncio.wait_for(poster.post(path), REQUEST_TIMEOUT)
+            except (OSError, EOFError, ValueError, asyncio.LimitOverrunError) as error:
+                samples.append(Sample(time.perf_counter() - started, type(error).__name__, None))
+                continue
+            except httpx.HTTPError as error:
+                samples.append(Sample(time.perf_counter() - started, type(error).__name__, None))
+                continue
+            latency = time.perf_counter() - started
+            if 200 <= status < 300:
+                message_id = json.loads(body)["message"]["id"] if ids else None
+                samples.append(Sample(latency, None, message_id))
+            else:
+                detail = body.decode(errors="replace")[:200]
+                samples.append(Sample(latency, f"HTTP {status}: {detail}", None))
+
+    await asyncio.gather(*(connection(i, p) for i, p in enumerate(posters)))
+    return samples
+
+
+async def measure(
     name: str,
-    url: str,
-    bodies: list[dict[str, object]],
+    server: Server,
+    paths: list[str],
     headers: dict[str, str],
-    concurrency: int,
-    warmup: float,
-    duration: float,
+    args: argparse.Namespace,
+    accepted: list[str] | None = None,
 ) -> Result:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as client:
-
-        async def worker(index: int, until: float, record: bool) -> None:
-            nonlocal errors
-            n = index
-            while time.perf_counter() < until:
-                body = bodies[n % len(bodies)]
-                n += concurrency
-                started = time.perf_counter()
-                response = await client.post(url.format(**body), json=body["json"])
-                if record:
-                    if response.status_code < 300:
-                        latencies.append(time.perf_counter() - started)
-                    else:
-                        errors += 1
-
-        warm_until = time.perf_counter() + warmup
-        await asyncio.gather(*(worker(i, warm_until, False) for i in range(concurrency)))
+    """Warm up, then measure. With ``accepted``, the ids of accepted messages (warm-up
+    included) are read from the responses and added to it."""
+    ids = accepted is not None
+    async with contextlib.AsyncExitStack() as stack:
+        posters: list[Poster]
+        if args.client == "httpx":
+            limits = httpx.Limits(
+                max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+            )
+            client = httpx.AsyncClient(
+                base_url=server.url, limits=limits, headers=headers, timeout=REQUEST_TIMEOUT
+            )
+            await stack.enter_async_context(client)
+            posters = [HttpxPoster(client)] * args.concurrency
+        else:
+            posters = [RawHttp(server.url, headers) for _ in range(args.concurrency)]
+        for poster in posters:
+            stack.push_async_callback(poster.aclose)
+        warm = await drive(posters, paths, args.warmup, args.max_requests, ids)
+        server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
         started = time.perf_counter()
-        until = started + duration
-        await asyncio.gather(*(worker(i, until, True) for i in range(concurrency)))
+        samples = await drive(posters, paths, args.duration, args.max_requests, ids)
         elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
-
-    def percentile(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 2)
-
+        server_cpu = server.cpu_seconds() - server_cpu
+        client_cpu = time.process_time() - client_cpu
+    if accepted is not None:
+        accepted.extend(s.message_id for s in warm + samples if s.message_id)
+    ok = sorted(s.latency for s in samples if s.error is None)
+    failed = [s.error for s in samples if s.error is not None]
     return Result(
         name=name,
-        requests=len(ordered),
-        errors=errors,
+        requests=len(ok),
+        errors=len(failed),
         seconds=round(elapsed, 2),
-        per_second=round(len(ordered) / elapsed, 1),
-        p50_ms=round(statistics.median(ordered) * 1000, 2),
-        p90_ms=percentile(0.90),
-        p99_ms=percentile(0.99),
+        per_second=round(len(ok) / elapsed, 1),
+        p50_ms=percentile(ok, 0.50),
+        p90_ms=percentile(ok, 0.90),
+        p99_ms=percentile(ok, 0.99),
+        max_ms=percentile(ok, 1.0),
+        server_cpu_pct=round(100 * server_cpu / elapsed, 1),
+        client_cpu_pct=round(100 * client_cpu / elapsed, 1),
+        error_kinds=dict(Counter(e.split(":")[0] for e in failed)),
+        error_samples=list(dict.fromkeys(failed))[:ERROR_SAMPLES],
     )
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-    }
-
-
-def openlinq(env: dict[str, str], *args: str) -> str:
+def openlinq_cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "openlinq", *args],
-        env={**env, "COLUMNS": "200"},
+        [*OPENLINQ, *args],
+        env={**env, "COLUMNS": "300", "PYTHONIOENCODING": "utf-8"},
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:
+        raise SystemExit(f"openlinq {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
 
 
-def bench_account(env: dict[str, str]) -> str:
-    """An account with one line and no per-pair limit (it exists to stop bot loops, and
-    the bench sends a lot to few recipients). Returns its API key."""
-    created = openlinq(env, "accounts", "create", "bench")
-    account = re.search(r"account (\S+) ", created)
-    key = re.search(r"API key \(shown once\): (\S+)", created)
-    if account is None or key is None:
-        raise SystemExit(f"could not create the bench account: {created}")
-    openlinq(env, "lines", "add", account.group(1), "+16285550100")
-    openlinq(env, "accounts", "policy", account.group(1), "--pair-limit", "0")
-    return key.group(1)
+def sandbox_account(env: dict[str, str]) -> str:
+    """The sandbox account's id, from ``openlinq accounts list``."""
+    for row in openlinq_cli(env, "accounts", "list").splitlines():
+        cells = [cell.strip() for cell in re.split(r"[│|┃]", row)]
+        if len(cells) > 3 and cells[2] == "sandbox":
+            return cells[1]
+    raise SystemExit("no sandbox account in `openlinq accounts list`")
+
+
+async def statuses(client: httpx.AsyncClient, chats: list[str]) -> dict[str, str]:
+    """delivery_status of every message in the chats, by id (paged through the API)."""
+
+    async def of_chat(chat: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            response = await client.get(f"{API}/chats/{chat}/messages", params=params)
+            response.raise_for_status()
+            page = response.json()
+            found.update((m["id"], m["delivery_status"]) for m in page["messages"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return found
+
+    merged: dict[str, str] = {}
+    for part in await asyncio.gather(*(of_chat(chat) for chat in chats)):
+        merged.update(part)
+    return merged
+
+
+async def verify(
+    server: Server, headers: dict[str, str], chats: list[str], accepted: list[str], drain: float
+) -> dict[str, Any]:
+    """Every accepted message is readable; wait (bounded) for the worker to deliver them."""
+    wanted = set(accepted)
+    limits = httpx.Limits(max_connections=8)
+    async with httpx.AsyncClient(
+        base_url=server.url, headers=headers, limits=limits, timeout=30
+    ) as client:
+        started = time.perf_counter()
+        seen = await statuses(client, chats)
+        delivered_at_stop = sum(seen.get(i) in DELIVERED for i in wanted)
+        while True:
+            delivered = sum(seen.get(i) in DELIVERED for i in wanted)
+            waited = time.perf_counter() - started
+            if delivered == len(wanted) or waited > drain:
+                break
+            await asyncio.sleep(1)
+            seen = await statuses(client, chats)
+    missing = sorted(wanted - seen.keys())
+    return {
+        "accepted": len(wanted),
+        "found": len(wanted) - len(missing),
+        "missing": len(missing),
+        "missing_ids": missing[:ERROR_SAMPLES],
+        "delivered_when_load_stopped": delivered_at_stop,
+        "delivered_at_end": delivered,
+        "seconds_to_drain": round(waited, 1) if delivered == len(wanted) else None,
+        "statuses": dict(Counter(seen[i] for i in wanted if i in seen)),
+    }
+
+
+def create_chats(
+    server: Server, headers: dict[str, str], count: int
+) -> tuple[list[str], list[str]]:
+    """``count`` one-to-one chats from an iMessage line to plain iPhone numbers (+1628...),
+    and the ids of their first messages."""
+    with httpx.Client(base_url=server.url + API, headers=headers, timeout=30) as api:
+        numbers = api.get("/phone_numbers").raise_for_status().json()["phone_numbers"]
+        line = numbers[0]["phone_number"]
+        chats: list[str] = []
+        first_ids: list[str] = []
+        for n in range(count):
+            created = api.post(
+                "/chats",
+                json={"from": line, "to": [f"+1628{n:07d}"], **BODY},
+            ).raise_for_status()
+            chat = created.json()["chat"]
+            chats.append(chat["id"])
+            first_ids.append(chat["message"]["id"])
+    return chats, first_ids
+
+
+async def bench_openlinq(
+    name: str, args: argparse.Namespace, database_url: str | None, workdir: Path, worker: bool
+) -> Result:
+    data_dir = workdir / slug(name)
+    data_dir.mkdir()
+    key = "olq_bench_" + secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "OPENLINQ_DATA_DIR": str(data_dir),
+        "OPENLINQ_DEV_API_KEY": key,
+        "OPENLINQ_CLOCK": "real",
+        "OPENLINQ_RUN_WORKER": str(worker).lower(),
+        "OPENLINQ_LOG_LEVEL": "warning",
+    }
+    if database_url:
+        env["OPENLINQ_DATABASE_URL"] = database_url
+    command = [*OPENLINQ, "serve", "--host", "127.0.0.1"]
+    headers = {"Authorization": f"Bearer {key}"}
+    with serving(name, command, env, data_dir) as server:
+        openlinq_cli(
+            env, "accounts", "policy", sandbox_account(env), "--pair-limit", str(PAIR_LIMIT)
+        )
+        first_send = time.perf_counter()
+        chats, accepted = create_chats(server, headers, args.chats)
+        paths = [f"{API}/chats/{chat}/messages" for chat in chats]
+        with profiling(server, args, name):
+            result = await measure(name, server, paths, headers, args, accepted)
+        drain = args.drain if worker else 0.0
+        result.durability = d = await verify(server, headers, chats, accepted, drain)
+        if d["seconds_to_drain"] is not None:
+            # Pipeline throughput: every accepted message from the first send to the last delivery.
+            d["delivered_per_second"] = round(d["accepted"] / (time.perf_counter() - first_send), 1)
+    result.worker = worker
+    return result
+
+
+@contextlib.contextmanager
+def profiling(server: Server, args: argparse.Namespace, name: str) -> Iterator[None]:
+    """With --profile, sample the server with py-spy for warm-up + measurement."""
+    if not args.profile:
+        yield
+        return
+    spy = shutil.which("py-spy", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"sends-{args.stamp}-{slug(name)}-profile.svg"
+    seconds = str(math.ceil(args.warmup + args.duration))
+    recorder = subprocess.Popen(
+        [spy, "record", "--pid", str(server.process.pid), "--duration", seconds, "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        recorder.wait(timeout=120)
+    args.profiles.append(str(out.relative_to(ROOT)))
+
+
+async def bench_bare(args: argparse.Namespace, workdir: Path) -> Result:
+    app_dir = workdir / "bare"
+    app_dir.mkdir()
+    (app_dir / "bare_app.py").write_text(BARE_APP)
+    command = [sys.executable, "-m", "uvicorn", "bare_app:app", *UVICORN_FLAGS]
+    with serving("bare", command, dict(os.environ), app_dir) as server:
+        paths = [f"/chats/bench-{n}/messages" for n in range(args.chats)]
+        return await measure("bare", server, paths, {}, args)
+
+
+def machine(database_url: str | None) -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql_url": database_url.split("@")[-1] if database_url else None,
+        "git_commit": commit + ("+dirty src" if dirty else ""),
+        "load_average_at_start": os.getloadavg()[0],
+    }
+
+
+def show(console: Console, report: dict[str, Any], results: list[Result]) -> None:
+    host = report["machine"]
+    console.print(
+        f"[bold]{host['cpu']}[/], {host['cores']} cores, Python {host['python']}, "
+        f"SQLite {host['sqlite']}, commit {host['git_commit'] or '?'}, "
+        f"load average {host['load_average_at_start']:.2f} at start"
+    )
+    s = report["settings"]
+    table = Table(
+        title=f"{s['concurrency']} connections ({s['client']} client), "
+        f"{s['duration']} s after {s['warmup']} s warm-up",
+    )
+    for column in ("target", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for column in ("errors", "server CPU", "bench CPU", "ratio"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(
+            r.name,
+            str(r.requests),
+            f"{r.per_second:.1f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.p90_ms:.1f}",
+            f"{r.p99_ms:.1f}",
+            f"{r.max_ms:.1f}",
+            f"[red]{r.errors}[/]" if r.errors else "0",
+            f"{r.server_cpu_pct:.0f} %",
+            f"{r.client_cpu_pct:.0f} %",
+            "" if r.ratio_to_bare is None else f"{r.ratio_to_bare:.1%}",
+        )
+    console.print(table)
+    for r in results:
+        for sample in r.error_samples:
+            console.print(f"[red]{r.name} error:[/] {sample}")
+        d = r.durability
+        if d is None:
+            continue
+        if not r.worker:
+            drained = "worker off: nothing is delivered"
+        elif d["seconds_to_drain"] is not None:
+            drained = (
+                f"all delivered {d['seconds_to_drain']} s after the load stopped, "
+                f"{d['delivered_per_second']} delivered/s from the first send to the last delivery"
+            )
+        else:
+            drained = f"[yellow]not all delivered after {report['settings']['drain']} s[/]"
+        missing = f"[red]{d['missing']} missing[/]" if d["missing"] else "0 missing"
+        console.print(
+            f"{r.name} durability: {d['accepted']} accepted (warm-up and chat creation included), "
+            f"{d['found']} found via the API, {missing}; delivered by the worker: "
+            f"{d['delivered_when_load_stopped']} when the load stopped, "
+            f"{d['delivered_at_end']} at the end ({drained}); statuses {d['statuses']}"
+        )
+    console.print(
+        f"aim: durable sends at >= 25 % of the bare endpoint's rate; JSON: {report['file']}"
+    )
+    for profile in report["profiles"]:
+        console.print(f"py-spy flame graph: {profile}")
+
+
+async def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="openlinq-bench-") as tmp:
+        workdir = Path(tmp)
+        results = [await bench_bare(args, workdir)]
+        results.append(await bench_openlinq("sqlite", args, None, workdir, worker=True))
+        if args.api_only:
+            results.append(
+                await bench_openlinq("sqlite, no worker", args, None, workdir, worker=False)
+            )
+        if args.database_url:
+            url = args.database_url
+            results.append(await bench_openlinq("postgres", args, url, workdir, worker=True))
+    bare = results[0].per_second
+    for r in results[1:]:
+        r.ratio_to_bare = round(r.per_second / bare, 3) if bare else None
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"sends-{args.stamp}.json"
+    report: dict[str, Any] = {
+        "machine": machine(args.database_url),
+        "settings": {
+            k: getattr(args, k)
+            for k in ("duration", "warmup", "concurrency", "chats", "drain", "client")
+        },
+        "results": [asdict(r) for r in results],
+        "profiles": args.profiles,
+        "file": str(path.relative_to(ROOT)),
+    }
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    show(Console(width=None if sys.stdout.isatty() else 120), report, results)
+    failed = any(r.errors or (r.durability and r.durability["missing"]) for r in results)
+    return 1 if failed or not all(r.requests for r in results) else 0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--chats", type=int, default=64)
-    parser.add_argument("--database-url", default=None, help="bench PostgreSQL instead")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections")
+    parser.add_argument("--chats", type=int, default=64, help="chats the sends spread over")
+    parser.add_argument(
+        "--database-url", help="also bench openlinq on this (empty) PostgreSQL database"
+    )
+    parser.add_argument(
+        "--drain", type=float, default=60.0, help="seconds to wait for deliveries afterwards"
+    )
+    parser.add_argument(
+        "--max-requests", type=int, default=1_000_000, help="cap per phase (safety bound)"
+    )
+    parser.add_argument(
+        "--api-only",
+        action="store_true",
+        help="also bench SQLite with the background worker off (the send path alone)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: hand-written HTTP/1.1 (cheap) or httpx.AsyncClient",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy flame graph of each openlinq server"
+    )
     args = parser.parse_args()
-    port, bare_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "OPENLINQ_DATA_DIR": data_dir,
-            "OPENLINQ_PORT": str(port),
-            "OPENLINQ_LOG_LEVEL": "warning",
-        }
-        if args.database_url:
-            env["OPENLINQ_DATABASE_URL"] = args.database_url
-        Path(data_dir, "bare.py").write_text(BARE_APP)
-        key = bench_account(env)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "openlinq", "serve"], env=env, stdout=subprocess.DEVNULL
-        )
-        bare = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bare:app",
-                "--port",
-                str(bare_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=data_dir,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(f"{base}/health", server)
-            wait_until_up(f"http://127.0.0.1:{bare_port}/docs", bare)
-            auth = {"Authorization": f"Bearer {key}"}
-            api = httpx.Client(base_url=f"{base}/v3", headers=auth, timeout=30)
-            line = api.get("/phone_numbers").json()["phone_numbers"][0]["phone_number"]
-            chats = [
-                api.post(
-                    "/chats",
-                    json={
-                        "from": line,
-                        "to": [f"+1628555{n:04d}"],
-                        "message": {"parts": [{"type": "text", "value": "hi"}]},
-                    },
-                ).json()["chat"]["id"]
-                for n in range(args.chats)
-            ]
-            message = {"parts": [{"type": "text", "value": "benchmark message"}]}
-            sends: list[dict[str, object]] = [
-                {"chat": c, "json": {"message": message}} for c in chats
-            ]
-            ours = asyncio.run(
-                load(
-                    "openlinq durable send",
-                    base + "/api/partner/v3/chats/{chat}/messages",
-                    sends,
-                    auth,
-                    args.concurrency,
-                    args.warmup,
-                    args.duration,
-                )
-            )
-            bare_bodies: list[dict[str, object]] = [{"json": {"message": message}}]
-            baseline = asyncio.run(
-                load(
-                    "bare FastAPI endpoint",
-                    f"http://127.0.0.1:{bare_port}/send",
-                    bare_bodies,
-                    {},
-                    args.concurrency,
-                    args.warmup,
-                    args.duration,
-                )
-            )
-            total = sum(
-                len(api.get(f"/chats/{c}/messages", params={"limit": 100}).json()["messages"])
-                for c in chats[:3]
-            )
-        finally:
-            for process in (server, bare):
-                process.terminate()
-                process.wait(timeout=30)
-    report = {
-        "machine": machine(),
-        "database": "postgresql" if args.database_url else "sqlite",
-        "concurrency": args.concurrency,
-        "results": [asdict(ours), asdict(baseline)],
-        "ratio": round(ours.per_second / baseline.per_second, 3),
-        "messages_seen_in_three_chats": total,
-    }
-    print(f"{'':24} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for result in (ours, baseline):
-        print(
-            f"{result.name:24} {result.per_second:9.1f} {result.p50_ms:8.2f} "
-            f"{result.p90_ms:8.2f} {result.p99_ms:8.2f} {result.errors:7d}"
-        )
-    print(f"ratio (openlinq / bare): {report['ratio']:.1%}   machine: {report['machine']}")
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / f"sends-{int(time.time())}.json").write_text(json.dumps(report, indent=2))
+    if args.duration <= 0 or args.warmup < 0 or args.concurrency < 1 or args.chats < 1:
+        parser.error("--duration > 0, --warmup >= 0, --concurrency >= 1 and --chats >= 1")
+    args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    args.profiles = []
+    sys.exit(asyncio.run(run(args)))
 
 
 if __name__ == "__main__":
