@@ -27,6 +27,7 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
         f"00-{TRACE}-{SPAN}-00",  # not sampled is still a trace
         f"00-{TRACE.upper()}-{SPAN.upper()}-01",  # upper case is accepted
         f"  00-{TRACE}-{SPAN}-01\t",
+        f"01-{TRACE}-{SPAN}-01-future-field",  # later versions may append fields
     ],
 )
 def test_a_valid_traceparent_gives_its_trace_id_in_lower_case(header: str) -> None:
@@ -36,6 +37,8 @@ def test_a_valid_traceparent_gives_its_trace_id_in_lower_case(header: str) -> No
 @pytest.mark.parametrize(
     "header",
     [
+        f"ff-{TRACE}-{SPAN}-01",  # version ff is forbidden
+        f"00-{TRACE}-{SPAN}-01-extra",  # version 00 has exactly four fields
         f"00-{'0' * 32}-{SPAN}-01",  # all-zero trace id
         f"00-{TRACE}-{'0' * 16}-01",  # all-zero parent id
         f"00-{TRACE[:-1]}-{SPAN}-01",  # trace id one digit short

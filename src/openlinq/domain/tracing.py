@@ -6,7 +6,8 @@ import re
 import secrets
 from contextvars import ContextVar
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+# version-trace_id-parent_id-flags; versions after 00 may append fields (W3C Trace Context §3.2).
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$")
 _current: ContextVar[str | None] = ContextVar("openlinq_trace_id", default=None)
 
 
@@ -19,13 +20,21 @@ def new_span_id() -> str:
 
 
 def trace_id_from_traceparent(header: str | None) -> str | None:
-    """The trace id of a valid ``traceparent`` header (all-zero ids are invalid)."""
+    """The trace id of a valid ``traceparent`` header.
+
+    Invalid: version ``ff``, all-zero ids, and extra fields on version ``00``.
+    """
     if not header:
         return None
     match = _TRACEPARENT.match(header.strip().lower())
-    if not match or set(match.group(1)) == {"0"} or set(match.group(2)) == {"0"}:
+    if not match:
         return None
-    return match.group(1)
+    version, trace_id, parent_id, extra = match.groups()
+    if version == "ff" or (version == "00" and extra):
+        return None
+    if trace_id == "0" * 32 or parent_id == "0" * 16:
+        return None
+    return str(trace_id)
 
 
 def current_trace_id() -> str:
