@@ -176,18 +176,18 @@ def test_preferred_service_picks_the_transport(
 
 
 @pytest.mark.parametrize(
-    ("to", "preferred"),
+    ("to", "preferred", "service"),
     [
-        pytest.param(magic("01"), "iMessage", id="iMessage-only-to-sms-only"),
-        pytest.param(magic("02"), "iMessage", id="iMessage-only-to-android"),
-        pytest.param(EMAIL, "SMS", id="SMS-to-an-email"),
+        pytest.param(magic("01"), "iMessage", "iMessage", id="iMessage-only-to-sms-only"),
+        pytest.param(magic("02"), "iMessage", "iMessage", id="iMessage-only-to-android"),
+        pytest.param(EMAIL, "SMS", "RCS", id="SMS-to-an-email"),  # the chain's head: RCS
     ],
 )
 def test_a_preference_the_recipient_lacks_is_accepted_then_fails_with_4005(
-    tenant: Tenant, to: str, preferred: str
+    tenant: Tenant, to: str, preferred: str, service: str
 ) -> None:
     sent = _send(tenant, [to], preferred_service=preferred).chat.message
-    assert sent.delivery_status == "queued"
+    assert (sent.delivery_status, sent.service) == ("queued", service)
     tenant.sim.advance(0)
     assert _retrieve(tenant, sent.id).delivery_status == "failed"
     events = _events_of(tenant, sent.id)
@@ -269,6 +269,12 @@ def test_the_echo_bot_types_then_replies_echo(tenant: Tenant) -> None:
     assert data["sender_handle"]["is_me"] is False
     types = [e["event_type"] for e in tenant.sim.events()]
     assert types.index("chat.typing_indicator.stopped") < types.index("message.received")
+    newest: Any = tenant.client.chats.messages.list(created.chat.id).messages[0]
+    assert (newest.id, newest.is_from_me, newest.parts[0].value) == (
+        data["id"],
+        False,
+        "echo: hello there",
+    )
 
 
 def test_the_stopper_replies_stop_only_to_its_first_message(tenant: Tenant) -> None:

@@ -237,6 +237,18 @@ def test_a_flagged_line_fails_over_with_the_continuation_message(tenant: Tenant)
     assert [p[0]["value"] for p in received] == ["hello", "new number, same us"]
 
 
+def test_flagging_a_line_emits_phone_number_status_updated(tenant: Tenant) -> None:
+    _flag(tenant, tenant.line)
+    [event] = tenant.sim.events("phone_number.status_updated")
+    assert event["phone_number"] == tenant.line
+    data = event["data"]
+    assert (data["phone_number"], data["previous_status"], data["new_status"]) == (
+        tenant.line,
+        "ACTIVE",
+        "FLAGGED",
+    )
+
+
 def test_failover_without_a_continuation_sends_the_message(tenant: Tenant) -> None:
     first = _send(tenant, A)
     _flag(tenant, first.from_)
