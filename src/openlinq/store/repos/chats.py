@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, HandleId, LineId
@@ -13,6 +13,29 @@ from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, S
 from openlinq.store.tables import chat_handles, chats, lines
 
 ChatCursor = tuple[datetime, int]
+
+# Statements on the send and delivery paths, built once: SQLAlchemy then finds their
+# compiled form by identity instead of building and hashing a new statement per call.
+_BY_ID = select(chats).where(
+    chats.c.account_id == bindparam("account_id"), chats.c.id == bindparam("chat_id")
+)
+_BY_ID_ANY = select(chats).where(chats.c.id == bindparam("chat_id"))
+_HANDLES_OF = (
+    select(chat_handles)
+    .where(chat_handles.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
+    .order_by(chat_handles.c.chat_id, chat_handles.c.position)
+)
+_ACTIVITY = (
+    update(chats)
+    .where(chats.c.id == bindparam("target_id"))
+    .values(last_activity_at=bindparam("now"), updated_at=bindparam("now"))
+)
+_ACTIVITY_ON_SERVICE = _ACTIVITY.values(service=bindparam("new_service"))
+_HEALTH = (
+    update(chats)
+    .where(chats.c.id == bindparam("target_id"))
+    .values(health=bindparam("new_health"), health_updated_at=bindparam("now"))
+)
 
 
 def _handle(row: Any) -> ChatHandle:
@@ -91,11 +114,7 @@ class ChatRepo:
         if not rows:
             return []
         ids = [r.id for r in rows]
-        handle_rows = await self.conn.execute(
-            select(chat_handles)
-            .where(chat_handles.c.chat_id.in_(ids))
-            .order_by(chat_handles.c.chat_id, chat_handles.c.position)
-        )
+        handle_rows = await self.conn.execute(_HANDLES_OF, {"chat_ids": ids})
         by_chat: dict[str, list[ChatHandle]] = defaultdict(list)
         for h in handle_rows:
             by_chat[h.chat_id].append(_handle(h))
@@ -103,16 +122,14 @@ class ChatRepo:
 
     async def get(self, account_id: AccountId, chat_id: ChatId) -> Chat | None:
         rows = (
-            await self.conn.execute(
-                select(chats).where(chats.c.account_id == account_id, chats.c.id == chat_id)
-            )
+            await self.conn.execute(_BY_ID, {"account_id": account_id, "chat_id": chat_id})
         ).all()
         found = await self._with_handles(rows)
         return found[0] if found else None
 
     async def get_any(self, chat_id: ChatId) -> Chat | None:
         """Internal lookup for background work that already holds a trusted id."""
-        rows = (await self.conn.execute(select(chats).where(chats.c.id == chat_id))).all()
+        rows = (await self.conn.execute(_BY_ID_ANY, {"chat_id": chat_id})).all()
         found = await self._with_handles(rows)
         return found[0] if found else None
 
@@ -181,10 +198,12 @@ class ChatRepo:
     async def record_activity(
         self, chat_id: ChatId, service: Service | None, now: datetime
     ) -> None:
-        values: dict[str, Any] = {"last_activity_at": now, "updated_at": now}
-        if service is not None:
-            values["service"] = service.value
-        await self.conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
+        if service is None:
+            await self.conn.execute(_ACTIVITY, {"target_id": chat_id, "now": now})
+            return
+        await self.conn.execute(
+            _ACTIVITY_ON_SERVICE, {"target_id": chat_id, "now": now, "new_service": service.value}
+        )
 
     async def update_group(
         self,
@@ -265,7 +284,5 @@ class ChatRepo:
 
     async def set_health(self, chat_id: ChatId, health: ChatHealth, now: datetime) -> None:
         await self.conn.execute(
-            update(chats)
-            .where(chats.c.id == chat_id)
-            .values(health=health.value, health_updated_at=now)
+            _HEALTH, {"target_id": chat_id, "new_health": health.value, "now": now}
         )

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, MessageId
@@ -59,6 +59,21 @@ def _message(row: Any) -> Message:
 
 _VISIBLE = messages.c.deleted_at.is_(None)
 
+# Statements on the send and delivery paths, built once (see repos/chats.py).
+_INSERT = messages.insert()
+_BY_ID = select(messages).where(
+    messages.c.account_id == bindparam("account_id"),
+    messages.c.id == bindparam("message_id"),
+    _VISIBLE,
+)
+_BY_ID_ANY = select(messages).where(messages.c.id == bindparam("message_id"))
+_RECENT_OUTCOMES = (
+    select(messages.c.direction, messages.c.delivery_status)
+    .where(messages.c.chat_id == bindparam("chat_id"))
+    .order_by(messages.c.seq.desc())
+    .limit(bindparam("limit"))
+)
+
 
 class MessageRepo:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -66,47 +81,44 @@ class MessageRepo:
 
     async def add(self, message: Message) -> None:
         await self.conn.execute(
-            messages.insert().values(
-                id=message.id,
-                account_id=message.account_id,
-                chat_id=message.chat_id,
-                direction=message.direction.value,
-                sender_handle=message.sender_handle,
-                parts=list(message.parts),
-                effect={"name": message.effect.name, "type": message.effect.type}
+            _INSERT,
+            {
+                "id": message.id,
+                "account_id": message.account_id,
+                "chat_id": message.chat_id,
+                "direction": message.direction.value,
+                "sender_handle": message.sender_handle,
+                "parts": list(message.parts),
+                "effect": {"name": message.effect.name, "type": message.effect.type}
                 if message.effect
                 else None,
-                reply_to_id=message.reply_to.message_id if message.reply_to else None,
-                reply_to_part=message.reply_to.part_index if message.reply_to else None,
-                thread_root_id=message.thread_root_id,
-                preferred_service=message.preferred_service.value
+                "reply_to_id": message.reply_to.message_id if message.reply_to else None,
+                "reply_to_part": message.reply_to.part_index if message.reply_to else None,
+                "thread_root_id": message.thread_root_id,
+                "preferred_service": message.preferred_service.value
                 if message.preferred_service
                 else None,
-                service=message.service.value,
-                delivery_status=message.delivery_status.value,
-                idempotency_key=message.idempotency_key,
-                request_hash=message.request_hash,
-                created_at=message.created_at,
-                updated_at=message.updated_at,
-                sent_at=message.sent_at,
-                expires_at=message.expires_at,
-                extra=message.send_meta,
-            )
+                "service": message.service.value,
+                "delivery_status": message.delivery_status.value,
+                "idempotency_key": message.idempotency_key,
+                "request_hash": message.request_hash,
+                "created_at": message.created_at,
+                "updated_at": message.updated_at,
+                "sent_at": message.sent_at,
+                "expires_at": message.expires_at,
+                "extra": message.send_meta,
+            },
         )
 
-    async def _fetch(self, query: Any) -> list[Message]:
-        return [_message(r) for r in (await self.conn.execute(query)).all()]
+    async def _fetch(self, query: Any, params: dict[str, Any] | None = None) -> list[Message]:
+        return [_message(r) for r in (await self.conn.execute(query, params)).all()]
 
     async def get(self, account_id: AccountId, message_id: MessageId) -> Message | None:
-        found = await self._fetch(
-            select(messages).where(
-                messages.c.account_id == account_id, messages.c.id == message_id, _VISIBLE
-            )
-        )
+        found = await self._fetch(_BY_ID, {"account_id": account_id, "message_id": message_id})
         return found[0] if found else None
 
     async def get_any(self, message_id: MessageId) -> Message | None:
-        found = await self._fetch(select(messages).where(messages.c.id == message_id))
+        found = await self._fetch(_BY_ID_ANY, {"message_id": message_id})
         return found[0] if found else None
 
     async def by_idempotency_key(self, account_id: AccountId, key: str) -> Message | None:
@@ -314,12 +326,7 @@ class MessageRepo:
         self, chat_id: ChatId, limit: int
     ) -> list[tuple[Direction, DeliveryStatus]]:
         """Direction and status of the chat's latest messages, newest first."""
-        rows = await self.conn.execute(
-            select(messages.c.direction, messages.c.delivery_status)
-            .where(messages.c.chat_id == chat_id)
-            .order_by(messages.c.seq.desc())
-            .limit(limit)
-        )
+        rows = await self.conn.execute(_RECENT_OUTCOMES, {"chat_id": chat_id, "limit": limit})
         return [(Direction(r.direction), DeliveryStatus(r.delivery_status)) for r in rows]
 
     async def purge_expired(self, now: datetime, batch: int) -> tuple[int, list[str]]:
