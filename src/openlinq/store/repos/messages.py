@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, MessageId
@@ -20,6 +21,24 @@ from openlinq.domain.models import (
     Service,
 )
 from openlinq.store.tables import message_edits, messages, reactions
+
+
+@functools.cache
+def _status_update(only_from: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+    """The guarded status update for one transition, built once per kind of transition
+    (a handful: sent, delivered, read, failed), so each receipt reuses its compiled form."""
+    return (
+        update(messages)
+        .where(
+            messages.c.id == bindparam("target_id"),
+            messages.c.delivery_status.in_(only_from),
+        )
+        .values(
+            delivery_status=bindparam("new_status"),
+            updated_at=bindparam("now"),
+            **{column: bindparam(f"new_{column}") for column in columns},
+        )
+    )
 
 
 def _message(row: Any) -> Message:
@@ -168,13 +187,10 @@ class MessageRepo:
         Transitions are guarded in SQL so that repeated or late receipts (a job
         run twice, a carrier callback after a failure) never move a status back.
         """
+        statement = _status_update(tuple(s.value for s in only_from), tuple(sorted(timestamps)))
+        params = {f"new_{column}": value for column, value in timestamps.items()}
         result = await self.conn.execute(
-            update(messages)
-            .where(
-                messages.c.id == message_id,
-                messages.c.delivery_status.in_([s.value for s in only_from]),
-            )
-            .values(delivery_status=status.value, updated_at=now, **timestamps)
+            statement, {"target_id": message_id, "new_status": status.value, "now": now, **params}
         )
         return bool(result.rowcount)
 
