@@ -57,10 +57,9 @@ class DeliveryRecorder:
         message = await repos.messages.get_any(message_id)
         if message is None:
             raise LookupError(f"message {message_id} does not exist")
-        chat = await repos.chats.get_any(message.chat_id)
-        assert chat is not None, "a message always belongs to a chat"
-        line = await repos.lines.get(chat.account_id, chat.line_id)
-        assert line is not None, "a chat always belongs to a line"
+        found = await repos.chats.with_line_any(message.chat_id)
+        assert found is not None, "a message always belongs to a chat, and a chat to a line"
+        chat, line = found
         return message, chat, line
 
     async def _advance(

@@ -430,10 +430,9 @@ class MessagingService:
             message = await repos.messages.get_any(message_id)
             if message is None or message.delivery_status is not DeliveryStatus.QUEUED:
                 return
-            chat = await repos.chats.get_any(message.chat_id)
-            assert chat is not None
-            line = await repos.lines.get(chat.account_id, chat.line_id)
-            assert line is not None
+            found = await repos.chats.with_line_any(message.chat_id)
+            assert found is not None, "a message always belongs to a chat, and a chat to a line"
+            chat, line = found
         recipients = [h.handle for h in chat.recipients]
         caps = await self._capabilities_of(chat.account_id, recipients)
         if (

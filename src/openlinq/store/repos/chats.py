@@ -9,7 +9,8 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, HandleId, LineId
-from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, Service
+from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, Line, Service
+from openlinq.store.repos.lines import line_from_row
 from openlinq.store.tables import chat_handles, chats, lines
 
 ChatCursor = tuple[datetime, int]
@@ -25,6 +26,22 @@ _HANDLES_OF = (
     .where(chat_handles.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
     .order_by(chat_handles.c.chat_id, chat_handles.c.position)
 )
+# A chat with its handles and its line in one statement: one row per handle, each carrying
+# the chat's columns, then the line's and the handle's under a prefix (line__, handle__).
+_WITH_LINE = (
+    select(
+        chats,
+        *(c.label(f"line__{c.name}") for c in lines.c),
+        *(c.label(f"handle__{c.name}") for c in chat_handles.c),
+    )
+    .join(lines, lines.c.id == chats.c.line_id)
+    .join(chat_handles, chat_handles.c.chat_id == chats.c.id)
+    .order_by(chat_handles.c.position)
+)
+_WITH_LINE_BY_ID = _WITH_LINE.where(
+    chats.c.account_id == bindparam("account_id"), chats.c.id == bindparam("chat_id")
+)
+_WITH_LINE_BY_ID_ANY = _WITH_LINE.where(chats.c.id == bindparam("chat_id"))
 _ACTIVITY = (
     update(chats)
     .where(chats.c.id == bindparam("target_id"))
@@ -68,6 +85,26 @@ def _chat(row: Any, handles: Sequence[ChatHandle]) -> Chat:
         last_activity_at=row.last_activity_at,
         handles=tuple(handles),
     )
+
+
+class _Prefixed:
+    """The columns of a row whose names start with ``prefix``, by their unprefixed name."""
+
+    __slots__ = ("_mapping", "_prefix")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._mapping = row._mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._prefix + name]
+
+
+def _chat_with_line(rows: Sequence[Any]) -> tuple[Chat, Line] | None:
+    if not rows:
+        return None
+    handles = [_handle(_Prefixed(r, "handle__")) for r in rows]
+    return _chat(rows[0], handles), line_from_row(_Prefixed(rows[0], "line__"))
 
 
 class ChatRepo:
@@ -126,6 +163,18 @@ class ChatRepo:
         ).all()
         found = await self._with_handles(rows)
         return found[0] if found else None
+
+    async def with_line(self, account_id: AccountId, chat_id: ChatId) -> tuple[Chat, Line] | None:
+        """The account's chat with its line, in one statement."""
+        rows = await self.conn.execute(
+            _WITH_LINE_BY_ID, {"account_id": account_id, "chat_id": chat_id}
+        )
+        return _chat_with_line(rows.all())
+
+    async def with_line_any(self, chat_id: ChatId) -> tuple[Chat, Line] | None:
+        """Internal lookup of a chat and its line, for work that already holds a trusted id."""
+        rows = await self.conn.execute(_WITH_LINE_BY_ID_ANY, {"chat_id": chat_id})
+        return _chat_with_line(rows.all())
 
     async def get_any(self, chat_id: ChatId) -> Chat | None:
         """Internal lookup for background work that already holds a trusted id."""

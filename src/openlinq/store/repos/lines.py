@@ -23,7 +23,7 @@ _TOUCH = (
 )
 
 
-def _line(row: Any) -> Line:
+def line_from_row(row: Any) -> Line:
     return Line(
         id=LineId(row.id),
         account_id=AccountId(row.account_id),
@@ -66,13 +66,13 @@ class LineRepo:
             .where(lines.c.account_id == account_id)
             .order_by(lines.c.created_at, lines.c.phone_number)
         )
-        return [_line(r) for r in rows]
+        return [line_from_row(r) for r in rows]
 
     async def get(self, account_id: AccountId, line_id: LineId) -> Line | None:
         row = (
             await self.conn.execute(_BY_ID, {"account_id": account_id, "line_id": line_id})
         ).first()
-        return _line(row) if row else None
+        return line_from_row(row) if row else None
 
     async def by_number(self, account_id: AccountId, phone_number: str) -> Line | None:
         row = (
@@ -82,7 +82,7 @@ class LineRepo:
                 )
             )
         ).first()
-        return _line(row) if row else None
+        return line_from_row(row) if row else None
 
     async def number_taken(self, phone_number: str) -> bool:
         row = await self.conn.execute(
@@ -109,7 +109,7 @@ class LineRepo:
     async def get_by_id(self, line_id: LineId) -> Line | None:
         """Unscoped lookup, for signed links that already prove which line they name."""
         row = (await self.conn.execute(select(lines).where(lines.c.id == line_id))).first()
-        return _line(row) if row else None
+        return line_from_row(row) if row else None
 
     async def set_retention(self, line_id: LineId, hours: float | None) -> None:
         await self.conn.execute(
