@@ -26,7 +26,8 @@ from openlinq.store.tables import message_edits, messages, reactions
 @functools.cache
 def _status_update(only_from: tuple[str, ...], columns: tuple[str, ...]) -> Update:
     """The guarded status update for one transition, built once per kind of transition
-    (a handful: sent, delivered, read, failed), so each receipt reuses its compiled form."""
+    (a handful: sent, delivered, read, failed), so each receipt reuses its compiled form.
+    It returns the updated row, which saves reading the message again for its event."""
     return (
         update(messages)
         .where(
@@ -38,6 +39,7 @@ def _status_update(only_from: tuple[str, ...], columns: tuple[str, ...]) -> Upda
             updated_at=bindparam("now"),
             **{column: bindparam(f"new_{column}") for column in columns},
         )
+        .returning(*messages.c)
     )
 
 
@@ -181,18 +183,19 @@ class MessageRepo:
         *,
         only_from: Sequence[DeliveryStatus],
         **timestamps: Any,
-    ) -> bool:
-        """Move a message forward; a no-op unless it is in one of ``only_from``.
+    ) -> Message | None:
+        """Move a message forward and return it; a no-op (None) unless it is in one of
+        ``only_from``.
 
         Transitions are guarded in SQL so that repeated or late receipts (a job
         run twice, a carrier callback after a failure) never move a status back.
         """
         statement = _status_update(tuple(s.value for s in only_from), tuple(sorted(timestamps)))
         params = {f"new_{column}": value for column, value in timestamps.items()}
-        result = await self.conn.execute(
+        moved = await self._fetch(
             statement, {"target_id": message_id, "new_status": status.value, "now": now, **params}
         )
-        return bool(result.rowcount)
+        return moved[0] if moved else None
 
     async def unread_inbound(self, chat_id: ChatId) -> list[Message]:
         return await self._fetch(
