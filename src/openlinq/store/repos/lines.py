@@ -21,6 +21,13 @@ _LAST_USED = select(func.max(lines.c.last_used_at)).where(
 _TOUCH = (
     update(lines).where(lines.c.id == bindparam("target_id")).values(last_used_at=bindparam("now"))
 )
+_other = lines.alias("other")
+# The usual case in one statement: the clock has moved past every use of the account's lines.
+_TOUCH_IF_LATEST = _TOUCH.where(
+    ~select(_other.c.id)
+    .where(_other.c.account_id == lines.c.account_id, _other.c.last_used_at >= bindparam("now"))
+    .exists()
+)
 
 
 def line_from_row(row: Any) -> Line:
@@ -101,6 +108,9 @@ class LineRepo:
         Uses within an account stay strictly ordered even when the clock has not moved
         (a manual clock, or two uses in one tick), so rotation never stalls on a tie.
         """
+        params = {"target_id": line_id, "now": now}
+        if (await self.conn.execute(_TOUCH_IF_LATEST, params)).rowcount:
+            return
         latest = (await self.conn.execute(_LAST_USED, {"line_id": line_id})).scalar()
         if latest is not None and latest >= now:
             now = latest + timedelta(microseconds=1)
