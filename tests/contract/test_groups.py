@@ -52,6 +52,22 @@ def test_removing_a_member_both_forms(tenant: Tenant) -> None:
     assert handles[C].left_at is not None
 
 
+def test_a_send_counts_members_added_since_the_last_send(tenant: Tenant) -> None:
+    """The server remembers a chat's recipients from its last send; the send's own
+    transaction reads the members, so one added since then still decides the service."""
+    chat_id = _group(tenant, A, B)  # iPhones: an iMessage group, its recipients now known
+    tenant.client.chats.participants.add(chat_id, handle=C)
+    tenant.sim.configure(C, preset="sms_only")  # C now receives SMS and nothing else
+    sent = tenant.client.chats.messages.send(
+        chat_id, message={"parts": [{"type": "text", "value": "all three"}]}
+    )
+    assert sent.message.service == "SMS"
+    tenant.sim.advance(0)
+    message = tenant.client.messages.retrieve(sent.message.id)
+    assert message.delivery_status == "sent"  # SMS stops at sent; no member was unsupported
+    assert sent.message.id in [m["message_id"] for m in tenant.sim.screen(C)]
+
+
 @pytest.mark.parametrize(
     ("members", "change", "handle", "code"),
     [

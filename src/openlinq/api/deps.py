@@ -13,16 +13,22 @@ from openlinq.wiring import Services
 _bearer = HTTPBearer(auto_error=False, description="Your API key, as `Bearer <key>`.")
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    # async, though it never awaits: FastAPI runs a plain ``def`` dependency in its thread
+    # pool, a thread hand-off per request for a dictionary lookup.
+    return services_of(request)
 
 
 async def get_account(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Account:
-    services = get_services(request)
+    services = services_of(request)
     return await services.accounts.authenticate(credentials.credentials if credentials else None)
 
 

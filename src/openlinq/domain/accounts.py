@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,9 @@ SANDBOX_LINES = (
     ("+12025550182", LineType.IMESSAGE),
     ("+12025550183", LineType.RCS),
 )
+# How long a process trusts an API key lookup. Revoking a key or changing an account's
+# policy clears this process's cache at once; other processes see the change within this.
+KEY_CACHE_SECONDS = 5.0
 
 
 def hash_key(key: str) -> str:
@@ -44,19 +49,40 @@ class Sandbox:
 
 
 class AccountService:
-    def __init__(self, storage: Storage, clock: Clock) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.storage = storage
         self.clock = clock
+        # Every request authenticates; a read transaction each time costs more than the
+        # rest of a small request. Keyed by key digest; only valid keys are cached, so a
+        # new key works at once and unknown keys cannot grow the cache.
+        self._monotonic = monotonic
+        self._keys: dict[str, tuple[float, Account]] = {}
 
     async def authenticate(self, key: str | None) -> Account:
         if not key:
             raise LinqError(ErrorCode.UNAUTHORIZED, "missing Bearer API key")
         digest = hash_key(key)
+        cached = self._keys.get(digest)
+        now = self._monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
         async with self.storage.read() as repos:
             account, stored = await repos.accounts.account_for_key_hash(digest)
         if account is None or not hmac.compare_digest(stored or "", digest):
+            self._keys.pop(digest, None)
             raise LinqError(ErrorCode.UNAUTHORIZED, "invalid API key")
+        self._keys[digest] = (now + KEY_CACHE_SECONDS, account)
         return account
+
+    def forget_keys(self) -> None:
+        """Drop cached key lookups, so this process sees a revocation or policy change now."""
+        self._keys.clear()
 
     async def create_account(
         self, name: str, tier: AccountTier = AccountTier.STANDARD, key: str | None = None
@@ -144,7 +170,9 @@ class AccountService:
 
     async def revoke_key(self, key_id: str) -> bool:
         async with self.storage.write() as repos:
-            return await repos.accounts.revoke_key(ApiKeyId(key_id), self.clock.now())
+            revoked = await repos.accounts.revoke_key(ApiKeyId(key_id), self.clock.now())
+        self.forget_keys()
+        return revoked
 
     async def rotate_keys(self, account_id: AccountId, name: str | None) -> str:
         """A new key for the account; every key it had before is revoked."""
@@ -171,4 +199,5 @@ class AccountService:
                 daily_message_limit=daily_message_limit,
                 retention_hours=retention_hours,
             )
+        self.forget_keys()  # cached lookups carry the account, limits included
         return await self.get(account_id)

@@ -124,11 +124,11 @@ class ChatPage:
 
 async def chat_and_line(repos: Repos, account: Account, chat_id: str) -> tuple[Chat, Line]:
     """A chat the account owns and its line; anything else is 404, owned or not."""
-    chat = await repos.chats.get(account.id, ChatId(chat_id))
-    if chat is None:
+    found = await repos.chats.with_line(account.id, ChatId(chat_id))
+    if found is None:
         raise LinqError(ErrorCode.CHAT_NOT_FOUND, f"chat {chat_id} not found")
-    line = await repos.lines.get(account.id, chat.line_id)
-    assert line is not None, "a chat's line belongs to the chat's account"
+    chat, line = found
+    assert line.account_id == account.id, "a chat's line belongs to the chat's account"
     return chat, line
 
 

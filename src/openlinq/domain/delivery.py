@@ -57,11 +57,13 @@ class DeliveryRecorder:
         message = await repos.messages.get_any(message_id)
         if message is None:
             raise LookupError(f"message {message_id} does not exist")
-        chat = await repos.chats.get_any(message.chat_id)
-        assert chat is not None, "a message always belongs to a chat"
-        line = await repos.lines.get(chat.account_id, chat.line_id)
-        assert line is not None, "a chat always belongs to a line"
-        return message, chat, line
+        return (message, *await self._chat_and_line(repos, message))
+
+    @staticmethod
+    async def _chat_and_line(repos: Repos, message: Message) -> tuple[Chat, Line]:
+        found = await repos.chats.with_line_any(message.chat_id)
+        assert found is not None, "a message always belongs to a chat, and a chat to a line"
+        return found
 
     async def _advance(
         self,
@@ -74,12 +76,12 @@ class DeliveryRecorder:
     ) -> bool:
         now = self.clock.now()
         async with self._transaction(within) as repos:
-            moved = await repos.messages.set_status(
+            message = await repos.messages.set_status(
                 message_id, status, now, only_from=only_from, **timestamps
             )
-            if not moved:
+            if message is None:
                 return False
-            message, chat, line = await self._message_context(repos, message_id)
+            chat, line = await self._chat_and_line(repos, message)
             await self.events.record(
                 repos,
                 chat.account_id,
@@ -125,7 +127,7 @@ class DeliveryRecorder:
     async def failed(self, message_id: MessageId, code: ErrorCode, reason: str) -> bool:
         now = self.clock.now()
         async with self.storage.write() as repos:
-            moved = await repos.messages.set_status(
+            message = await repos.messages.set_status(
                 message_id,
                 _S.FAILED,
                 now,
@@ -134,9 +136,9 @@ class DeliveryRecorder:
                 error_code=code.code,
                 error_reason=reason,
             )
-            if not moved:
+            if message is None:
                 return False
-            message, chat, line = await self._message_context(repos, message_id)
+            chat, line = await self._chat_and_line(repos, message)
             await health.refresh(repos, chat, now)
             await self.events.record(
                 repos,

@@ -51,6 +51,11 @@ from openlinq.store.unit import Storage
 
 SEND_JOB = "carrier.send"
 MAX_GROUP_RECIPIENTS = 31
+# Chats whose recipients this process remembers from an earlier send (oldest forgotten first).
+KNOWN_RECIPIENTS = 10_000
+# Looking capabilities up again because the recipients changed meanwhile; after this many
+# rounds (members changing non-stop) the send goes ahead with the capabilities it has.
+RECIPIENT_ROUNDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,14 @@ class SendResult:
 def request_fingerprint(body: dict[str, Any]) -> str:
     """Identifies a request body, so a reused idempotency key with new content is caught."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class _RecipientsChangedError(Exception):
+    """The chat has recipients whose capabilities were not looked up; roll back and retry."""
+
+    def __init__(self, recipients: tuple[str, ...]) -> None:
+        super().__init__()
+        self.recipients = recipients
 
 
 class MessagingService:
@@ -86,6 +99,11 @@ class MessagingService:
         self.carrier = carrier
         self.queue = queue
         self.recorder = recorder
+        # (account, chat) -> the chat's recipients at this process's last send to it. A send
+        # needs its recipients' capabilities before its write transaction (a carrier may ask
+        # the network); knowing them saves a read transaction, and the write transaction
+        # checks them, so a stale entry costs a retry, never a wrong send.
+        self._recipients: dict[tuple[AccountId, str], tuple[str, ...]] = {}
 
     # -- the three send endpoints -------------------------------------------------
 
@@ -134,19 +152,54 @@ class MessagingService:
     async def send_to_chat(
         self, account: Account, chat_id: str, content: MessageContent, fingerprint: str
     ) -> SendResult:
-        async with self.storage.read() as repos:
-            chat, _ = await chat_and_line(repos, account, chat_id)
+        recipients = self._recipients.get((account.id, chat_id))
+        if recipients is None:
+            # Unknown here: read the chat first, so an unknown id is refused before any
+            # media is fetched.
+            async with self.storage.read() as repos:
+                chat, _ = await chat_and_line(repos, account, chat_id)
+            recipients = tuple(h.handle for h in chat.recipients)
         check_card_service(content)
         content = await self.attachments.resolve_media(account, content)
-        caps = await self._capabilities_of(account.id, [h.handle for h in chat.recipients])
+        for round_ in range(1, RECIPIENT_ROUNDS + 1):
+            caps = await self._capabilities_of(account.id, list(recipients))
+            try:
+                result = await self._send_to_chat(
+                    account, chat_id, content, fingerprint, caps, last=round_ == RECIPIENT_ROUNDS
+                )
+            except _RecipientsChangedError as changed:
+                recipients = changed.recipients
+                continue
+            return result
+        raise AssertionError("the last round never raises _RecipientsChangedError")
+
+    async def _send_to_chat(
+        self,
+        account: Account,
+        chat_id: str,
+        content: MessageContent,
+        fingerprint: str,
+        caps: dict[str, frozenset[Service]],
+        *,
+        last: bool,
+    ) -> SendResult:
         async with self.storage.write() as repos:
             replay = await self._replay(repos, account, content, fingerprint)
             if replay:
                 return replay
             chat, line = await chat_and_line(repos, account, chat_id)
+            recipients = tuple(h.handle for h in chat.recipients)
+            if not last and any(h not in caps for h in recipients):
+                raise _RecipientsChangedError(recipients)
             return await self._send(
                 repos, account, chat, line, content, fingerprint, caps, created=False
             )
+
+    def _remember(self, known: tuple[AccountId, str], recipients: tuple[str, ...]) -> None:
+        self._recipients.pop(known, None)
+        if len(self._recipients) >= KNOWN_RECIPIENTS:
+            del self._recipients[next(iter(self._recipients))]
+        self._recipients[known] = recipients
 
     async def create_message(
         self,
@@ -333,6 +386,8 @@ class MessagingService:
         await health.refresh(repos, chat, now)
         await repos.lines.touch(line.id, now)
         await self.queue.schedule(repos, SEND_JOB, {"message_id": message.id})
+        recipients = tuple(h.handle for h in chat.recipients)
+        repos.after_commit(lambda: self._remember((account.id, chat.id), recipients))
         return SendResult(chat, line, message, created, reason, previous_chat_id)
 
     async def _check_against_chat(self, repos: Repos, chat: Chat, content: MessageContent) -> None:
@@ -375,10 +430,9 @@ class MessagingService:
             message = await repos.messages.get_any(message_id)
             if message is None or message.delivery_status is not DeliveryStatus.QUEUED:
                 return
-            chat = await repos.chats.get_any(message.chat_id)
-            assert chat is not None
-            line = await repos.lines.get(chat.account_id, chat.line_id)
-            assert line is not None
+            found = await repos.chats.with_line_any(message.chat_id)
+            assert found is not None, "a message always belongs to a chat, and a chat to a line"
+            chat, line = found
         recipients = [h.handle for h in chat.recipients]
         caps = await self._capabilities_of(chat.account_id, recipients)
         if (

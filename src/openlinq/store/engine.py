@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+from openlinq.store import sqlite_loop
 
 
 def normalise_url(url: str) -> URL:
@@ -51,7 +52,16 @@ class Database:
         database = self.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(self.url, echo=echo, pool_size=3, max_overflow=2)
+        # SQLite calls run on the event loop; only lock waits go to aiosqlite's thread
+        # (store/sqlite_loop.py says why, and what it costs).
+        args, options = aiosqlite_dialect().create_connect_args(self.url)
+
+        async def connect() -> sqlite_loop.LoopConnection:
+            return await sqlite_loop.connect(*args, **options)
+
+        engine = create_async_engine(
+            self.url, echo=echo, pool_size=3, max_overflow=2, async_creator=connect
+        )
         _install_sqlite_hooks(engine)
         return engine
 
@@ -106,7 +116,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # No busy_timeout here: a call that meets a lock waits on aiosqlite's thread instead
+        # of blocking the loop (sqlite_loop.WAIT_TIMEOUT_MS).
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

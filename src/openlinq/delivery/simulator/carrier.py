@@ -18,6 +18,7 @@ from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
 from openlinq.domain.models import Service
 from openlinq.jobs.runner import JobQueue, JobRunner
+from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
 TYPING_LEAD = 0.5
@@ -53,20 +54,23 @@ class SimulatorCarrier(Carrier):
 
     async def profile(self, account_id: AccountId, handle: str) -> DeviceProfile:
         async with self.storage.read() as repos:
-            stored = await repos.sim_devices.get(account_id, handle)
-        return resolve_profile(handle, stored[0] if stored else None)
+            return await _profile_in(repos, account_id, handle)
 
     async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
         return (await self.profile(account_id, handle)).services
 
     async def send(self, message: OutboundMessage) -> None:
-        profiles = {h: await self.profile(message.account_id, h) for h in message.recipients}
-        reachable = [h for h, p in profiles.items() if p.reachable]
-        if not reachable:
-            raise CarrierRejectedError(
-                ErrorCode.PHONE_NOT_AVAILABLE, "the recipient's phone is unreachable"
-            )
+        # The devices are read in the transaction that records the send: one transaction,
+        # not one more per recipient (a refusal rolls it back before anything is written).
         async with self.storage.write() as repos:
+            profiles = {
+                h: await _profile_in(repos, message.account_id, h) for h in message.recipients
+            }
+            reachable = [h for h, p in profiles.items() if p.reachable]
+            if not reachable:
+                raise CarrierRejectedError(
+                    ErrorCode.PHONE_NOT_AVAILABLE, "the recipient's phone is unreachable"
+                )
             await self.recorder.sent(message.message_id, within=repos)
             for handle in reachable:
                 await self.queue.schedule(
@@ -254,3 +258,9 @@ class SimulatorCarrier(Carrier):
             job["handle"],
             job["reaction"],
         )
+
+
+async def _profile_in(repos: Repos, account_id: AccountId, handle: str) -> DeviceProfile:
+    """The device ``handle`` is, with the account's overrides, read in ``repos``' transaction."""
+    stored = await repos.sim_devices.get(account_id, handle)
+    return resolve_profile(handle, stored[0] if stored else None)

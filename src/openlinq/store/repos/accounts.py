@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ApiKeyId
@@ -21,6 +21,14 @@ def _account(row: Any) -> Account:
         daily_message_limit=row.daily_message_limit,
         retention_hours=row.retention_hours,
     )
+
+
+# Every request authenticates (when its key's lookup is not cached): built once.
+_FOR_KEY_HASH = (
+    select(accounts, api_keys.c.key_hash)
+    .join(api_keys, api_keys.c.account_id == accounts.c.id)
+    .where(api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None))
+)
 
 
 class AccountRepo:
@@ -78,12 +86,7 @@ class AccountRepo:
         )
 
     async def account_for_key_hash(self, key_hash: str) -> tuple[Account | None, str | None]:
-        query = (
-            select(accounts, api_keys.c.key_hash)
-            .join(api_keys, api_keys.c.account_id == accounts.c.id)
-            .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
-        )
-        row = (await self.conn.execute(query)).first()
+        row = (await self.conn.execute(_FOR_KEY_HASH, {"key_hash": key_hash})).first()
         return (_account(row), row.key_hash) if row else (None, None)
 
     async def keys(self, account_id: AccountId) -> list[dict[str, Any]]:

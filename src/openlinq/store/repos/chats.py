@@ -5,14 +5,54 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, HandleId, LineId
-from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, Service
+from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, Line, Service
+from openlinq.store.repos.lines import line_from_row
 from openlinq.store.tables import chat_handles, chats, lines
 
 ChatCursor = tuple[datetime, int]
+
+# Statements on the send and delivery paths, built once: SQLAlchemy then finds their
+# compiled form by identity instead of building and hashing a new statement per call.
+_BY_ID = select(chats).where(
+    chats.c.account_id == bindparam("account_id"), chats.c.id == bindparam("chat_id")
+)
+_BY_ID_ANY = select(chats).where(chats.c.id == bindparam("chat_id"))
+_HANDLES_OF = (
+    select(chat_handles)
+    .where(chat_handles.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
+    .order_by(chat_handles.c.chat_id, chat_handles.c.position)
+)
+# A chat with its handles and its line in one statement: one row per handle, each carrying
+# the chat's columns, then the line's and the handle's under a prefix (line__, handle__).
+_WITH_LINE = (
+    select(
+        chats,
+        *(c.label(f"line__{c.name}") for c in lines.c),
+        *(c.label(f"handle__{c.name}") for c in chat_handles.c),
+    )
+    .join(lines, lines.c.id == chats.c.line_id)
+    .join(chat_handles, chat_handles.c.chat_id == chats.c.id)
+    .order_by(chat_handles.c.position)
+)
+_WITH_LINE_BY_ID = _WITH_LINE.where(
+    chats.c.account_id == bindparam("account_id"), chats.c.id == bindparam("chat_id")
+)
+_WITH_LINE_BY_ID_ANY = _WITH_LINE.where(chats.c.id == bindparam("chat_id"))
+_ACTIVITY = (
+    update(chats)
+    .where(chats.c.id == bindparam("target_id"))
+    .values(last_activity_at=bindparam("now"), updated_at=bindparam("now"))
+)
+_ACTIVITY_ON_SERVICE = _ACTIVITY.values(service=bindparam("new_service"))
+_HEALTH = (
+    update(chats)
+    .where(chats.c.id == bindparam("target_id"))
+    .values(health=bindparam("new_health"), health_updated_at=bindparam("now"))
+)
 
 
 def _handle(row: Any) -> ChatHandle:
@@ -45,6 +85,26 @@ def _chat(row: Any, handles: Sequence[ChatHandle]) -> Chat:
         last_activity_at=row.last_activity_at,
         handles=tuple(handles),
     )
+
+
+class _Prefixed:
+    """The columns of a row whose names start with ``prefix``, by their unprefixed name."""
+
+    __slots__ = ("_mapping", "_prefix")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._mapping = row._mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._prefix + name]
+
+
+def _chat_with_line(rows: Sequence[Any]) -> tuple[Chat, Line] | None:
+    if not rows:
+        return None
+    handles = [_handle(_Prefixed(r, "handle__")) for r in rows]
+    return _chat(rows[0], handles), line_from_row(_Prefixed(rows[0], "line__"))
 
 
 class ChatRepo:
@@ -91,11 +151,7 @@ class ChatRepo:
         if not rows:
             return []
         ids = [r.id for r in rows]
-        handle_rows = await self.conn.execute(
-            select(chat_handles)
-            .where(chat_handles.c.chat_id.in_(ids))
-            .order_by(chat_handles.c.chat_id, chat_handles.c.position)
-        )
+        handle_rows = await self.conn.execute(_HANDLES_OF, {"chat_ids": ids})
         by_chat: dict[str, list[ChatHandle]] = defaultdict(list)
         for h in handle_rows:
             by_chat[h.chat_id].append(_handle(h))
@@ -103,16 +159,26 @@ class ChatRepo:
 
     async def get(self, account_id: AccountId, chat_id: ChatId) -> Chat | None:
         rows = (
-            await self.conn.execute(
-                select(chats).where(chats.c.account_id == account_id, chats.c.id == chat_id)
-            )
+            await self.conn.execute(_BY_ID, {"account_id": account_id, "chat_id": chat_id})
         ).all()
         found = await self._with_handles(rows)
         return found[0] if found else None
 
+    async def with_line(self, account_id: AccountId, chat_id: ChatId) -> tuple[Chat, Line] | None:
+        """The account's chat with its line, in one statement."""
+        rows = await self.conn.execute(
+            _WITH_LINE_BY_ID, {"account_id": account_id, "chat_id": chat_id}
+        )
+        return _chat_with_line(rows.all())
+
+    async def with_line_any(self, chat_id: ChatId) -> tuple[Chat, Line] | None:
+        """Internal lookup of a chat and its line, for work that already holds a trusted id."""
+        rows = await self.conn.execute(_WITH_LINE_BY_ID_ANY, {"chat_id": chat_id})
+        return _chat_with_line(rows.all())
+
     async def get_any(self, chat_id: ChatId) -> Chat | None:
         """Internal lookup for background work that already holds a trusted id."""
-        rows = (await self.conn.execute(select(chats).where(chats.c.id == chat_id))).all()
+        rows = (await self.conn.execute(_BY_ID_ANY, {"chat_id": chat_id})).all()
         found = await self._with_handles(rows)
         return found[0] if found else None
 
@@ -181,10 +247,12 @@ class ChatRepo:
     async def record_activity(
         self, chat_id: ChatId, service: Service | None, now: datetime
     ) -> None:
-        values: dict[str, Any] = {"last_activity_at": now, "updated_at": now}
-        if service is not None:
-            values["service"] = service.value
-        await self.conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
+        if service is None:
+            await self.conn.execute(_ACTIVITY, {"target_id": chat_id, "now": now})
+            return
+        await self.conn.execute(
+            _ACTIVITY_ON_SERVICE, {"target_id": chat_id, "now": now, "new_service": service.value}
+        )
 
     async def update_group(
         self,
@@ -265,7 +333,5 @@ class ChatRepo:
 
     async def set_health(self, chat_id: ChatId, health: ChatHealth, now: datetime) -> None:
         await self.conn.execute(
-            update(chats)
-            .where(chats.c.id == chat_id)
-            .values(health=health.value, health_updated_at=now)
+            _HEALTH, {"target_id": chat_id, "new_health": health.value, "now": now}
         )

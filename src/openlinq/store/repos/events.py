@@ -22,6 +22,9 @@ class StoredEvent:
     created_at: datetime
 
 
+_APPEND = events.insert()  # built once: every state change appends an event
+
+
 class EventRepo:
     """The outbox: events are written in the transaction of the change that causes them."""
 
@@ -30,15 +33,16 @@ class EventRepo:
 
     async def append(self, event: StoredEvent) -> None:
         await self.conn.execute(
-            events.insert().values(
-                id=event.id,
-                account_id=event.account_id,
-                type=event.type,
-                phone_number=event.phone_number,
-                trace_id=event.trace_id,
-                data=event.data,
-                created_at=event.created_at,
-            )
+            _APPEND,
+            {
+                "id": event.id,
+                "account_id": event.account_id,
+                "type": event.type,
+                "phone_number": event.phone_number,
+                "trace_id": event.trace_id,
+                "data": event.data,
+                "created_at": event.created_at,
+            },
         )
 
     async def recent(self, account_id: AccountId, limit: int = 100) -> list[StoredEvent]:

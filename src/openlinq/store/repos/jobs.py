@@ -4,13 +4,52 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Select, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import JobId, new_id
 from openlinq.store.tables import jobs
 
 JOBS_CHANNEL = "openlinq_jobs"
+
+# Every job is enqueued, claimed and completed with these: built once, so SQLAlchemy finds
+# their compiled form by identity instead of building and hashing new statements each time.
+_ENQUEUE = jobs.insert()
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+
+def _due(*, of_kinds: bool) -> Select[tuple[str]]:
+    due = (
+        select(jobs.c.id)
+        .where(
+            jobs.c.dead_at.is_(None),
+            jobs.c.run_at <= bindparam("now"),
+            or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < bindparam("now")),
+        )
+        .order_by(jobs.c.run_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return due.where(jobs.c.kind.in_(bindparam("kinds", expanding=True))) if of_kinds else due
+
+
+_DUE = _due(of_kinds=False)
+_DUE_OF_KINDS = _due(of_kinds=True)
+_LEASE = (
+    update(jobs)
+    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        locked_by=bindparam("worker"),
+        locked_until=bindparam("until"),
+        attempts=jobs.c.attempts + 1,
+    )
+)
+_LEASED = (
+    select(jobs).where(jobs.c.id.in_(bindparam("ids", expanding=True))).order_by(jobs.c.run_at)
+)
+_COMPLETE = jobs.delete().where(
+    jobs.c.id.in_(bindparam("ids", expanding=True)), jobs.c.locked_by == bindparam("worker")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +73,16 @@ class JobRepo:
     ) -> JobId:
         job_id = JobId(new_id())
         await self.conn.execute(
-            jobs.insert().values(
-                id=job_id,
-                kind=kind,
-                payload=payload,
-                run_at=run_at,
-                attempts=0,
-                trace_id=trace_id,
-                created_at=run_at,
-            )
+            _ENQUEUE,
+            {
+                "id": job_id,
+                "kind": kind,
+                "payload": payload,
+                "run_at": run_at,
+                "attempts": 0,
+                "trace_id": trace_id,
+                "created_at": run_at,
+            },
         )
         return job_id
 
@@ -60,38 +100,23 @@ class JobRepo:
         side; SQLite ignores it and relies on its single writer. A lease that
         runs out (a crashed worker) makes the job claimable again.
         """
-        due = (
-            select(jobs.c.id)
-            .where(
-                jobs.c.dead_at.is_(None),
-                jobs.c.run_at <= now,
-                or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now),
+        if kinds is None:
+            due = await self.conn.execute(_DUE, {"now": now, "limit": limit})
+        else:
+            due = await self.conn.execute(
+                _DUE_OF_KINDS, {"now": now, "limit": limit, "kinds": kinds}
             )
-            .order_by(jobs.c.run_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        if kinds is not None:
-            due = due.where(jobs.c.kind.in_(kinds))
-        ids = [r.id for r in await self.conn.execute(due)]
+        ids = [r.id for r in due]
         if not ids:
             return []
-        await self.conn.execute(
-            update(jobs)
-            .where(jobs.c.id.in_(ids))
-            .values(locked_by=worker, locked_until=now + lease, attempts=jobs.c.attempts + 1)
-        )
-        rows = await self.conn.execute(
-            select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.run_at)
-        )
+        await self.conn.execute(_LEASE, {"ids": ids, "worker": worker, "until": now + lease})
+        rows = await self.conn.execute(_LEASED, {"ids": ids})
         return [Job(JobId(r.id), r.kind, r.payload, r.run_at, r.attempts, r.trace_id) for r in rows]
 
     async def notify(self) -> None:
         """Wake the other processes' runners when this transaction commits (PostgreSQL)."""
         if self.conn.dialect.name == "postgresql":
-            await self.conn.execute(
-                text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL}
-            )
+            await self.conn.execute(_NOTIFY, {"channel": JOBS_CHANNEL})
 
     async def release_leases(self) -> int:
         """Free every lease: only safe when this process is the only worker (SQLite)."""
@@ -113,9 +138,7 @@ class JobRepo:
     async def complete_many(self, job_ids: list[JobId], worker: str) -> None:
         """Delete finished jobs (only while this worker still holds their lease)."""
         if job_ids:
-            await self.conn.execute(
-                jobs.delete().where(jobs.c.id.in_(job_ids), jobs.c.locked_by == worker)
-            )
+            await self.conn.execute(_COMPLETE, {"ids": job_ids, "worker": worker})
 
     async def retry(self, job_id: JobId, run_at: datetime, error: str) -> None:
         await self.conn.execute(

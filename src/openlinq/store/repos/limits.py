@@ -2,10 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.store.tables import rate_hits
+
+# Taken on every send: built once (see repos/chats.py).
+_HITS_SINCE = select(func.count(), func.min(rate_hits.c.at)).where(
+    rate_hits.c.key == bindparam("hit_key"), rate_hits.c.at > bindparam("since")
+)
+_HIT = rate_hits.insert()
 
 
 class RateRepo:
@@ -14,20 +20,14 @@ class RateRepo:
 
     async def hits_since(self, key: str, since: datetime) -> tuple[int, datetime | None]:
         """How many hits ``key`` has had since ``since``, and the oldest of them."""
-        row = (
-            await self.conn.execute(
-                select(func.count(), func.min(rate_hits.c.at)).where(
-                    rate_hits.c.key == key, rate_hits.c.at > since
-                )
-            )
-        ).one()
+        row = (await self.conn.execute(_HITS_SINCE, {"hit_key": key, "since": since})).one()
         oldest = row[1]
         if isinstance(oldest, str):  # SQLite aggregates lose the column type
             oldest = datetime.fromisoformat(oldest)
         return int(row[0]), oldest
 
     async def hit(self, key: str, at: datetime) -> None:
-        await self.conn.execute(rate_hits.insert().values(key=key, at=at))
+        await self.conn.execute(_HIT, {"key": key, "at": at})
 
     async def forget_before(self, before: datetime) -> int:
         result = await self.conn.execute(rate_hits.delete().where(rate_hits.c.at < before))

@@ -3,15 +3,34 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import Line, LineStatus, LineType, Reputation
 from openlinq.store.tables import lines
 
+# Statements on the send and delivery paths, built once (see repos/chats.py).
+_BY_ID = select(lines).where(
+    lines.c.account_id == bindparam("account_id"), lines.c.id == bindparam("line_id")
+)
+_LAST_USED = select(func.max(lines.c.last_used_at)).where(
+    lines.c.account_id
+    == select(lines.c.account_id).where(lines.c.id == bindparam("line_id")).scalar_subquery()
+)
+_TOUCH = (
+    update(lines).where(lines.c.id == bindparam("target_id")).values(last_used_at=bindparam("now"))
+)
+_other = lines.alias("other")
+# The usual case in one statement: the clock has moved past every use of the account's lines.
+_TOUCH_IF_LATEST = _TOUCH.where(
+    ~select(_other.c.id)
+    .where(_other.c.account_id == lines.c.account_id, _other.c.last_used_at >= bindparam("now"))
+    .exists()
+)
 
-def _line(row: Any) -> Line:
+
+def line_from_row(row: Any) -> Line:
     return Line(
         id=LineId(row.id),
         account_id=AccountId(row.account_id),
@@ -54,15 +73,13 @@ class LineRepo:
             .where(lines.c.account_id == account_id)
             .order_by(lines.c.created_at, lines.c.phone_number)
         )
-        return [_line(r) for r in rows]
+        return [line_from_row(r) for r in rows]
 
     async def get(self, account_id: AccountId, line_id: LineId) -> Line | None:
         row = (
-            await self.conn.execute(
-                select(lines).where(lines.c.account_id == account_id, lines.c.id == line_id)
-            )
+            await self.conn.execute(_BY_ID, {"account_id": account_id, "line_id": line_id})
         ).first()
-        return _line(row) if row else None
+        return line_from_row(row) if row else None
 
     async def by_number(self, account_id: AccountId, phone_number: str) -> Line | None:
         row = (
@@ -72,7 +89,7 @@ class LineRepo:
                 )
             )
         ).first()
-        return _line(row) if row else None
+        return line_from_row(row) if row else None
 
     async def number_taken(self, phone_number: str) -> bool:
         row = await self.conn.execute(
@@ -91,20 +108,18 @@ class LineRepo:
         Uses within an account stay strictly ordered even when the clock has not moved
         (a manual clock, or two uses in one tick), so rotation never stalls on a tie.
         """
-        account = select(lines.c.account_id).where(lines.c.id == line_id).scalar_subquery()
-        latest = (
-            await self.conn.execute(
-                select(func.max(lines.c.last_used_at)).where(lines.c.account_id == account)
-            )
-        ).scalar()
+        params = {"target_id": line_id, "now": now}
+        if (await self.conn.execute(_TOUCH_IF_LATEST, params)).rowcount:
+            return
+        latest = (await self.conn.execute(_LAST_USED, {"line_id": line_id})).scalar()
         if latest is not None and latest >= now:
             now = latest + timedelta(microseconds=1)
-        await self.conn.execute(update(lines).where(lines.c.id == line_id).values(last_used_at=now))
+        await self.conn.execute(_TOUCH, {"target_id": line_id, "now": now})
 
     async def get_by_id(self, line_id: LineId) -> Line | None:
         """Unscoped lookup, for signed links that already prove which line they name."""
         row = (await self.conn.execute(select(lines).where(lines.c.id == line_id))).first()
-        return _line(row) if row else None
+        return line_from_row(row) if row else None
 
     async def set_retention(self, line_id: LineId, hours: float | None) -> None:
         await self.conn.execute(

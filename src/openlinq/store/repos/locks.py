@@ -3,6 +3,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+_HOLD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+
 
 class LockRepo:
     """Transaction-scoped named locks.
@@ -17,6 +19,4 @@ class LockRepo:
 
     async def hold(self, name: str) -> None:
         if self.conn.dialect.name == "postgresql":
-            await self.conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
-            )
+            await self.conn.execute(_HOLD, {"name": name})

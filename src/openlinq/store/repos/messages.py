@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, MessageId
@@ -20,6 +21,26 @@ from openlinq.domain.models import (
     Service,
 )
 from openlinq.store.tables import message_edits, messages, reactions
+
+
+@functools.cache
+def _status_update(only_from: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+    """The guarded status update for one transition, built once per kind of transition
+    (a handful: sent, delivered, read, failed), so each receipt reuses its compiled form.
+    It returns the updated row, which saves reading the message again for its event."""
+    return (
+        update(messages)
+        .where(
+            messages.c.id == bindparam("target_id"),
+            messages.c.delivery_status.in_(only_from),
+        )
+        .values(
+            delivery_status=bindparam("new_status"),
+            updated_at=bindparam("now"),
+            **{column: bindparam(f"new_{column}") for column in columns},
+        )
+        .returning(*messages.c)
+    )
 
 
 def _message(row: Any) -> Message:
@@ -59,6 +80,21 @@ def _message(row: Any) -> Message:
 
 _VISIBLE = messages.c.deleted_at.is_(None)
 
+# Statements on the send and delivery paths, built once (see repos/chats.py).
+_INSERT = messages.insert()
+_BY_ID = select(messages).where(
+    messages.c.account_id == bindparam("account_id"),
+    messages.c.id == bindparam("message_id"),
+    _VISIBLE,
+)
+_BY_ID_ANY = select(messages).where(messages.c.id == bindparam("message_id"))
+_RECENT_OUTCOMES = (
+    select(messages.c.direction, messages.c.delivery_status)
+    .where(messages.c.chat_id == bindparam("chat_id"))
+    .order_by(messages.c.seq.desc())
+    .limit(bindparam("limit"))
+)
+
 
 class MessageRepo:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -66,47 +102,44 @@ class MessageRepo:
 
     async def add(self, message: Message) -> None:
         await self.conn.execute(
-            messages.insert().values(
-                id=message.id,
-                account_id=message.account_id,
-                chat_id=message.chat_id,
-                direction=message.direction.value,
-                sender_handle=message.sender_handle,
-                parts=list(message.parts),
-                effect={"name": message.effect.name, "type": message.effect.type}
+            _INSERT,
+            {
+                "id": message.id,
+                "account_id": message.account_id,
+                "chat_id": message.chat_id,
+                "direction": message.direction.value,
+                "sender_handle": message.sender_handle,
+                "parts": list(message.parts),
+                "effect": {"name": message.effect.name, "type": message.effect.type}
                 if message.effect
                 else None,
-                reply_to_id=message.reply_to.message_id if message.reply_to else None,
-                reply_to_part=message.reply_to.part_index if message.reply_to else None,
-                thread_root_id=message.thread_root_id,
-                preferred_service=message.preferred_service.value
+                "reply_to_id": message.reply_to.message_id if message.reply_to else None,
+                "reply_to_part": message.reply_to.part_index if message.reply_to else None,
+                "thread_root_id": message.thread_root_id,
+                "preferred_service": message.preferred_service.value
                 if message.preferred_service
                 else None,
-                service=message.service.value,
-                delivery_status=message.delivery_status.value,
-                idempotency_key=message.idempotency_key,
-                request_hash=message.request_hash,
-                created_at=message.created_at,
-                updated_at=message.updated_at,
-                sent_at=message.sent_at,
-                expires_at=message.expires_at,
-                extra=message.send_meta,
-            )
+                "service": message.service.value,
+                "delivery_status": message.delivery_status.value,
+                "idempotency_key": message.idempotency_key,
+                "request_hash": message.request_hash,
+                "created_at": message.created_at,
+                "updated_at": message.updated_at,
+                "sent_at": message.sent_at,
+                "expires_at": message.expires_at,
+                "extra": message.send_meta,
+            },
         )
 
-    async def _fetch(self, query: Any) -> list[Message]:
-        return [_message(r) for r in (await self.conn.execute(query)).all()]
+    async def _fetch(self, query: Any, params: dict[str, Any] | None = None) -> list[Message]:
+        return [_message(r) for r in (await self.conn.execute(query, params)).all()]
 
     async def get(self, account_id: AccountId, message_id: MessageId) -> Message | None:
-        found = await self._fetch(
-            select(messages).where(
-                messages.c.account_id == account_id, messages.c.id == message_id, _VISIBLE
-            )
-        )
+        found = await self._fetch(_BY_ID, {"account_id": account_id, "message_id": message_id})
         return found[0] if found else None
 
     async def get_any(self, message_id: MessageId) -> Message | None:
-        found = await self._fetch(select(messages).where(messages.c.id == message_id))
+        found = await self._fetch(_BY_ID_ANY, {"message_id": message_id})
         return found[0] if found else None
 
     async def by_idempotency_key(self, account_id: AccountId, key: str) -> Message | None:
@@ -150,21 +183,19 @@ class MessageRepo:
         *,
         only_from: Sequence[DeliveryStatus],
         **timestamps: Any,
-    ) -> bool:
-        """Move a message forward; a no-op unless it is in one of ``only_from``.
+    ) -> Message | None:
+        """Move a message forward and return it; a no-op (None) unless it is in one of
+        ``only_from``.
 
         Transitions are guarded in SQL so that repeated or late receipts (a job
         run twice, a carrier callback after a failure) never move a status back.
         """
-        result = await self.conn.execute(
-            update(messages)
-            .where(
-                messages.c.id == message_id,
-                messages.c.delivery_status.in_([s.value for s in only_from]),
-            )
-            .values(delivery_status=status.value, updated_at=now, **timestamps)
+        statement = _status_update(tuple(s.value for s in only_from), tuple(sorted(timestamps)))
+        params = {f"new_{column}": value for column, value in timestamps.items()}
+        moved = await self._fetch(
+            statement, {"target_id": message_id, "new_status": status.value, "now": now, **params}
         )
-        return bool(result.rowcount)
+        return moved[0] if moved else None
 
     async def unread_inbound(self, chat_id: ChatId) -> list[Message]:
         return await self._fetch(
@@ -314,12 +345,7 @@ class MessageRepo:
         self, chat_id: ChatId, limit: int
     ) -> list[tuple[Direction, DeliveryStatus]]:
         """Direction and status of the chat's latest messages, newest first."""
-        rows = await self.conn.execute(
-            select(messages.c.direction, messages.c.delivery_status)
-            .where(messages.c.chat_id == chat_id)
-            .order_by(messages.c.seq.desc())
-            .limit(limit)
-        )
+        rows = await self.conn.execute(_RECENT_OUTCOMES, {"chat_id": chat_id, "limit": limit})
         return [(Direction(r.direction), DeliveryStatus(r.delivery_status)) for r in rows]
 
     async def purge_expired(self, now: datetime, batch: int) -> tuple[int, list[str]]:

@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId
 from openlinq.store.tables import opt_outs
+
+# Checked on every direct send: built once (see repos/chats.py).
+_OPTED_OUT = select(opt_outs.c.handle).where(
+    opt_outs.c.account_id == bindparam("account_id"),
+    opt_outs.c.handle.in_(bindparam("handles", expanding=True)),
+)
 
 
 class OptOutRepo:
@@ -14,11 +20,7 @@ class OptOutRepo:
         self.conn = conn
 
     async def opted_out(self, account_id: AccountId, handles: list[str]) -> list[str]:
-        rows = await self.conn.execute(
-            select(opt_outs.c.handle).where(
-                opt_outs.c.account_id == account_id, opt_outs.c.handle.in_(handles)
-            )
-        )
+        rows = await self.conn.execute(_OPTED_OUT, {"account_id": account_id, "handles": handles})
         return [r.handle for r in rows]
 
     async def add(

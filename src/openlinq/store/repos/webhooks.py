@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, new_id
@@ -101,6 +101,14 @@ def _delivery(row: Any) -> Delivery:
     )
 
 
+# Every event looks up its account's subscriptions: built once (see repos/chats.py).
+_OF_ACCOUNT = (
+    select(webhook_subscriptions)
+    .where(webhook_subscriptions.c.account_id == bindparam("account_id"))
+    .order_by(webhook_subscriptions.c.created_at, webhook_subscriptions.c.id)
+)
+
+
 class WebhookRepo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -147,11 +155,7 @@ class WebhookRepo:
         return _subscription(row) if row else None
 
     async def of_account(self, account_id: AccountId) -> list[Subscription]:
-        rows = await self.conn.execute(
-            select(webhook_subscriptions)
-            .where(webhook_subscriptions.c.account_id == account_id)
-            .order_by(webhook_subscriptions.c.created_at, webhook_subscriptions.c.id)
-        )
+        rows = await self.conn.execute(_OF_ACCOUNT, {"account_id": account_id})
         return [_subscription(r) for r in rows]
 
     async def update(self, subscription_id: str, **values: Any) -> None:

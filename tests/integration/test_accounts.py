@@ -1,0 +1,103 @@
+"""API-key lookups are cached for a few seconds; changes made here take effect at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from openlinq.domain.accounts import KEY_CACHE_SECONDS, AccountService
+from openlinq.domain.clock import ManualClock
+from openlinq.domain.errors import LinqError
+from openlinq.domain.ids import AccountId
+from openlinq.store.engine import Database
+from openlinq.store.migrate import upgrade_to_head
+from openlinq.store.unit import Storage
+
+pytestmark = pytest.mark.anyio
+
+
+class Timer:
+    """A monotonic timer the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Processes:
+    """The same database seen by this process's accounts and by another process's."""
+
+    here: AccountService
+    elsewhere: AccountService
+    timer: Timer
+
+
+@pytest.fixture
+async def processes(fresh_database_url: str) -> AsyncIterator[Processes]:
+    databases = [Database(fresh_database_url), Database(fresh_database_url)]
+    await upgrade_to_head(databases[0])
+    timer = Timer()
+    clock = ManualClock()
+    here = AccountService(Storage(databases[0]), clock, monotonic=timer)
+    elsewhere = AccountService(Storage(databases[1]), clock)
+    yield Processes(here, elsewhere, timer)
+    for db in databases:
+        await db.dispose()
+
+
+async def _unauthorized(accounts: AccountService, key: str) -> bool:
+    try:
+        await accounts.authenticate(key)
+    except LinqError:
+        return True
+    return False
+
+
+async def _only_key_id(accounts: AccountService, account_id: AccountId) -> str:
+    (key,) = await accounts.keys(account_id)
+    return str(key["id"])
+
+
+async def test_a_key_revoked_in_this_process_is_refused_at_once(processes: Processes) -> None:
+    accounts = processes.here
+    account, key = await accounts.create_account("acme")
+    assert (await accounts.authenticate(key)).id == account.id  # now cached
+    assert await accounts.revoke_key(await _only_key_id(accounts, account.id))
+    assert await _unauthorized(accounts, key)
+
+
+async def test_a_policy_change_in_this_process_is_seen_at_once(processes: Processes) -> None:
+    accounts = processes.here
+    account, key = await accounts.create_account("acme")
+    assert (await accounts.authenticate(key)).pair_limit_per_minute is None
+    await accounts.set_policy(
+        account.id, pair_limit_per_minute=5, daily_message_limit=None, retention_hours=None
+    )
+    assert (await accounts.authenticate(key)).pair_limit_per_minute == 5
+
+
+async def test_another_process_s_revocation_is_seen_when_the_lookup_expires(
+    processes: Processes,
+) -> None:
+    here, elsewhere, timer = processes.here, processes.elsewhere, processes.timer
+    account, key = await here.create_account("acme")
+    await here.authenticate(key)
+    assert await elsewhere.revoke_key(await _only_key_id(elsewhere, account.id))
+    timer.now += KEY_CACHE_SECONDS - 0.1
+    assert (await here.authenticate(key)).id == account.id  # still trusted from the cache
+    timer.now += 0.1
+    assert await _unauthorized(here, key)
+
+
+async def test_a_key_added_by_another_process_works_at_once(processes: Processes) -> None:
+    here, elsewhere = processes.here, processes.elsewhere
+    account, _ = await here.create_account("acme")
+    new_key = "olq_" + "k" * 43
+    assert await _unauthorized(here, new_key)  # refusals are not cached
+    await elsewhere.add_key(account.id, "ci", new_key)
+    assert (await here.authenticate(new_key)).id == account.id
