@@ -99,7 +99,7 @@ class AccountRepo:
                 api_keys.c.revoked_at,
             )
             .where(api_keys.c.account_id == account_id)
-            .order_by(api_keys.c.created_at)
+            .order_by(api_keys.c.created_at, api_keys.c.id)
         )
         return [dict(r._mapping) for r in rows]
 
