@@ -29,7 +29,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
     # A claimed job whose worker died becomes claimable again after this long.
     job_lease_seconds: float = Field(default=60.0, gt=0)
+    # A webhook attempt, from connecting to the end of the answer, must finish within this.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A media file fetched by URL must be downloaded completely within this (any other
+    # outbound fetch too): a server that drips bytes cannot hold a send request longer.
+    fetch_deadline_seconds: float = Field(default=30.0, gt=0)
     webhook_endpoint_concurrency: int = Field(default=4, ge=1)
     # Disable a subscription whose endpoint has failed without a success for this long.
     webhook_disable_after_hours: float = Field(default=72.0, gt=0)

@@ -93,7 +93,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     carrier = SimulatorCarrier(storage, queue, recorder, location_feed)
     carrier.register_jobs(runner)
     policy = OutboundPolicy(hosted=settings.hosted_mode)
-    attachments = AttachmentService(storage, clock, blob_store(settings), links, policy)
+    attachments = AttachmentService(
+        storage,
+        clock,
+        blob_store(settings),
+        links,
+        policy,
+        fetch_deadline=settings.fetch_deadline_seconds,
+    )
     messaging = MessagingService(storage, clock, carrier, queue, recorder, events, attachments)
     runner.register(SEND_JOB, messaging.run_send_job)
     actions = CarrierActions(queue, carrier)

@@ -102,6 +102,20 @@ def _uploaded_png(tenant: Tenant) -> str:
         pytest.param(
             {"parts": [{"type": "media", "url": "ftp://example.com/a.png"}]}, id="media-ftp-url"
         ),
+        *(
+            pytest.param({"parts": [{"type": "media", "url": url}]}, id=f"media-url-{name}")
+            for name, url in (
+                ("bad-ipv6-literal", "http://[::1/x.png"),
+                ("port-above-65535", "http://127.0.0.1:99999/x.png"),
+                ("port-not-a-number", "http://127.0.0.1:http/x.png"),
+                ("crlf", "http://127.0.0.1/x.png\r\nX-Injected: 1"),
+                ("space", "http://127.0.0.1/a b.png"),
+                ("nul", "http://127.0.0.1/x\u0000.png"),
+                ("invalid-idna", "http://xn--zz.example/x.png"),
+                ("no-host", "http:///x.png"),
+                ("zone-id", "http://[fe80::1%25eth0]/x.png"),
+            )
+        ),
         pytest.param(
             {"parts": [_text()], "experience": {"name": "poll", "action": "create"}},
             id="parts-and-experience",

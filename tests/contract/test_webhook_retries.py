@@ -442,3 +442,14 @@ def test_a_slow_endpoint_does_not_hold_up_another(tenant: Tenant, receiver: Rece
         for hit in fast.hits:
             verify(tenant, hit, quick.signing_secret)
         assert {d["status"] for d in _log(tenant, slow.id)["deliveries"]} == {"succeeded"}
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(
+    tenant: Tenant, receiver: Receiver
+) -> None:
+    """The webhook timeout bounds the whole attempt: a byte every 0.2 s (6 s in all)
+    passes every per-read timeout, and still ends at 1 s."""
+    subscription = _one_event(tenant, receiver, Answer(body=b"x" * 30, drip=0.2))
+    (attempt,) = _only_delivery(tenant, subscription.id)["attempt_log"]
+    assert attempt["error"] == "timed out after 1 s"
+    assert 1000 <= attempt["latency_ms"] < 2000

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,43 @@ def serving(directory: Path) -> Iterator[str]:
     """Serve ``directory`` over plain HTTP on loopback; yields the base URL."""
     port = free_port()
     server = _Server(("127.0.0.1", port), partial(_Quiet, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def dripping(body: bytes, interval: float, content_type: str = "image/png") -> Iterator[str]:
+    """A loopback server that answers every GET with ``body``, one byte per ``interval``.
+
+    Each read gets a byte well within any per-read timeout, so only a total deadline
+    stops the download early. Yields the base URL.
+    """
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(interval)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up: the point of the test
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    port = free_port()
+    server = _Server(("127.0.0.1", port), Drip)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -27,6 +27,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds of real time before answering (to outlast a timeout)
     body: bytes = b'{"ok":true}'
+    drip: float = 0.0  # seconds of real time between the body's bytes (a slow peer)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,13 @@ class Receiver:
                         self.send_header(name, value)
                     self.send_header("content-length", str(len(answer.body)))
                     self.end_headers()
-                    self.wfile.write(answer.body)
+                    if answer.drip:
+                        for byte in answer.body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(answer.drip)
+                    else:
+                        self.wfile.write(answer.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout): that is the point of a delay
 

@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from openlinq.domain.errors import ErrorCode, LinqError
-from openlinq.outbound import OutboundPolicy, ResolvedTarget, pinned_request
+from openlinq.outbound import OutboundPolicy, ResolvedTarget, parse_url, pinned_request
 from openlinq.webhooks.catalogue import V2025, V2026, payload_version, version_for
 from openlinq.webhooks.retry import MAX_ATTEMPTS, Outcome, backoff, next_delay, parse_retry_after
 from openlinq.webhooks.signing import new_secret, signed_headers
@@ -170,3 +170,82 @@ async def test_hosted_mode_pins_the_checked_public_address() -> None:
 async def test_local_mode_does_not_resolve() -> None:
     target = await OutboundPolicy(hosted=False).resolve("http://127.0.0.1:9/h")
     assert target.address is None
+
+
+# -- strict URL parsing (one parser for webhook targets and media URLs) -------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port"),
+    [
+        ("https://hooks.example.com/linq?x=1", "hooks.example.com", 443),
+        ("http://127.0.0.1:9000/h", "127.0.0.1", 9000),
+        ("http://[::1]:8080/h", "::1", 8080),
+        ("https://bücher.example/h", "xn--bcher-kva.example", 443),
+        ("http://receiver_1:8000/h", "receiver_1", 8000),
+        ("https://HOOKS.Example.com./h", "hooks.example.com", 443),
+    ],
+)
+def test_valid_urls_parse_to_an_ascii_host_and_port(url: str, host: str, port: int) -> None:
+    parsed = parse_url(url, "target_url")
+    assert (parsed.url, parsed.host, parsed.port) == (url, host, port)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/x",
+        "http://127.0.0.1:99999/x.png",
+        "http://127.0.0.1:0/x",
+        "http://host:port/x",
+        "https://hooks.example.com/a\x00b",
+        "https://hooks.example.com/a\r\nX-Injected: 1",
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com/a\u2028b",
+        "https://hooks.example.com/a\u200bb",
+        "https://xn--zz.example/h",
+        "https://-bad.example/h",
+        "https://a..b/h",
+        "https://☃.net/h",
+        "https://999.0.0.1/h",
+        "http://[fe80::1%25eth0]/h",
+        "https:///h",
+        "https://:443/h",
+        "mailto:someone@example.com",
+        "javascript:alert(1)",
+        "https://user:pw@hooks.example.com/h",
+        "https://" + "a" * 2040 + ".com/",
+        "",
+    ],
+)
+def test_unparseable_or_hostile_urls_are_refused_with_the_given_code(url: str) -> None:
+    with pytest.raises(LinqError) as caught:
+        parse_url(url, "parts[0].url", ErrorCode.INVALID_MESSAGE_CONTENT)
+    assert caught.value.code is ErrorCode.INVALID_MESSAGE_CONTENT
+    assert caught.value.message.startswith("parts[0].url ")
+
+
+@async_test
+async def test_delivery_refuses_a_stored_url_that_no_longer_parses() -> None:
+    """Rows stored before parsing was strict fail as refused, not as a crashing job."""
+    with pytest.raises(PermissionError):
+        await OutboundPolicy(hosted=False).resolve("http://127.0.0.1:99999/h")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://127.0.0.1/h", "https://[::1]/h", "https://localhost/h", "https://10.0.0.1/h"]
+)
+@async_test
+async def test_hosted_mode_refuses_private_targets_when_they_are_set(url: str) -> None:
+    with pytest.raises(LinqError) as caught:
+        await OutboundPolicy(hosted=True).check_target(url, "target_url")
+    assert caught.value.code is ErrorCode.INVALID_PARAMETER
+    assert await OutboundPolicy(hosted=False).check_target(url, "target_url") == url
+
+
+@async_test
+async def test_hosted_mode_accepts_public_targets_and_unresolvable_names() -> None:
+    policy = OutboundPolicy(hosted=True)
+    assert await policy.check_target("https://1.1.1.1/h", "target_url") == "https://1.1.1.1/h"
+    # DNS may be down for a moment: delivery checks again, so this is not refused now.
+    assert await policy.check_target("https://hooks.invalid/h", "target_url")

@@ -7,6 +7,7 @@ against the declared type, and are served back through signed, expiring links.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 import tempfile
 from collections.abc import AsyncIterator
@@ -26,14 +27,15 @@ from openlinq.domain.links import UPLOAD_TTL, Links
 from openlinq.domain.models import Account
 from openlinq.domain.parts import MEDIA_TYPES, MessageContent
 from openlinq.domain.sniffing import check_content, check_content_type
-from openlinq.outbound import OutboundPolicy, pinned_request
+from openlinq.outbound import Deadline, OutboundPolicy, pinned_request
 from openlinq.store.repos.attachments import Attachment
 from openlinq.store.unit import Storage
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_URL_MEDIA_BYTES = 10 * 1024 * 1024
 SNIFF_BYTES = 8192
-FETCH_TIMEOUT_SECONDS = 30.0
+FETCH_TIMEOUT_SECONDS = 30.0  # per connect or read
+FETCH_DEADLINE_SECONDS = 30.0  # the whole download
 MAX_FILENAME = 255
 # The platform transcodes these on arrival; stored files keep their canonical names.
 CANONICAL_TYPES = {"audio/mp3": "audio/mpeg", "audio/aiff": "audio/x-aiff"}
@@ -61,12 +63,15 @@ class AttachmentService:
         blobs: BlobStore,
         links: Links,
         policy: OutboundPolicy,
+        *,
+        fetch_deadline: float = FETCH_DEADLINE_SECONDS,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.blobs = blobs
         self.links = links
         self.policy = policy
+        self.fetch_deadline = fetch_deadline
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -202,6 +207,10 @@ class AttachmentService:
             await self._fail(attachment, error.message)
             await self.blobs.delete(attachment.blob_key)
             raise
+        except Exception as exc:  # the sender failed or was too slow: never leave it pending
+            await self._fail(attachment, f"{type(exc).__name__}: {exc}")
+            await self.blobs.delete(attachment.blob_key)
+            raise
         async with self.storage.write() as repos:
             await repos.attachments.set_status(attachment.id, "complete", self.clock.now())
         return size
@@ -265,19 +274,29 @@ class AttachmentService:
         return attachment
 
     async def fetch(self, account: Account, url: str, field: str) -> Attachment:
-        """Download a public file (at most 10 MB), check it and keep it as an attachment."""
+        """Download a public file (at most 10 MB), check it and keep it as an attachment.
+
+        The whole download (resolving, connecting, headers, body) must finish within the
+        fetch deadline; the database writes in between are not cut short by it.
+        """
         self.policy.check_url(url, field, ErrorCode.INVALID_MESSAGE_CONTENT)
         filename = posixpath.basename(unquote(urlsplit(url).path)) or "attachment"
         now = self.clock.now()
+        deadline = Deadline(self.fetch_deadline)
         try:
-            target = await self.policy.resolve(url)
+            async with deadline():
+                target = await self.policy.resolve(url)
         except (PermissionError, ConnectionError) as exc:
             raise LinqError(ErrorCode.FILE_DOWNLOAD_FAILED, f"{field}: {exc}") from exc
+        except TimeoutError as exc:
+            raise _too_slow(field, deadline) from exc
         request_url, headers, extensions = pinned_request(target)
         try:
-            async with self.http.stream(
-                "GET", request_url, headers=headers, extensions=extensions
-            ) as response:
+            async with contextlib.AsyncExitStack() as stack:
+                async with deadline():
+                    response = await stack.enter_async_context(
+                        self.http.stream("GET", request_url, headers=headers, extensions=extensions)
+                    )
                 if not response.is_success:
                     raise LinqError(
                         ErrorCode.FILE_DOWNLOAD_FAILED,
@@ -302,13 +321,25 @@ class AttachmentService:
                 async with self.storage.write() as repos:
                     await repos.attachments.add(attachment)
                 size = await self._store(
-                    attachment, response.aiter_bytes(), MAX_URL_MEDIA_BYTES, exact=False
+                    attachment,
+                    deadline.chunks(response.aiter_bytes()),
+                    MAX_URL_MEDIA_BYTES,
+                    exact=False,
                 )
+        except TimeoutError as exc:
+            raise _too_slow(field, deadline) from exc
         except httpx.HTTPError as exc:
             raise LinqError(ErrorCode.FILE_DOWNLOAD_FAILED, f"{field}: {exc}") from exc
         async with self.storage.write() as repos:
             await repos.attachments.set_size(attachment.id, size)
         return replace(attachment, size_bytes=size, status="complete")
+
+
+def _too_slow(field: str, deadline: Deadline) -> LinqError:
+    return LinqError(
+        ErrorCode.FILE_DOWNLOAD_FAILED,
+        f"{field}: the download did not finish within {deadline.seconds:g} s",
+    )
 
 
 def _content_type_of(filename: str, header: str | None) -> str:
@@ -347,7 +378,10 @@ async def spooled(blobs: BlobStore, attachment: Attachment) -> AsyncIterator[str
 
 def attachment_id_from_url(url: str) -> str | None:
     """The attachment a download link of this server names (``/files/<id>/<name>``)."""
-    parts = urlsplit(url).path.split("/")
+    try:
+        parts = urlsplit(url).path.split("/")
+    except ValueError:  # not a URL at all, so not one of ours
+        return None
     if len(parts) >= 3 and parts[1] == "files" and is_uuid(parts[2]):
         return parts[2]
     return None

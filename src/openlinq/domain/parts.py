@@ -13,6 +13,7 @@ from openlinq.domain.card_parts import app_clip_part, imessage_app_part
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import MessageId, is_uuid
 from openlinq.domain.models import Effect, ReplyTo, Service
+from openlinq.outbound import parse_url
 
 MAX_PARTS = 100
 MAX_URL_MEDIA = 40
@@ -294,7 +295,10 @@ def _check_decorations(
 def check_url(raw: str, field: str) -> str:
     if len(raw) > MAX_URL_LENGTH:
         raise _content_error(f"{field} is longer than {MAX_URL_LENGTH} characters")
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:  # e.g. a broken IPv6 literal
+        raise _content_error(f"{field} is not a valid URL") from exc
     schemes = ("http", "https")
     if parts.scheme.lower() not in schemes or not parts.netloc:
         raise _content_error(f"{field} must be an absolute http(s) URL")
@@ -309,6 +313,7 @@ def _media_part(index: int, part: dict[str, Any]) -> dict[str, Any]:
     sticker = bool(part.get("sticker"))
     if attachment_id is not None:
         return {"type": "media", "attachment_id": attachment_id, "sticker": sticker}
+    parse_url(str(url), f"parts[{index}].url", ErrorCode.INVALID_MESSAGE_CONTENT)
     extension = posixpath.splitext(unquote(urlsplit(url).path))[1].lower()
     if extension and extension not in MEDIA_TYPES:
         raise LinqError(

@@ -10,6 +10,7 @@ POSTs, logs the attempt, and schedules the next attempt itself according to
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -154,18 +155,21 @@ class WebhookDispatcher:
         headers.update(await self._routing_headers(subscription, event))
         started = time.perf_counter()
         try:
-            target = await self.policy.resolve(subscription.target_url)
-            url, pin_headers, extensions = pinned_request(target)
-            headers.update(pin_headers)
-            async with self.http.stream(
-                "POST",
-                url,
-                content=body,
-                headers=headers,
-                timeout=self.settings.timeout_seconds,
-                extensions=extensions,
-            ) as response:
-                snippet = await _read_snippet(response)
+            # The timeout bounds the whole attempt, not each read: an endpoint that
+            # drips its answer cannot hold a delivery slot for longer.
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                target = await self.policy.resolve(subscription.target_url)
+                url, pin_headers, extensions = pinned_request(target)
+                headers.update(pin_headers)
+                async with self.http.stream(
+                    "POST",
+                    url,
+                    content=body,
+                    headers=headers,
+                    timeout=self.settings.timeout_seconds,
+                    extensions=extensions,
+                ) as response:
+                    snippet = await _read_snippet(response)
                 outcome = Outcome(
                     response.status_code,
                     None if response.is_success else f"HTTP {response.status_code}",
@@ -178,7 +182,7 @@ class WebhookDispatcher:
                 )
         except PermissionError as exc:
             outcome, snippet, token = Outcome(None, f"refused: {exc}", refused=True), None, None
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             outcome, snippet, token = (
                 Outcome(None, f"timed out after {self.settings.timeout_seconds:g} s"),
                 None,

@@ -89,8 +89,9 @@ class SubscriptionService:
         self.events = events
         self.policy = policy
 
-    def _check_target(self, target_url: str) -> str:
-        self.policy.check_url(target_url, "target_url")
+    async def _check_target(self, target_url: str) -> str:
+        """Before any transaction: in hosted mode this resolves the host."""
+        await self.policy.check_target(target_url, "target_url")
         payload_version(target_url)
         return target_url
 
@@ -131,7 +132,7 @@ class SubscriptionService:
         subscription = Subscription(
             id=new_id(),
             account_id=account.id,
-            target_url=self._check_target(target_url),
+            target_url=await self._check_target(target_url),
             secret=new_secret(),
             subscribed_events=_events(subscribed_events),
             phone_numbers=_lines(phone_numbers),
@@ -180,11 +181,11 @@ class SubscriptionService:
         routing_id_header: str | None = _UNSET,
     ) -> Subscription:
         now = self.clock.now()
+        checked = None if target_url is None else await self._check_target(target_url)
         async with self.storage.write() as repos:
             old = await self._owned(repos, account, subscription_id)
             new = old
-            if target_url is not None and target_url != old.target_url:
-                checked = self._check_target(target_url)
+            if checked is not None and checked != old.target_url:
                 if await repos.webhooks.by_target(account.id, checked):
                     raise LinqError(
                         ErrorCode.STATE_CONFLICT, "another subscription has this target_url"
