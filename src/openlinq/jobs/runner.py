@@ -13,7 +13,7 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -78,6 +78,7 @@ class JobRunner:
         self._finished: list[JobId] = []
         self._slots = asyncio.Semaphore(concurrency)
         self._drain_lock = asyncio.Lock()
+        self._running = 0  # claimed jobs whose handlers have not returned
 
     def register(self, kind: str, handler: JobHandler) -> None:
         if kind in self._handlers:
@@ -90,7 +91,7 @@ class JobRunner:
     async def run_due(self) -> int:
         """Run every job due now, including ones that become due while running."""
         ran = 0
-        async with self._drain_lock:
+        async with self._drain_lock, self._keeping_leases():
             for _ in range(MAX_ROUNDS):
                 claimed = await self._finish_and_claim(self.batch_size)
                 if not claimed:
@@ -100,21 +101,57 @@ class JobRunner:
         return ran
 
     async def _run(self, job: Job) -> None:
-        async with self._slots:
-            token = set_trace_id(job.trace_id)
+        self._running += 1  # leased from its claim on, waiting for a slot or not
+        try:
+            async with self._slots:
+                await self._handle(job)
+        finally:
+            self._running -= 1
+
+    async def _handle(self, job: Job) -> None:
+        token = set_trace_id(job.trace_id)
+        try:
+            handler = self._handlers.get(job.kind)
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            await handler(job.payload)
+        except Exception as exc:
+            await self._fail(job, exc)
+        else:
+            # Deleted with the next claim, in its transaction: one write fewer per job.
+            # A crash before then runs the job again, which handlers tolerate.
+            self._finished.append(job.id)
+        finally:
+            reset_trace_id(token)
+
+    @contextlib.asynccontextmanager
+    async def _keeping_leases(self) -> AsyncIterator[None]:
+        """Renew this runner's leases every third of a lease while the block runs.
+
+        A lease only says "this worker is alive"; a job may well run longer than one
+        (a slow webhook endpoint). Without renewal another worker, or this one, would
+        take a running job over and do it twice. A dead worker stops renewing, so its
+        jobs are still taken over when its leases run out.
+        """
+        heartbeat = asyncio.create_task(self._heartbeat(), name="openlinq-job-leases")
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not (self._running or self._finished):
+                continue  # nothing leased: no write
             try:
-                handler = self._handlers.get(job.kind)
-                if handler is None:
-                    raise LookupError(f"no handler for job kind {job.kind!r}")
-                await handler(job.payload)
-            except Exception as exc:
-                await self._fail(job, exc)
-            else:
-                # Deleted with the next claim, in its transaction: one write fewer per job.
-                # A crash before then runs the job again, which handlers tolerate.
-                self._finished.append(job.id)
-            finally:
-                reset_trace_id(token)
+                async with self.storage.write() as repos:
+                    await repos.jobs.renew_leases(self.worker_id, self.clock.now() + self.lease)
+            except Exception:  # a lost connection must not end the heartbeat
+                log.exception("renewing job leases failed")
 
     async def _fail(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -143,23 +180,31 @@ class JobRunner:
             self._wake.set()
 
         try:
-            while True:
-                self._wake.clear()
-                free = self.concurrency - len(running)
-                claimed: list[Job] = []
-                if free > 0:
-                    claimed = await self._claim_safely(min(free, self.batch_size))
-                for job in claimed:
-                    task = asyncio.create_task(self._run(job), name=f"job-{job.kind}")
-                    running.add(task)
-                    task.add_done_callback(finished)
-                if claimed and len(claimed) == min(free, self.batch_size):
-                    continue  # there may be more due work
-                await self._idle(free > 0)
+            async with self._keeping_leases():
+                await self._claim_and_run(running, finished)
         finally:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    async def _claim_and_run(
+        self,
+        running: set[asyncio.Task[None]],
+        finished: Callable[[asyncio.Task[None]], None],
+    ) -> None:
+        while True:
+            self._wake.clear()
+            free = self.concurrency - len(running)
+            claimed: list[Job] = []
+            if free > 0:
+                claimed = await self._claim_safely(min(free, self.batch_size))
+            for job in claimed:
+                task = asyncio.create_task(self._run(job), name=f"job-{job.kind}")
+                running.add(task)
+                task.add_done_callback(finished)
+            if claimed and len(claimed) == min(free, self.batch_size):
+                continue  # there may be more due work
+            await self._idle(free > 0)
 
     async def _finish_and_claim(self, limit: int) -> list[Job]:
         finished, self._finished = self._finished, []

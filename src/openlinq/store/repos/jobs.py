@@ -127,6 +127,15 @@ class JobRepo:
         )
         return int(result.rowcount)
 
+    async def renew_leases(self, worker: str, until: datetime) -> int:
+        """Extend every lease ``worker`` still holds: its jobs are alive, not abandoned."""
+        result = await self.conn.execute(
+            update(jobs)
+            .where(jobs.c.locked_by == worker, jobs.c.locked_until.is_not(None))
+            .values(locked_until=until)
+        )
+        return int(result.rowcount)
+
     async def pending_of_kind(self, kind: str) -> int:
         result = await self.conn.execute(
             select(func.count())
