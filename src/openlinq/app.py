@@ -21,7 +21,7 @@ from openlinq.wiring import Services, background_worker, build_services, start, 
 def create_app(
     settings: Settings,
     services: Services | None = None,
-    on_started: Callable[[Sandbox], None] | None = None,
+    on_started: Callable[[Sandbox | None], None] | None = None,
 ) -> FastAPI:
     services = services or build_services(settings)
 
@@ -45,10 +45,13 @@ def create_app(
         description="A self-hostable server for the Linq Partner API v3, "
         "with a simulator playing every recipient phone.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(TraceMiddleware)
-    mount_routes(app)
+    mount_routes(app, settings)
     return app

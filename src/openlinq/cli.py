@@ -12,11 +12,12 @@ from typing import Annotated, TypeVar
 import httpx
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from openlinq.app import create_app
-from openlinq.config import Settings
+from openlinq.config import Settings, settings_error
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.ids import AccountId
 from openlinq.domain.models import AccountTier, Line, LineStatus, LineType
@@ -55,7 +56,11 @@ def _settings(data_dir: Path | None, database_url: str | None, **extra: object) 
         overrides["data_dir"] = data_dir
     if database_url is not None:
         overrides["database_url"] = database_url
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        typer.echo(f"openlinq: invalid configuration: {settings_error(error)}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
@@ -70,21 +75,28 @@ def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def _banner(settings: Settings) -> Callable[[Sandbox], None]:
-    def show(sandbox: Sandbox) -> None:
-        key = _remember_sandbox_key(settings, sandbox)
+def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
+    def show(sandbox: Sandbox | None) -> None:
         base = f"{settings.base_url}/api/partner"
         console.print(
             f"[bold green]openlinq[/] is serving the Linq Partner API v3 at [bold]{base}[/]"
         )
         console.print(f"  LINQ_API_V3_BASE_URL={base}")
+        if sandbox is None:
+            console.print(
+                "  hosted mode: no sandbox account; add accounts with `openlinq accounts create`"
+            )
+            console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+            return
+        key = _remember_sandbox_key(settings, sandbox)
         console.print(f"  LINQ_API_V3_API_KEY={key or '(set OPENLINQ_DEV_API_KEY to choose one)'}")
         table = Table("line", "type", "status", title=f"sandbox account {sandbox.account.id}")
         for line in sandbox.lines:
             table.add_row(line.phone_number, line.line_type.value, line.status.value)
         console.print(table)
         console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
-        console.print(f"  clock: {settings.clock}   docs: {settings.base_url}/docs")
+        docs = f"{settings.base_url}/docs" if settings.api_docs else "off"
+        console.print(f"  clock: {settings.clock}   docs: {docs}")
 
     return show
 

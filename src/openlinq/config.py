@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openlinq.store.engine import sqlite_url_for
+
+# Hosted mode refuses shorter API keys given in settings: they could be guessed.
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -38,13 +41,31 @@ class Settings(BaseSettings):
     # Disable a subscription whose endpoint has failed without a success for this long.
     webhook_disable_after_hours: float = Field(default=72.0, gt=0)
     # Hosted deployments: webhooks and media URLs must be HTTPS and may not point at
-    # private, loopback or link-local addresses.
+    # private, loopback or link-local addresses; no simulator control API (unless an
+    # operator key is set), no job-running endpoint, no implicit sandbox account, and
+    # a dev key (if any) of at least MIN_SECRET_LENGTH characters.
     hosted_mode: bool = False
+    # Hosted mode only: requests to /sim/v1 must carry this in X-Operator-Key.
+    operator_api_key: str | None = None
+    # Serve /docs, /redoc and /openapi.json.
+    api_docs: bool = True
     # Attachment bytes go to <data_dir>/attachments unless an S3 bucket is named.
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_prefix: str = ""
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _hosted_secrets_are_long(self) -> Settings:
+        if self.hosted_mode:
+            for name in ("dev_api_key", "operator_api_key"):
+                value = getattr(self, name)
+                if value is not None and len(value) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"OPENLINQ_{name.upper()} must be at least {MIN_SECRET_LENGTH} "
+                        "characters in hosted mode"
+                    )
+        return self
 
     @property
     def resolved_database_url(self) -> str:
@@ -56,3 +77,12 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+
+def settings_error(error: ValidationError) -> str:
+    """A settings failure as one line an operator can act on."""
+    return "; ".join(
+        str(e["msg"]).removeprefix("Value error, ")
+        + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
+        for e in error.errors()
+    )

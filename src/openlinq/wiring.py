@@ -151,8 +151,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
 
 
-async def start(services: Services) -> Sandbox:
-    """Migrate, load the server secret, make sure the sandbox account exists."""
+async def start(services: Services) -> Sandbox | None:
+    """Migrate, load the server secret, make sure the sandbox account exists.
+
+    In hosted mode there is no implicit sandbox: only a dev key the operator set
+    makes one (None otherwise).
+    """
     await upgrade_to_head(services.db)
     async with services.storage.write() as repos:
         await repos.locks.hold("server-secret")
@@ -167,6 +171,8 @@ async def start(services: Services) -> Sandbox:
         # stale, so its interrupted work resumes at once instead of after the lease.
         async with services.storage.write() as repos:
             await repos.jobs.release_leases()
+    if services.settings.hosted_mode and services.settings.dev_api_key is None:
+        return None
     return await services.accounts.ensure_sandbox(services.settings.dev_api_key)
 
 

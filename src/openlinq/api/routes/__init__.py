@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from openlinq.api.routes import (
     attachments,
@@ -17,9 +17,10 @@ from openlinq.api.routes import (
     webhooks,
 )
 from openlinq.api.schemas.common import ERROR_RESPONSES
+from openlinq.config import Settings
 
 
-def mount_routes(app: FastAPI) -> None:
+def mount_routes(app: FastAPI, settings: Settings) -> None:
     v3 = APIRouter(prefix="/v3", responses=ERROR_RESPONSES)
     for module in (
         chats,
@@ -34,6 +35,15 @@ def mount_routes(app: FastAPI) -> None:
     app.include_router(v3)
     # The SDKs' base URL is .../api/partner; the same routes answer there too.
     app.include_router(v3, prefix="/api/partner", include_in_schema=False)
-    app.include_router(simulator.router, responses=ERROR_RESPONSES)
+    if not settings.hosted_mode:
+        app.include_router(simulator.router, responses=ERROR_RESPONSES)
+        app.include_router(simulator.jobs_router, responses=ERROR_RESPONSES)
+    elif settings.operator_api_key:
+        # Hosted: the simulator is the operator's tool (absent without an operator key).
+        app.include_router(
+            simulator.router,
+            responses=ERROR_RESPONSES,
+            dependencies=[Depends(simulator.require_operator)],
+        )
     app.include_router(system.router)
     app.include_router(files.router)

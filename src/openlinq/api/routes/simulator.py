@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep, phone_query
 from openlinq.api.schemas.features import DeviceLocationIn
@@ -36,6 +37,22 @@ from openlinq.domain.parts import build_content
 from openlinq.domain.views import jsonable
 
 router = APIRouter(prefix="/sim/v1", tags=["simulator"])
+# Running every due job is for local development only: hosted mode does not mount it.
+jobs_router = APIRouter(prefix="/sim/v1", tags=["simulator"])
+
+
+async def require_operator(
+    services: ServicesDep,
+    operator_key: Annotated[str | None, Header(alias="X-Operator-Key")] = None,
+) -> None:
+    """Hosted mode: the simulator can un-flag lines and forge inbound messages (an opt-in
+    "START" lifts an opt-out), so only the operator may drive it."""
+    expected = services.settings.operator_api_key or ""
+    if not expected or not hmac.compare_digest((operator_key or "").encode(), expected.encode()):
+        raise LinqError(
+            ErrorCode.ACCESS_DENIED,
+            "in hosted mode the simulator control API needs the operator key (X-Operator-Key)",
+        )
 
 
 def _device_out(handle: str, profile: DeviceProfile, configured: bool) -> DeviceOut:
@@ -168,7 +185,7 @@ async def advance_clock(
     return _clock_out(services, await services.simulator.advance_clock(body.seconds))
 
 
-@router.post("/jobs/run", response_model=ClockOut)
+@jobs_router.post("/jobs/run", response_model=ClockOut)
 async def run_due_jobs(account: AccountDep, services: ServicesDep) -> ClockOut:
     return _clock_out(services, await services.simulator.run_due())
 

@@ -1,0 +1,179 @@
+"""Hosted mode over real HTTP: what an account may not do, and what the operator may."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from openlinq.config import Settings
+from openlinq.domain.clock import ManualClock
+from tests.support.server import RunningServer, run_server
+from tests.support.tenant import Tenant, create_tenant, magic
+
+OPERATOR_KEY = "op_" + "o" * 40
+DEV_KEY = "dev_" + "d" * 40
+
+
+def _hosted_settings(directory: Path, **extra: Any) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{directory / 'openlinq.db'}",
+        data_dir=directory / "data",
+        clock="manual",
+        hosted_mode=True,
+        **extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Hosted mode as most deployments run it: no operator key, docs on (the default)."""
+    with run_server(_hosted_settings(tmp_path_factory.mktemp("hosted")), ManualClock()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Hosted mode with an operator key and a dev key, docs turned off."""
+    settings = _hosted_settings(
+        tmp_path_factory.mktemp("operated"),
+        operator_api_key=OPERATOR_KEY,
+        dev_api_key=DEV_KEY,
+        api_docs=False,
+    )
+    with run_server(settings, ManualClock()) as running:
+        yield running
+
+
+@pytest.fixture
+def account(hosted: RunningServer) -> Iterator[Tenant]:
+    tenant = create_tenant(hosted)
+    yield tenant
+    tenant.client.close()
+    tenant.http.close()
+
+
+def _assert_linq_error(response: httpx.Response, status: int, code: int) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False
+    assert (body["error"]["status"], body["error"]["code"]) == (status, code)
+    assert body["trace_id"]
+
+
+def _simulator_calls(tenant: Tenant) -> list[tuple[str, str, dict[str, Any] | None]]:
+    phone = magic("05")
+    return [
+        ("GET", f"/sim/v1/devices/{phone}", None),
+        ("PUT", f"/sim/v1/devices/{phone}", {"preset": "iphone"}),
+        ("POST", f"/sim/v1/devices/{phone}/messages", {"to": tenant.line, "text": "START"}),
+        ("PUT", f"/sim/v1/lines/{tenant.line}", {"status": "ACTIVE"}),
+        ("GET", "/sim/v1/events", None),
+        ("POST", "/sim/v1/clock/advance", {"seconds": 1}),
+        ("POST", "/sim/v1/jobs/run", None),
+    ]
+
+
+def test_no_account_can_reach_the_simulator_or_run_jobs(account: Tenant) -> None:
+    for method, path, body in _simulator_calls(account):
+        _assert_linq_error(account.http.request(method, path, json=body), 404, 1005)
+    # The Linq API itself works as ever.
+    assert account.http.get("/v3/phone_numbers").status_code == 200
+
+
+def test_no_sandbox_account_is_created(hosted: RunningServer, account: Tenant) -> None:
+    accounts = hosted.call(hosted.services.accounts.list_accounts)
+    assert [a.name for a, _ in accounts if a.name == "sandbox" or a.tier.value == "local"] == []
+
+
+def test_docs_are_served_by_default(hosted: RunningServer) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert httpx.get(hosted.base_url + path).status_code == 200, path
+    paths = httpx.get(hosted.base_url + "/openapi.json").json()["paths"]
+    assert not [p for p in paths if p.startswith("/sim/")]
+
+
+def test_docs_can_be_turned_off(operated: RunningServer) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        _assert_linq_error(httpx.get(operated.base_url + path), 404, 1005)
+
+
+def test_the_operator_key_opens_the_simulator_but_not_the_job_runner(
+    operated: RunningServer,
+) -> None:
+    tenant = create_tenant(operated)
+    try:
+        device = f"/sim/v1/devices/{magic('05')}"
+        _assert_linq_error(tenant.http.get(device), 403, 2005)
+        _assert_linq_error(
+            tenant.http.get(device, headers={"X-Operator-Key": OPERATOR_KEY[:-1] + "x"}), 403, 2005
+        )
+        operator = {"X-Operator-Key": OPERATOR_KEY}
+        assert tenant.http.get(device, headers=operator).status_code == 200
+        _assert_linq_error(tenant.http.post("/sim/v1/jobs/run", headers=operator), 404, 1005)
+    finally:
+        tenant.client.close()
+        tenant.http.close()
+
+
+def test_a_dev_key_the_operator_chose_makes_the_sandbox(operated: RunningServer) -> None:
+    response = httpx.get(
+        operated.base_url + "/v3/phone_numbers", headers={"Authorization": f"Bearer {DEV_KEY}"}
+    )
+    assert response.status_code == 200
+    assert len(response.json()["phone_numbers"]) == 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://[::1]/hook",
+        "https://10.0.0.8/hook",
+        "https://169.254.169.254/latest",
+        "http://1.1.1.1/hook",
+    ],
+)
+def test_private_or_plain_http_webhook_targets_are_refused_when_set(
+    account: Tenant, url: str
+) -> None:
+    create = account.http.post(
+        "/v3/webhook-subscriptions", json={"target_url": url, "subscribed_events": ["message.sent"]}
+    )
+    _assert_linq_error(create, 400, 1005)
+    public = account.client.webhook_subscriptions.create(
+        target_url=f"https://1.1.1.1/hook?n={len(url)}", subscribed_events=["message.sent"]
+    )
+    update = account.http.put(f"/v3/webhook-subscriptions/{public.id}", json={"target_url": url})
+    _assert_linq_error(update, 400, 1005)
+    stored = account.client.webhook_subscriptions.list().subscriptions
+    assert [s.target_url for s in stored] == [public.target_url]
+
+
+def test_a_short_dev_key_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "OPENLINQ_DATA_DIR": str(tmp_path / "data"),
+        "OPENLINQ_HOSTED_MODE": "true",
+        "OPENLINQ_DEV_API_KEY": "only-twenty-chars-xx",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "openlinq", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "openlinq: invalid configuration: OPENLINQ_DEV_API_KEY must be at least 32 "
+        "characters in hosted mode"
+    ]
+    assert not (tmp_path / "data").exists()
