@@ -21,6 +21,7 @@ from openlinq.config import Settings, settings_error
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.ids import AccountId
 from openlinq.domain.models import AccountTier, Line, LineStatus, LineType
+from openlinq.filemodes import make_private_dir, open_private
 from openlinq.store.migrate import upgrade_to_head
 from openlinq.webhooks.catalogue import EVENT_TYPES
 from openlinq.webhooks.listen import Received, receiver_app
@@ -68,9 +69,9 @@ def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
     path = settings.data_dir / SANDBOX_KEY_FILE
     if sandbox.api_key:
         if sandbox.created and not settings.dev_api_key:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(sandbox.api_key + "\n")
-            path.chmod(0o600)
+            make_private_dir(settings.data_dir)
+            with open_private(path) as handle:
+                handle.write(sandbox.api_key.encode() + b"\n")
         return sandbox.api_key
     return path.read_text().strip() if path.exists() else None
 
@@ -245,7 +246,7 @@ def keys_list(account_id: str, data_dir: DataDir = None, database_url: DatabaseU
     for key in rows:
         table.add_row(
             key["id"],
-            key["prefix"] + "…",
+            f"{key['prefix']}…" if key["prefix"] else "(chosen key)",
             key["name"] or "",
             str(key["created_at"]),
             str(key["revoked_at"] or ""),

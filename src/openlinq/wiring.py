@@ -165,6 +165,7 @@ async def start(services: Services) -> Sandbox | None:
             secret = secrets.token_hex(32)
             await repos.settings.put("server_secret", secret)
     services.links.secret = secret
+    await services.attachments.blobs.prepare()
     await services.sweeper.ensure_scheduled()
     if services.db.is_sqlite:
         # SQLite has one worker: this process. Leases left by a previous run are

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from openlinq.blobs.store import CHUNK_SIZE, BlobNotFoundError, BlobStore, BlobTooLargeError
+from openlinq.filemodes import PRIVATE_DIR, make_private_dir, open_private
 
 
 class LocalBlobStore(BlobStore):
@@ -20,12 +21,18 @@ class LocalBlobStore(BlobStore):
             raise ValueError(f"blob key {key!r} escapes the store")
         return path
 
+    async def prepare(self) -> None:
+        # The root is openlinq's own: closing it also covers files kept before
+        # attachments were written 0600.
+        await asyncio.to_thread(make_private_dir, self.root)
+        await asyncio.to_thread(os.chmod, self.root, PRIVATE_DIR)
+
     async def write(self, key: str, chunks: AsyncIterator[bytes], limit: int) -> int:
         path = self._path(key)
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(make_private_dir, path.parent)
         partial = path.with_name(path.name + ".partial")
         written = 0
-        handle = await asyncio.to_thread(partial.open, "wb")
+        handle = await asyncio.to_thread(open_private, partial)
         try:
             async for chunk in chunks:
                 written += len(chunk)

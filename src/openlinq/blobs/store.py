@@ -21,6 +21,9 @@ class BlobNotFoundError(Exception):
 
 
 class BlobStore(ABC):
+    async def prepare(self) -> None:  # noqa: B027 (most stores need nothing)
+        """Get ready to store (called once at start)."""
+
     @abstractmethod
     async def write(self, key: str, chunks: AsyncIterator[bytes], limit: int) -> int:
         """Store the stream under ``key``; raise ``BlobTooLargeError`` past ``limit`` bytes

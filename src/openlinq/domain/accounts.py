@@ -40,6 +40,17 @@ def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+# How much of a generated key (47 characters) is kept in clear to tell keys apart:
+# "olq_" and 4 random characters.
+SHOWN_PREFIX = 8
+
+
+def shown_prefix(key: str, *, generated: bool) -> str | None:
+    """The part of a key stored in clear: a little of a generated key, nothing of a
+    chosen one (a short dev key's first characters could be most of it)."""
+    return key[:SHOWN_PREFIX] if generated else None
+
+
 @dataclass(frozen=True, slots=True)
 class Sandbox:
     account: Account
@@ -93,12 +104,18 @@ class AccountService:
         return account, await self.add_key(account.id, "default", key)
 
     async def add_key(self, account_id: AccountId, name: str | None, key: str | None = None) -> str:
+        generated = key is None
         key = key or generate_key()
         async with self.storage.write() as repos:
             if await repos.accounts.get(account_id) is None:
                 raise LookupError(f"account {account_id} does not exist")
             await repos.accounts.add_key(
-                ApiKeyId(new_id()), account_id, hash_key(key), key[:8], name, self.clock.now()
+                ApiKeyId(new_id()),
+                account_id,
+                hash_key(key),
+                shown_prefix(key, generated=generated),
+                name,
+                self.clock.now(),
             )
         return key
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from openlinq.filemodes import prepare_sqlite_file
 from openlinq.store import sqlite_loop
 
 
@@ -51,7 +52,7 @@ class Database:
             return create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10)
         database = self.url.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(Path(database))
         # SQLite calls run on the event loop; only lock waits go to aiosqlite's thread
         # (store/sqlite_loop.py says why, and what it costs).
         args, options = aiosqlite_dialect().create_connect_args(self.url)

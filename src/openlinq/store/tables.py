@@ -57,7 +57,8 @@ api_keys = Table(
     Column("id", ID, primary_key=True),
     Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("name", String(200), nullable=True),
-    Column("prefix", String(16), nullable=False),
+    # Only generated keys keep a few characters in clear (domain/accounts.shown_prefix).
+    Column("prefix", String(16), nullable=True),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),

@@ -70,7 +70,7 @@ class AccountRepo:
         key_id: ApiKeyId,
         account_id: AccountId,
         key_hash: str,
-        prefix: str,
+        prefix: str | None,
         name: str | None,
         now: datetime,
     ) -> None:
