@@ -248,7 +248,11 @@ def test_hosted_mode_fetches_only_public_https_media(
 ) -> None:
     tenant = create_tenant(hosted)
     try:
-        error = _refused(tenant, _chat(tenant), {"parts": [{"type": "media", "url": url}]})
+        # No clock advance: in hosted mode the simulator's control API is closed.
+        chat_id = tenant.client.chats.create(
+            from_=tenant.line, to=[FRIEND], message={"parts": [_text("hi")]}
+        ).chat.id
+        error = _refused(tenant, chat_id, {"parts": [{"type": "media", "url": url}]})
         assert _status_and_code(error) == (400, code)
     finally:
         tenant.client.close()
