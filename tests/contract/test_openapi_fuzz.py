@@ -2,6 +2,9 @@
 
 Every operation gets ``FUZZ_EXAMPLES`` generated requests, derandomized (the same
 inputs every run), with a valid API key, so the run is bounded and repeatable.
+The stateful test chains operations along the links schemathesis infers from the
+schema (a chat id from ``POST /v3/chats`` into ``GET /v3/chats/{chat_id}`` …), so
+requests reach real resources instead of stopping at a 404.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
@@ -21,6 +24,8 @@ from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 
 FUZZ_EXAMPLES = 25
+STATEFUL_SCENARIOS = 30
+STATEFUL_STEPS = 12
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 
 
@@ -55,3 +60,75 @@ def test_no_input_breaks_the_server(server: RunningServer, tenant: Tenant) -> No
             failures.append(f"{operation.label}: {failure}")
     assert operations > 40
     assert not failures, "\n\n".join(failures)
+
+
+RECIPIENT = "+14155552671"
+
+
+def _steer(case: Any, tenant: Tenant) -> None:
+    """Put the account's own line and a real recipient where generated ones would only 404.
+
+    The rest of each request stays generated; this only lets scenarios create the
+    chats and messages the following steps then use.
+    """
+    body = case.body
+    if isinstance(body, dict):
+        if "from" in body:
+            body["from"] = tenant.line
+        if isinstance(body.get("to"), list):
+            body["to"] = [RECIPIENT]
+        elif isinstance(body.get("to"), str):
+            body["to"] = tenant.line
+        if isinstance(body.get("phone_number"), str):
+            body["phone_number"] = tenant.line
+    if isinstance(case.query, dict) and "from" in case.query:
+        case.query["from"] = tenant.line
+
+
+def _seed(tenant: Tenant) -> None:
+    """Resources for the list operations to return, so links lead somewhere real."""
+    http = tenant.http
+    text = {"parts": [{"type": "text", "value": "seed"}]}
+    for body in (
+        {"from": tenant.line, "to": [RECIPIENT], "message": text},
+        {"from": tenant.line, "to": [RECIPIENT, "+14155552672"], "message": text},
+    ):
+        assert http.post("/v3/chats", json=body).status_code == 201
+    subscription = {"target_url": "http://127.0.0.1:9/hook", "subscribed_events": ["message.sent"]}
+    assert http.post("/v3/webhook-subscriptions", json=subscription).status_code == 201
+    assert http.post(
+        f"/sim/v1/devices/{RECIPIENT}/messages", json={"to": tenant.line, "text": "hi"}
+    )
+    tenant.sim.advance(1)
+
+
+def test_chained_operations_never_break_the_server(server: RunningServer, tenant: Tenant) -> None:
+    _seed(tenant)
+    schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json")
+    machine = schema.as_state_machine()
+    # Every link schemathesis inferred is a transition the scenarios can take.
+    assert schema.statistic.transitions.total > 100
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+
+    class Scenarios(machine):  # type: ignore[misc,valid-type]
+        def before_call(self, case: Any) -> None:
+            _steer(case, tenant)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    Scenarios.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            # A failure is reported as found: shrinking a long scenario costs minutes.
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
