@@ -6,6 +6,7 @@ whether it is read through the API or arrives in an event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,17 @@ HEALTH_DOC_URL = "https://docs.linqapp.com/guides/chats/chat-health/"
 REPUTATION_DOC_URL = "https://docs.linqapp.com/guides/phone-numbers/phone-reputation/"
 
 JSON = dict[str, Any]
+
+log = logging.getLogger(__name__)
+
+
+def unrenderable_part(message_id: str, index: int, problem: object) -> JSON:
+    """What a stored part that cannot be shown is shown as: an empty text part, so one bad
+    row never takes a list (or a webhook) down and the other parts keep their indexes."""
+    log.warning(
+        "message %s: part %d cannot be rendered (%s); shown empty", message_id, index, problem
+    )
+    return {"type": "text", "value": ""}
 
 
 def handle_view(handle: ChatHandle, line: Line | None = None) -> JSON:
@@ -141,16 +153,19 @@ def parts_view(
     handles = {h.handle: h for h in chat.handles}
     views: list[JSON] = []
     for index, part in enumerate(message.parts):
-        view = part_view(part, links)
-        if part["type"] == "text" and part.get("mention"):
-            mentioned = handles.get(part["mention"])
-            view["mentions"] = [
-                {
-                    "handle": part["mention"],
-                    "is_me": bool(mentioned and mentioned.is_me),
-                    "range": part["mention_range"],
-                }
-            ]
+        try:
+            view = part_view(part, links)
+            if part["type"] == "text" and part.get("mention"):
+                mentioned = handles.get(part["mention"])
+                view["mentions"] = [
+                    {
+                        "handle": part["mention"],
+                        "is_me": bool(mentioned and mentioned.is_me),
+                        "range": part["mention_range"],
+                    }
+                ]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            view = unrenderable_part(message.id, index, repr(exc))
         if with_reactions:
             view["reactions"] = [
                 _reaction_view(r, handles, chat, links) for r in reactions if r.part_index == index
