@@ -9,6 +9,7 @@ from openlinq.api.routes import (
     capability,
     chats,
     contact_cards,
+    extras,
     files,
     messages,
     phone_numbers,
@@ -29,6 +30,7 @@ def mount_routes(app: FastAPI) -> None:
         capability,
         contact_cards,
         webhooks,
+        extras,
     ):
         v3.include_router(module.router)
     app.include_router(v3)
