@@ -86,10 +86,32 @@ def chat_view(chat: Chat, line: Line | None = None) -> JSON:
     }
 
 
-def sticker_view(sticker: dict[str, Any] | None, links: Links) -> JSON | None:
-    """An image sticker as reactions show it, with a freshly signed URL."""
+def reaction_sticker(reaction: Reaction) -> dict[str, Any] | None:
+    """The sticker a reaction peeled on: an image ``{attachment_id, file_name, mime_type}`` or
+    an emoji ``{emoji}`` (rows from before emoji stickers were stored as such kept the emoji in
+    ``custom_emoji``)."""
+    if reaction.type != "sticker":
+        return None
+    if reaction.sticker:
+        return reaction.sticker
+    return {"emoji": reaction.custom_emoji} if reaction.custom_emoji else None
+
+
+def sticker_view(reaction: Reaction, links: Links) -> JSON | None:
+    """A reaction's sticker as the wire shows it: an image with a freshly signed URL, or an
+    emoji (the contract's fields are all null for it; the emoji rides along as ``emoji``)."""
+    sticker = reaction_sticker(reaction)
     if not sticker:
         return None
+    if "attachment_id" not in sticker:
+        return {
+            "emoji": sticker.get("emoji"),
+            "file_name": None,
+            "mime_type": None,
+            "url": None,
+            "height": None,
+            "width": None,
+        }
     return {
         "file_name": sticker["file_name"],
         "mime_type": sticker["mime_type"],
@@ -99,8 +121,17 @@ def sticker_view(sticker: dict[str, Any] | None, links: Links) -> JSON | None:
     }
 
 
+def custom_emoji(reaction: Reaction) -> str | None:
+    """``custom_emoji`` belongs to custom tapbacks only."""
+    return reaction.custom_emoji if reaction.type == "custom" else None
+
+
 def _reaction_view(
-    reaction: Reaction, handles: dict[str, ChatHandle], chat: Chat, links: Links
+    reaction: Reaction,
+    handles: dict[str, ChatHandle],
+    chat: Chat,
+    links: Links,
+    line: Line | None,
 ) -> JSON:
     handle = handles.get(reaction.handle) or ChatHandle(
         id=HandleId(reaction.id),
@@ -113,12 +144,12 @@ def _reaction_view(
         left_at=None,
     )
     return {
-        "handle": handle_view(handle),
+        "handle": handle_view(handle, line),
         "is_me": reaction.is_me,
         "type": reaction.type,
         "id": reaction.id,
-        "custom_emoji": reaction.custom_emoji,
-        "sticker": sticker_view(reaction.sticker, links),
+        "custom_emoji": custom_emoji(reaction),
+        "sticker": sticker_view(reaction, links),
     }
 
 
@@ -149,7 +180,9 @@ def parts_view(
     reactions: Sequence[Reaction] = (),
     *,
     with_reactions: bool = True,
+    line: Line | None = None,
 ) -> list[JSON]:
+    """The parts of a message; ``line`` gives your own handle its line type in reactions."""
     handles = {h.handle: h for h in chat.handles}
     views: list[JSON] = []
     for index, part in enumerate(message.parts):
@@ -168,7 +201,9 @@ def parts_view(
             view = unrenderable_part(message.id, index, repr(exc))
         if with_reactions:
             view["reactions"] = [
-                _reaction_view(r, handles, chat, links) for r in reactions if r.part_index == index
+                _reaction_view(r, handles, chat, links, line)
+                for r in reactions
+                if r.part_index == index
             ]
         views.append(view)
     return views
@@ -196,7 +231,7 @@ def sent_message_view(message: Message, chat: Chat, line: Line, links: Links) ->
         "created_at": message.created_at,
         "delivery_status": message.delivery_status.value,
         "is_read": message.delivery_status is DeliveryStatus.READ,
-        "parts": parts_view(message, chat, links),
+        "parts": parts_view(message, chat, links, line=line),
         "sent_at": message.sent_at,
         "delivered_at": message.delivered_at,
         "effect": _effect_view(message),
@@ -228,7 +263,7 @@ def message_view(
         "effect": _effect_view(message),
         "from": message.sender_handle,
         "from_handle": handle_view(sender, line) if sender else None,
-        "parts": parts_view(message, chat, links, reactions),
+        "parts": parts_view(message, chat, links, reactions, line=line),
         "preferred_service": message.preferred_service.value if message.preferred_service else None,
         "reply_to": _reply_view(message),
         "service": message.service.value,
