@@ -74,7 +74,7 @@ def test_a_valid_app_store_id_round_trips(tenant: Tenant) -> None:
     assert part.app.app_store_id == 1234567890
 
 
-def _overwrite_parts(server: RunningServer, message_id: str, parts: list[Any]) -> None:
+def _overwrite(server: RunningServer, message_id: str, values: dict[str, Any]) -> None:
     """Write a row the API would never write, straight into the database."""
 
     async def write() -> None:
@@ -82,7 +82,7 @@ def _overwrite_parts(server: RunningServer, message_id: str, parts: list[Any]) -
             await repos.conn.execute(
                 sa.update(tables.messages)
                 .where(tables.messages.c.id == message_id)
-                .values(parts=parts)
+                .values(**values)
             )
 
     server.call(write)
@@ -95,6 +95,8 @@ MALFORMED = [
     pytest.param([{"value": "no type"}], id="no-type"),
     pytest.param(["not an object"], id="not-an-object"),
     pytest.param([{"type": "hologram"}], id="unknown-type"),
+    pytest.param({"type": "text"}, id="parts-not-a-list"),
+    pytest.param(5, id="parts-a-number"),
 ]
 
 
@@ -102,7 +104,7 @@ MALFORMED = [
 def test_a_stored_part_that_cannot_be_rendered_does_not_take_reads_down(
     server: RunningServer,
     tenant: Tenant,
-    parts: list[Any],
+    parts: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     chat_id = _chat(tenant)
@@ -112,7 +114,7 @@ def test_a_stored_part_that_cannot_be_rendered_does_not_take_reads_down(
     later = tenant.client.chats.messages.send(
         chat_id, message={"parts": [{"type": "text", "value": "fine"}]}
     )
-    _overwrite_parts(server, bad.message.id, parts)
+    _overwrite(server, bad.message.id, {"parts": parts, "effect": {"bogus": True}})
     with caplog.at_level(logging.WARNING):
         listed = tenant.client.chats.messages.list(chat_id).messages
         single = tenant.client.messages.retrieve(bad.message.id)
@@ -120,6 +122,32 @@ def test_a_stored_part_that_cannot_be_rendered_does_not_take_reads_down(
         chats = tenant.client.chats.list_chats().chats
     assert [m.id for m in listed][:2] == [later.message.id, bad.message.id]
     assert [(p.type, getattr(p, "value", None)) for p in single.parts or []] == [("text", "")]
+    assert single.effect is None
     assert thread[0].id == bad.message.id
     assert chat_id in [c.id for c in chats]
     assert any(bad.message.id in r.getMessage() for r in caplog.records)
+
+
+def test_a_chat_that_cannot_be_rendered_does_not_take_the_chat_list_down(
+    server: RunningServer, tenant: Tenant, backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's typed columns cannot hold bytes as a display name")
+    broken = _chat(tenant)
+    fine = tenant.client.chats.create(
+        from_=tenant.line, to=["+14155557002"], message={"parts": [{"type": "text", "value": "x"}]}
+    ).chat.id
+
+    async def write() -> None:
+        async with server.services.storage.write() as repos:
+            await repos.conn.execute(
+                sa.update(tables.chats)
+                .where(tables.chats.c.id == broken)
+                .values(display_name=b"\xff\xfe")
+            )
+
+    server.call(write)
+    with caplog.at_level(logging.WARNING):
+        listed = [c.id for c in tenant.client.chats.list_chats().chats]
+    assert listed == [fine]
+    assert any(broken in r.getMessage() for r in caplog.records)
