@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import uuid
 from typing import Any
 
 import linq
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openlinq.store import tables
 from tests.support.server import RunningServer
-from tests.support.tenant import Tenant
+from tests.support.tenant import Tenant, fresh_line_number
 
 APP = {"bundle_id": "com.example.app", "name": "Example", "team_id": "ABCDE12345"}
 
@@ -20,9 +24,9 @@ def _card(**fields: Any) -> Any:
     return {"type": "imessage_app", "app": APP, "layout": {"caption": "Hello"}, **fields}
 
 
-def _chat(tenant: Tenant) -> str:
+def _chat(tenant: Tenant, to: str = "+14155557001") -> str:
     created = tenant.client.chats.create(
-        from_=tenant.line, to=["+14155557001"], message={"parts": [{"type": "text", "value": "hi"}]}
+        from_=tenant.line, to=[to], message={"parts": [{"type": "text", "value": "hi"}]}
     )
     return created.chat.id
 
@@ -72,6 +76,111 @@ def test_a_valid_app_store_id_round_trips(tenant: Tenant) -> None:
     )
     part: Any = sent.message.parts[0]
     assert part.app.app_store_id == 1234567890
+
+
+# Every field of every part type a client can send, in a valid part, by path.
+TEMPLATES: dict[str, tuple[dict[str, Any], tuple[tuple[str, ...], ...]]] = {
+    "imessage_app": (
+        _card(url="https://x.test/app", fallback_text="f", interactive=True),
+        (
+            ("app", "name"),
+            ("app", "bundle_id"),
+            ("app", "team_id"),
+            ("app", "app_store_id"),
+            *(("layout", f) for f in ("caption", "subcaption", "trailing_caption")),
+            ("layout", "trailing_subcaption"),
+            ("layout", "image_url"),
+            ("layout", "image_title"),
+            ("layout", "image_subtitle"),
+            ("fallback_text",),
+            ("url",),
+            ("interactive",),
+            ("app",),
+            ("layout",),
+        ),
+    ),
+    "text": (
+        {
+            "type": "text",
+            "value": "hello",
+            "text_decorations": [{"range": [0, 1], "style": "bold"}],
+        },
+        (("value",), ("text_decorations",), ("mention",), ("mention_range",), ("inline_stickers",)),
+    ),
+    "link": ({"type": "link", "value": "https://x.test/a"}, (("value",),)),
+    "app_clip": (
+        {"type": "app_clip", "value": "https://appclip.example/x", "caption": "c"},
+        (("value",), ("caption",)),
+    ),
+    "media": ({"type": "media", "attachment_id": str(uuid.uuid4())}, (("sticker",),)),
+}
+hostile = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+WRONG_TYPES: list[Any] = [None, True, 0, -1, 1.5, "", "x", [], ["x"], {}, {"x": 1}]
+PATHS = [(kind, path) for kind, (_, paths) in sorted(TEMPLATES.items()) for path in paths]
+
+
+def _with(kind: str, path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    part = copy.deepcopy(TEMPLATES[kind][0])
+    *parents, leaf = path
+    target = part
+    for key in parents:
+        target = target[key]
+    target[leaf] = value
+    return part
+
+
+@st.composite
+def hostile_parts(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid part of some type with one of its fields replaced by any JSON value."""
+    kind, path = draw(st.sampled_from(PATHS))
+    return _with(kind, path, draw(hostile))
+
+
+def _send_and_read(tenant: Tenant, chat_id: str, part: dict[str, Any]) -> None:
+    """A send is refused with a Linq 4xx and changes nothing, or it is accepted and it and
+    every read of its chat render, under the SDK's strict validation."""
+    before = len(tenant.client.chats.messages.list(chat_id, limit=100).messages)
+    response = tenant.http.post(
+        f"/v3/chats/{chat_id}/messages", json={"message": {"parts": [part]}}
+    )
+    assert response.status_code in (202, 400, 403, 404, 409), (part, response.text)
+    stored = tenant.client.chats.messages.list(chat_id, limit=100).messages
+    if response.status_code == 202:
+        sent = response.json()["message"]["id"]
+        assert stored[0].id == sent
+        assert tenant.client.messages.retrieve(sent).id == sent
+    else:
+        assert set(response.json()["error"]) == {"status", "code", "message", "doc_url"}
+        assert len(stored) == before
+
+
+@pytest.mark.parametrize(("kind", "path"), PATHS, ids=[f"{k}:{'.'.join(p)}" for k, p in PATHS])
+def test_every_field_of_every_part_type_with_a_wrong_type(
+    tenant: Tenant, kind: str, path: tuple[str, ...]
+) -> None:
+    chat_id = _chat(tenant)
+    for value in WRONG_TYPES:
+        _send_and_read(tenant, chat_id, _with(kind, path, value))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(part=hostile_parts())
+def test_no_part_of_any_shape_is_stored_and_then_fails_to_render(
+    tenant: Tenant, part: dict[str, Any]
+) -> None:
+    _send_and_read(tenant, _chat(tenant, fresh_line_number()), part)
 
 
 def _overwrite(server: RunningServer, message_id: str, values: dict[str, Any]) -> None:
