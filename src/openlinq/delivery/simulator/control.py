@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
-from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, builtin_profile
+from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, resolve_profile
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import chat_and_line
 from openlinq.domain.clock import Clock, ManualClock
@@ -77,16 +77,15 @@ class SimulatorControl:
             )
         override = {k: v for k, v in settings.items() if v is not None}
         try:
-            (PRESETS[preset] if preset else builtin_profile(handle)).with_overrides(
-                {k: v for k, v in override.items() if k != "preset"}
-            )
+            # The answer is built from the checked settings before anything is stored.
+            profile = resolve_profile(handle, override)
         except (ValueError, TypeError) as exc:
             raise LinqError(ErrorCode.INVALID_PARAMETER, f"invalid device settings: {exc}") from exc
         async with self.storage.write() as repos:
             stored = await repos.sim_devices.get(account.id, handle)
             state = stored[1] if stored else {}
             await repos.sim_devices.put(account.id, handle, override, state, self.clock.now())
-        return await self.device(account, handle)
+        return handle, profile, bool(override)
 
     async def reset(self, account: Account, raw_handle: str) -> None:
         handle = parse_handle(raw_handle).value
