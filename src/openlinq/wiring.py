@@ -137,7 +137,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lines=LineService(storage, clock, events, links),
         links=links,
         capability=CapabilityService(storage, carrier),
-        simulator=SimulatorControl(storage, clock, carrier, recorder, runner, location_feed),
+        simulator=SimulatorControl(
+            storage, clock, carrier, recorder, runner, location_feed, attachments
+        ),
         subscriptions=SubscriptionService(storage, clock, queue, events, policy),
         dispatcher=dispatcher,
         edits=EditService(storage, clock, events, actions),

@@ -8,6 +8,7 @@ import httpx
 import linq
 import pytest
 
+from openlinq.domain.models import LineType
 from tests.support.files import PDF, PNG
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant, create_tenant, magic
@@ -32,9 +33,11 @@ def _reactions(tenant: Tenant, message_id: str) -> list[Any]:
 
 def test_an_edit_changes_the_text_everywhere_and_emits_message_edited(tenant: Tenant) -> None:
     chat_id, message_id = _chat(tenant, magic("04"))
+    tenant.client.messages.add_reaction(message_id, operation="add", type="love")
     edited = tenant.client.messages.update(message_id, text="hello there")
     assert _text(edited) == "hello there"
-    assert _text(tenant.client.messages.retrieve(message_id)) == "hello there"
+    # the answer is the committed message, exactly as a later read shows it
+    assert edited.to_dict() == tenant.client.messages.retrieve(message_id).to_dict()
     event = tenant.sim.events("message.edited")[-1]["data"]
     assert event["part"] == {"index": 0, "text": "hello there"}
     assert event["id"] == message_id
@@ -142,18 +145,58 @@ def test_reaction_rules(
 
 
 def test_custom_emoji_and_emoji_stickers(tenant: Tenant) -> None:
+    """``custom_emoji`` is for custom tapbacks only; an emoji sticker is in ``sticker``, in the
+    API view and in reaction.added / reaction.removed alike (issue #10, item 12)."""
     _, message_id = _chat(tenant)
     tenant.client.messages.add_reaction(
         message_id, operation="add", type="custom", custom_emoji="🔥"
     )
     tenant.client.messages.add_reaction(message_id, operation="add", type="sticker", emoji="🦄")
     reactions = _reactions(tenant, message_id)
-    assert sorted((r.type, r.custom_emoji) for r in reactions) == [
-        ("custom", "🔥"),
-        ("sticker", "🦄"),
-    ]
+    seen = sorted(
+        (r.type, r.custom_emoji, r.sticker and getattr(r.sticker, "emoji", None)) for r in reactions
+    )
+    assert seen == [("custom", "🔥", None), ("sticker", None, "🦄")]
     with pytest.raises(linq.BadRequestError):
         tenant.client.messages.add_reaction(message_id, operation="remove", type="sticker")
+    tenant.client.messages.add_reaction(
+        message_id, operation="remove", type="custom", custom_emoji="🔥"
+    )
+    events = [e for e in tenant.sim.events() if e["event_type"].startswith("reaction.")]
+    payloads = [
+        (
+            e["event_type"],
+            e["data"]["reaction_type"],
+            e["data"]["custom_emoji"],
+            (e["data"]["sticker"] or {}).get("emoji"),
+        )
+        for e in events
+    ]
+    assert payloads == [
+        ("reaction.added", "custom", "🔥", None),
+        ("reaction.added", "sticker", None, "🦄"),
+        ("reaction.removed", "custom", "🔥", None),
+    ]
+
+
+@pytest.mark.parametrize("line_type", [LineType.IMESSAGE, LineType.RCS])
+def test_your_own_handle_in_reactions_has_the_line_type_the_chat_shows(
+    server: RunningServer, line_type: LineType
+) -> None:
+    """Issue #10, item 12: it was null in a message's reactions."""
+    tenant = create_tenant(server, line_types=(line_type,))
+    try:
+        chat_id, message_id = _chat(tenant)
+        tenant.client.messages.add_reaction(message_id, operation="add", type="like")
+        own = next(h for h in tenant.client.chats.retrieve(chat_id).handles if h.is_me)
+        [reaction] = _reactions(tenant, message_id)
+        assert own.line_type == line_type.value
+        assert reaction.handle.line_type == line_type.value
+        [event] = tenant.sim.events("reaction.added")
+        assert event["data"]["from_handle"]["line_type"] == line_type.value
+    finally:
+        tenant.client.close()
+        tenant.http.close()
 
 
 def test_device_reactions_replace_and_remove(tenant: Tenant) -> None:

@@ -4,12 +4,15 @@ and drive the manual clock. All of it over real HTTP with the tenant's Bearer ke
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.files import PDF, PNG, serving
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant, create_tenant, magic
 
@@ -397,3 +400,70 @@ def test_the_clock_never_moves_backwards(tenant: Tenant, seconds: float) -> None
     response = tenant.http.post("/sim/v1/clock/advance", json={"seconds": seconds})
     assert _error(response) == (400, 1005)
     assert tenant.http.get("/sim/v1/clock").json()["now"] == before
+
+
+@pytest.fixture
+def photo_url(tmp_path: Path) -> Iterator[str]:
+    (tmp_path / "photo.png").write_bytes(PNG)
+    with serving(tmp_path) as base:
+        yield f"{base}/photo.png"
+
+
+def _uploaded_pdf(tenant: Tenant) -> str:
+    created = tenant.client.attachments.create(
+        filename="menu.pdf", content_type="application/pdf", size_bytes=len(PDF)
+    )
+    httpx.put(created.upload_url, content=PDF, headers=created.required_headers).raise_for_status()
+    return created.attachment_id
+
+
+def test_a_device_sends_photos_and_files_by_url_and_by_attachment(
+    tenant: Tenant, photo_url: str
+) -> None:
+    """Issue #10 item 12: a media part from a phone was a KeyError 'id' (500)."""
+    attachment_id = _uploaded_pdf(tenant)
+    parts = [
+        {"type": "text", "value": "look"},
+        {"type": "media", "url": photo_url},
+        {"type": "media", "attachment_id": attachment_id},
+    ]
+    response = tenant.http.post(
+        f"/sim/v1/devices/{IPHONE}/messages", json={"to": tenant.line, "parts": parts}
+    )
+    assert response.status_code == 201, response.text
+    sent = response.json()
+    message: Any = tenant.client.messages.retrieve(sent["message_id"])
+    photo, pdf = message.parts[1], message.parts[2]
+    assert [p.type for p in message.parts] == ["text", "media", "media"]
+    assert (photo.filename, photo.mime_type, photo.size_bytes) == (
+        "photo.png",
+        "image/png",
+        len(PNG),
+    )
+    assert (pdf.id, pdf.filename, pdf.mime_type) == (attachment_id, "menu.pdf", "application/pdf")
+    assert httpx.get(photo.url).content == PNG
+    assert httpx.get(pdf.url).content == PDF
+    [received] = tenant.sim.events("message.received")
+    event_parts = received["data"]["parts"]
+    assert [(p["type"], p.get("id")) for p in event_parts[1:]] == [
+        ("media", photo.id),
+        ("media", attachment_id),
+    ]
+    assert httpx.get(event_parts[1]["url"]).content == PNG
+
+
+def test_a_device_cannot_send_another_accounts_attachment(
+    server: RunningServer, tenant: Tenant
+) -> None:
+    other = create_tenant(server)
+    try:
+        attachment_id = _uploaded_pdf(other)
+    finally:
+        other.client.close()
+        other.http.close()
+    response = tenant.http.post(
+        f"/sim/v1/devices/{IPHONE}/messages",
+        json={"to": tenant.line, "parts": [{"type": "media", "attachment_id": attachment_id}]},
+    )
+    assert _error(response) == (404, 2003)
+    assert tenant.sim.events("message.received") == []

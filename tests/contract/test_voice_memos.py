@@ -73,3 +73,18 @@ def test_exactly_one_source(tenant: Tenant, chat_id: str, sources: dict[str, Any
     with pytest.raises(linq.BadRequestError) as refused:
         tenant.client.chats.send_voicememo(chat_id, **sources)
     assert refused.value.code == 1005
+
+
+def _m4a_without_moov() -> bytes:
+    """An ISO media file whose header parses as M4A but that has no ``moov`` box."""
+    ftyp = (20).to_bytes(4, "big") + b"ftypM4A " + bytes(4) + b"M4A "
+    return ftyp + (24).to_bytes(4, "big") + b"mdat" + bytes(16)
+
+
+def test_audio_whose_duration_cannot_be_read_is_sent_without_one(
+    tenant: Tenant, chat_id: str
+) -> None:
+    attachment_id = _attachment(tenant, _m4a_without_moov(), "memo.m4a", "audio/x-m4a")
+    sent = tenant.client.chats.send_voicememo(chat_id, attachment_id=attachment_id)
+    assert sent.voice_memo.voice_memo.duration_ms is None
+    assert tenant.client.messages.retrieve(sent.voice_memo.id).parts

@@ -18,6 +18,15 @@ from openlinq.domain.sniffing import check_content
         ("image/png", b"just some text", 5006),
         ("text/csv", b"\x89PNG\r\n\x1a\n\0\0", 5006),
         ("image/jpeg", b"MZ\x90\x00" + b"\0" * 32, 5004),
+        # unrecognised bytes are no image or PDF, whatever they are declared as
+        ("image/png", b"\x00\x13\x37\xfe\x01" * 8, 5004),
+        ("image/heif", b"\x00\x13\x37\xfe\x01" * 8, 5004),
+        ("application/pdf", b"\x00\x13\x37\xfe\x01" * 8, 5004),
+        # ... but an ISO-media image of a brand puremagic does not know is one
+        ("image/heif", b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic" + b"\0" * 40, None),
+        ("image/bmp", b"BM" + b"\0" * 60, None),
+        # a format without a fixed signature (raw MP3 frames) is taken on trust
+        ("audio/mpeg", b"\xff\xfb\x90\x64" + b"\x00\x13\x37" * 8, None),
     ],
 )
 def test_content_sniffing(declared: str, head: bytes, code: int | None) -> None:

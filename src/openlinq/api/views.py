@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
 from openlinq.api.schemas.chats import ChatCreateOut, ChatOut, ChatPageOut
+from openlinq.api.schemas.common import PartOut
 from openlinq.api.schemas.features import ContactCardOut, VoiceMemoSendOut
 from openlinq.api.schemas.lines import PhoneNumberOut
 from openlinq.api.schemas.messages import (
@@ -25,9 +31,26 @@ from openlinq.domain.views import (
     health_view,
     message_view,
     sent_message_view,
+    unrenderable_part,
 )
 from openlinq.domain.voice_memos import VoiceMemo
 from openlinq.store.repos.cards import ContactCard
+
+log = logging.getLogger(__name__)
+_PART = TypeAdapter(PartOut)
+
+
+def _checked_parts(view: dict[str, Any]) -> dict[str, Any]:
+    """Each part checked against its wire shape on its own: a stored part of the wrong
+    shape is shown empty (and logged) instead of failing the response it is in."""
+    parts: list[Any] = []
+    for index, part in enumerate(view.get("parts") or []):
+        try:
+            parts.append(_PART.validate_python(part))
+        except ValidationError as exc:
+            neutral = unrenderable_part(view["id"], index, f"{exc.error_count()} wire errors")
+            parts.append(_PART.validate_python(neutral))
+    return {**view, "parts": parts}
 
 
 def chat_out(chat: Chat, line: Line) -> ChatOut:
@@ -35,14 +58,18 @@ def chat_out(chat: Chat, line: Line) -> ChatOut:
 
 
 def chat_page_out(page: ChatPage) -> ChatPageOut:
-    return ChatPageOut(
-        chats=[chat_out(chat, line) for chat, line in page.chats], next_cursor=page.next_cursor
-    )
+    chats: list[ChatOut] = []
+    for chat, line in page.chats:
+        try:
+            chats.append(chat_out(chat, line))
+        except ValidationError as exc:  # one bad row must not take the whole list down
+            log.warning("chat %s cannot be rendered (%s); left out of the list", chat.id, exc)
+    return ChatPageOut(chats=chats, next_cursor=page.next_cursor)
 
 
 def sent_out(result: SendResult, links: Links) -> SentMessageOut:
     return SentMessageOut.model_validate(
-        sent_message_view(result.message, result.chat, result.line, links)
+        _checked_parts(sent_message_view(result.message, result.chat, result.line, links))
     )
 
 
@@ -90,17 +117,21 @@ def message_create_out(result: SendResult, links: Links) -> MessageCreateOut:
 def message_out(
     links: Links, message: Message, chat: Chat, line: Line, reactions: list[Reaction]
 ) -> MessageOut:
-    return MessageOut.model_validate(message_view(message, chat, line, links, reactions))
+    return MessageOut.model_validate(
+        _checked_parts(message_view(message, chat, line, links, reactions))
+    )
 
 
 def message_page_out(page: MessagePage, links: Links) -> MessagePageOut:
-    return MessagePageOut(
-        messages=[
-            message_out(links, m, page.chat, page.line, page.reactions.get(m.id, []))
-            for m in page.messages
-        ],
-        next_cursor=page.next_cursor,
-    )
+    messages: list[MessageOut] = []
+    for m in page.messages:
+        try:
+            messages.append(
+                message_out(links, m, page.chat, page.line, page.reactions.get(m.id, []))
+            )
+        except ValidationError as exc:  # one bad row must not take the whole page down
+            log.warning("message %s cannot be rendered (%s); left out of the page", m.id, exc)
+    return MessagePageOut(messages=messages, next_cursor=page.next_cursor)
 
 
 def phone_number_out(line: Line) -> PhoneNumberOut:

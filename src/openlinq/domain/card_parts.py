@@ -10,6 +10,7 @@ from openlinq.domain.errors import ErrorCode, LinqError
 
 MAX_URL_LENGTH = 2_048
 MAX_DATA_URL = 16_384
+MAX_LAYOUT_TEXT = 1_000
 _TEAM_ID = re.compile(r"^[A-Z0-9]{10}$")
 LAYOUT_TEXT = ("caption", "subcaption", "trailing_caption", "trailing_subcaption")
 LAYOUT_FIELDS = (*LAYOUT_TEXT, "image_url", "image_title", "image_subtitle")
@@ -29,21 +30,33 @@ def _https(url: Any, field: str) -> str:
     return url
 
 
+def _text(value: Any, field: str) -> str | None:
+    """A card's text field is a string or absent: anything else would be stored and then
+    fail to render, so it is refused here whichever path the card came in by."""
+    if value is not None and not isinstance(value, str):
+        raise _invalid(f"{field} must be a string")
+    return value
+
+
 def app_identity(app: dict[str, Any]) -> dict[str, Any]:
-    bundle_id, name, team_id = app.get("bundle_id"), app.get("name"), app.get("team_id")
+    bundle_id = _text(app.get("bundle_id"), "app.bundle_id")
+    name = _text(app.get("name"), "app.name")
+    team_id = _text(app.get("team_id"), "app.team_id")
     if not bundle_id or ":" in bundle_id or not name:
         raise _invalid("app needs a bundle_id (without ':') and a name")
-    if not isinstance(team_id, str) or not _TEAM_ID.match(team_id):
+    if team_id is None or not _TEAM_ID.match(team_id):
         raise _invalid("app.team_id is 10 upper-case letters or digits")
-    return {
-        "bundle_id": bundle_id,
-        "name": name,
-        "team_id": team_id,
-        "app_store_id": app.get("app_store_id"),
-    }
+    app_store_id = app.get("app_store_id")
+    if app_store_id is not None and (
+        isinstance(app_store_id, bool) or not isinstance(app_store_id, int) or app_store_id < 0
+    ):
+        raise _invalid("app.app_store_id must be a non-negative integer")
+    return {"bundle_id": bundle_id, "name": name, "team_id": team_id, "app_store_id": app_store_id}
 
 
 def layout(raw: dict[str, Any]) -> dict[str, Any]:
+    for field in LAYOUT_FIELDS:
+        _text(raw.get(field), f"layout.{field}")
     if not any(raw.get(field) for field in (*LAYOUT_TEXT, "image_url")):
         raise _invalid("layout needs a caption, subcaption, trailing caption or image_url")
     if (raw.get("image_title") or raw.get("image_subtitle")) and not raw.get("image_url"):
@@ -70,8 +83,8 @@ def imessage_app_part(part: dict[str, Any]) -> dict[str, Any]:
         "app": app_identity(part.get("app") or {}),
         "layout": shape,
         "url": card_url(part["url"]) if part.get("url") else "",
-        "fallback_text": part.get("fallback_text") or shape.get("caption"),
-        "interactive": part.get("interactive", True),
+        "fallback_text": _text(part.get("fallback_text"), "fallback_text") or shape.get("caption"),
+        "interactive": part.get("interactive", True) is not False,
     }
 
 
@@ -79,7 +92,7 @@ def app_clip_part(part: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "app_clip",
         "value": _https(part.get("value"), "value"),
-        "caption": part.get("caption"),
+        "caption": _text(part.get("caption"), "caption"),
         "title": None,
         "description": part.get("caption"),
         "image_url": None,

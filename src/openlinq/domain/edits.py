@@ -15,9 +15,9 @@ from openlinq.domain.chats import chat_and_line, require_usable
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
-from openlinq.domain.ids import MessageId, new_id
+from openlinq.domain.ids import new_id
 from openlinq.domain.messages import owned_message
-from openlinq.domain.models import Account, Edit, Message, Service
+from openlinq.domain.models import Account, Chat, Edit, Line, Message, Reaction, Service
 from openlinq.domain.parts import MAX_TEXT_LENGTH
 from openlinq.domain.views import handle_view, health_view, sender_handle
 from openlinq.store.unit import Storage
@@ -65,7 +65,9 @@ class EditService:
 
     async def edit(
         self, account: Account, message_id: str, text: str, part_index: int
-    ) -> MessageId:
+    ) -> tuple[Message, Chat, Line, list[Reaction]]:
+        """The edited message as it was committed, so the answer needs no read after the
+        commit (a failed read would turn an applied edit into an error the client retries)."""
         now = self.clock.now()
         async with self.storage.write() as repos:
             message = await owned_message(repos, account, message_id)
@@ -77,7 +79,8 @@ class EditService:
             edit = Edit(new_id(), message.id, part_index, parts[part_index]["value"], text, now)
             parts[part_index] = {**parts[part_index], "value": text}
             await repos.messages.record_edit(edit, parts)
-            edited = replace(message, parts=tuple(parts))
+            edited = replace(message, parts=tuple(parts), updated_at=now)
+            reactions = (await repos.messages.reactions_for([message.id])).get(message.id, [])
             sender = sender_handle(edited, chat)
             await self.events.record(
                 repos,
@@ -106,7 +109,7 @@ class EditService:
                 "message_edited",
                 {"message_id": message.id, "part_index": part_index, "text": text},
             )
-        return message.id
+        return edited, chat, line, reactions
 
     async def delete(self, account: Account, message_id: str) -> None:
         async with self.storage.write() as repos:

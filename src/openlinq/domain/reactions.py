@@ -20,7 +20,7 @@ from openlinq.domain.ids import new_id
 from openlinq.domain.links import Links
 from openlinq.domain.messages import owned_message
 from openlinq.domain.models import Account, Chat, Line, Message, Reaction, Service
-from openlinq.domain.views import handle_view, sticker_view
+from openlinq.domain.views import custom_emoji, handle_view, sticker_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
@@ -106,6 +106,8 @@ class ReactionService:
 
     async def react(self, account: Account, message_id: str, request: ReactionRequest) -> None:
         sticker = await self._sticker_image(account, request) if request.type == "sticker" else None
+        if request.type == "sticker" and request.emoji:
+            sticker = {"emoji": request.emoji}
         async with self.storage.write() as repos:
             message = await owned_message(repos, account, message_id)
             chat, line = await chat_and_line(repos, account, message.chat_id)
@@ -138,7 +140,7 @@ class ReactionService:
             handle=line.phone_number,
             is_me=True,
             type=request.type,
-            custom_emoji=request.custom_emoji or request.emoji,
+            custom_emoji=request.custom_emoji,
             created_at=now,
             sticker=sticker,
         )
@@ -205,9 +207,9 @@ def reaction_event_data(
         "part_index": reaction.part_index,
         "reacted_at": now,
         "reaction_id": reaction.id,
-        "custom_emoji": reaction.custom_emoji if reaction.type == "custom" else None,
+        "custom_emoji": custom_emoji(reaction),
         "from": reaction.handle,
         "from_handle": handle_view(reactor, line if reaction.is_me else None) if reactor else None,
         "service": message.service.value,
-        "sticker": sticker_view(reaction.sticker, links),
+        "sticker": sticker_view(reaction, links),
     }

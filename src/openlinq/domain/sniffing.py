@@ -3,8 +3,8 @@
 The declared type must match the bytes: the signatures ``puremagic`` knows
 decide for binary formats; ISO media (MP4, MOV, M4A, HEIC) and ZIP containers
 (Office, iWork, EPUB) are judged by family, since one signature covers many
-types; text formats are accepted when no binary signature is found. Executables
-are refused whatever they claim to be.
+types; text formats are accepted when no binary signature is found. Images and
+PDFs must carry their signature; executables are refused whatever they claim to be.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ OLE_DOCUMENTS = frozenset(
 EXTENSIONS: dict[str, frozenset[str]] = {
     "image/jpeg": frozenset({".jpg", ".jpeg", ".jfif", ".jpe"}),
     "image/tiff": frozenset({".tif", ".tiff"}),
+    "image/bmp": frozenset({".bmp", ".dib"}),
     "image/x-icon": frozenset({".ico"}),
     "audio/mpeg": frozenset({".mp3"}),
     "audio/mp3": frozenset({".mp3"}),
@@ -130,6 +131,22 @@ EXTENSIONS: dict[str, frozenset[str]] = {
     "video/x-msvideo": frozenset({".avi"}),
     "application/x-gzip": frozenset({".gz", ".tgz"}),
 }
+# Formats every file of which starts with a signature: bytes nobody recognises are not one,
+# whatever they are declared as (and must not be served under an image's or a PDF's type).
+SIGNATURE_REQUIRED = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/heic",
+        "image/heif",
+        "image/tiff",
+        "image/bmp",
+        "image/webp",
+        "image/x-icon",
+        "application/pdf",
+    }
+)
 EXECUTABLE_EXTENSIONS = frozenset({".exe", ".dll", ".elf", ".so", ".dylib", ".com", ".msi"})
 ISO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".m4a", ".3gp", ".heic", ".heif", ".qt"})
 
@@ -180,4 +197,9 @@ def check_content(declared: str, head: bytes) -> None:
         return
     if mimes or extensions or _looks_like_text(head):
         raise LinqError(ErrorCode.CONTENT_TYPE_MISMATCH, f"the file is not {declared}")
-    # An unrecognised binary format: nothing proves it is not what it claims.
+    if declared in SIGNATURE_REQUIRED and not (declared in ISO_MEDIA and head[4:8] == b"ftyp"):
+        raise LinqError(
+            ErrorCode.INVALID_FILE_TYPE, f"unrecognised file: it has no {declared} signature"
+        )
+    # Otherwise an unrecognised binary of a format without a fixed signature (raw MP3 or AAC
+    # frames, MPEG streams): nothing proves it is not what it claims.

@@ -6,6 +6,7 @@ whether it is read through the API or arrives in an event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,17 @@ HEALTH_DOC_URL = "https://docs.linqapp.com/guides/chats/chat-health/"
 REPUTATION_DOC_URL = "https://docs.linqapp.com/guides/phone-numbers/phone-reputation/"
 
 JSON = dict[str, Any]
+
+log = logging.getLogger(__name__)
+
+
+def unrenderable_part(message_id: str, index: int, problem: object) -> JSON:
+    """What a stored part that cannot be shown is shown as: an empty text part, so one bad
+    row never takes a list (or a webhook) down and the other parts keep their indexes."""
+    log.warning(
+        "message %s: part %d cannot be rendered (%s); shown empty", message_id, index, problem
+    )
+    return {"type": "text", "value": ""}
 
 
 def handle_view(handle: ChatHandle, line: Line | None = None) -> JSON:
@@ -74,10 +86,32 @@ def chat_view(chat: Chat, line: Line | None = None) -> JSON:
     }
 
 
-def sticker_view(sticker: dict[str, Any] | None, links: Links) -> JSON | None:
-    """An image sticker as reactions show it, with a freshly signed URL."""
+def reaction_sticker(reaction: Reaction) -> dict[str, Any] | None:
+    """The sticker a reaction peeled on: an image ``{attachment_id, file_name, mime_type}`` or
+    an emoji ``{emoji}`` (rows from before emoji stickers were stored as such kept the emoji in
+    ``custom_emoji``)."""
+    if reaction.type != "sticker":
+        return None
+    if reaction.sticker:
+        return reaction.sticker
+    return {"emoji": reaction.custom_emoji} if reaction.custom_emoji else None
+
+
+def sticker_view(reaction: Reaction, links: Links) -> JSON | None:
+    """A reaction's sticker as the wire shows it: an image with a freshly signed URL, or an
+    emoji (the contract's fields are all null for it; the emoji rides along as ``emoji``)."""
+    sticker = reaction_sticker(reaction)
     if not sticker:
         return None
+    if "attachment_id" not in sticker:
+        return {
+            "emoji": sticker.get("emoji"),
+            "file_name": None,
+            "mime_type": None,
+            "url": None,
+            "height": None,
+            "width": None,
+        }
     return {
         "file_name": sticker["file_name"],
         "mime_type": sticker["mime_type"],
@@ -87,8 +121,17 @@ def sticker_view(sticker: dict[str, Any] | None, links: Links) -> JSON | None:
     }
 
 
+def custom_emoji(reaction: Reaction) -> str | None:
+    """``custom_emoji`` belongs to custom tapbacks only."""
+    return reaction.custom_emoji if reaction.type == "custom" else None
+
+
 def _reaction_view(
-    reaction: Reaction, handles: dict[str, ChatHandle], chat: Chat, links: Links
+    reaction: Reaction,
+    handles: dict[str, ChatHandle],
+    chat: Chat,
+    links: Links,
+    line: Line | None,
 ) -> JSON:
     handle = handles.get(reaction.handle) or ChatHandle(
         id=HandleId(reaction.id),
@@ -101,12 +144,12 @@ def _reaction_view(
         left_at=None,
     )
     return {
-        "handle": handle_view(handle),
+        "handle": handle_view(handle, line),
         "is_me": reaction.is_me,
         "type": reaction.type,
         "id": reaction.id,
-        "custom_emoji": reaction.custom_emoji,
-        "sticker": sticker_view(reaction.sticker, links),
+        "custom_emoji": custom_emoji(reaction),
+        "sticker": sticker_view(reaction, links),
     }
 
 
@@ -137,23 +180,30 @@ def parts_view(
     reactions: Sequence[Reaction] = (),
     *,
     with_reactions: bool = True,
+    line: Line | None = None,
 ) -> list[JSON]:
+    """The parts of a message; ``line`` gives your own handle its line type in reactions."""
     handles = {h.handle: h for h in chat.handles}
     views: list[JSON] = []
     for index, part in enumerate(message.parts):
-        view = part_view(part, links)
-        if part["type"] == "text" and part.get("mention"):
-            mentioned = handles.get(part["mention"])
-            view["mentions"] = [
-                {
-                    "handle": part["mention"],
-                    "is_me": bool(mentioned and mentioned.is_me),
-                    "range": part["mention_range"],
-                }
-            ]
+        try:
+            view = part_view(part, links)
+            if part["type"] == "text" and part.get("mention"):
+                mentioned = handles.get(part["mention"])
+                view["mentions"] = [
+                    {
+                        "handle": part["mention"],
+                        "is_me": bool(mentioned and mentioned.is_me),
+                        "range": part["mention_range"],
+                    }
+                ]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            view = unrenderable_part(message.id, index, repr(exc))
         if with_reactions:
             view["reactions"] = [
-                _reaction_view(r, handles, chat, links) for r in reactions if r.part_index == index
+                _reaction_view(r, handles, chat, links, line)
+                for r in reactions
+                if r.part_index == index
             ]
         views.append(view)
     return views
@@ -181,7 +231,7 @@ def sent_message_view(message: Message, chat: Chat, line: Line, links: Links) ->
         "created_at": message.created_at,
         "delivery_status": message.delivery_status.value,
         "is_read": message.delivery_status is DeliveryStatus.READ,
-        "parts": parts_view(message, chat, links),
+        "parts": parts_view(message, chat, links, line=line),
         "sent_at": message.sent_at,
         "delivered_at": message.delivered_at,
         "effect": _effect_view(message),
@@ -213,7 +263,7 @@ def message_view(
         "effect": _effect_view(message),
         "from": message.sender_handle,
         "from_handle": handle_view(sender, line) if sender else None,
-        "parts": parts_view(message, chat, links, reactions),
+        "parts": parts_view(message, chat, links, reactions, line=line),
         "preferred_service": message.preferred_service.value if message.preferred_service else None,
         "reply_to": _reply_view(message),
         "service": message.service.value,

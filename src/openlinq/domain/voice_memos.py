@@ -2,12 +2,13 @@
 
 MP3, M4A, AAC, CAF, WAV, AIFF or AMR, at most 10 MB, by public URL or
 pre-uploaded attachment, alone in its message; the duration is read from the
-file itself (mutagen).
+file itself (mutagen), and is null when the file does not tell it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import mutagen
@@ -36,6 +37,8 @@ VOICE_MEMO_TYPES = frozenset(
     }
 )
 MAX_VOICE_MEMO_BYTES = 10 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,13 @@ class VoiceMemoService:
 
     async def _duration_ms(self, attachment: Attachment) -> int | None:
         async with spooled(self.blobs, attachment) as path:
-            audio = await asyncio.to_thread(mutagen.File, path)
+            try:
+                audio = await asyncio.to_thread(mutagen.File, path)
+            except Exception as exc:
+                # The duration is optional (null on the wire): a file the parser cannot read
+                # (an MP4 without its moov box, a truncated header) is sent without one.
+                log.info("voice memo %s: duration unreadable (%r)", attachment.id, exc)
+                return None
         if audio is None or getattr(audio, "info", None) is None:
             return None
         seconds: float = audio.info.length

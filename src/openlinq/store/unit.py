@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from openlinq.store.engine import Database
 from openlinq.store.repos import Repos
+
+log = logging.getLogger(__name__)
 
 
 class Storage:
@@ -21,7 +24,12 @@ class Storage:
             repos = Repos(conn, callbacks)
             yield repos
         for callback in callbacks:
-            callback()
+            # The transaction has committed: a failing callback (a cache, a wake-up) must
+            # not turn the request into an error the client would retry and apply twice.
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit callback failed; the commit stands")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Repos]:

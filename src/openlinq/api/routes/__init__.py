@@ -9,6 +9,7 @@ from openlinq.api.routes import (
     capability,
     chats,
     contact_cards,
+    extras,
     files,
     messages,
     phone_numbers,
@@ -30,6 +31,7 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
         capability,
         contact_cards,
         webhooks,
+        extras,
     ):
         v3.include_router(module.router)
     app.include_router(v3)

@@ -80,8 +80,9 @@ async def get_thread(
 async def edit_message(
     message_id: str, body: MessageEditIn, account: AccountDep, services: ServicesDep
 ) -> MessageOut:
-    edited = await services.edits.edit(account, message_id, body.text, body.part_index)
-    return message_out(services.links, *await services.messages.get(account, edited))
+    return message_out(
+        services.links, *await services.edits.edit(account, message_id, body.text, body.part_index)
+    )
 
 
 @router.delete("/messages/{message_id}", status_code=204, response_class=Response)

@@ -94,7 +94,7 @@ async def device_sends(
         handle,
         to=body.to,
         chat_id=body.chat_id,
-        parts=list(build_content({"parts": raw_parts}).parts),
+        content=build_content({"parts": raw_parts}),
         reply_to=body.reply_to,
     )
     return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)

@@ -8,13 +8,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from openlinq.api.schemas.common import (
-    AppLayout,
     ChatHandleOut,
     RequestModel,
     ServiceType,
     WireModel,
 )
-from openlinq.api.schemas.messages import SentMessageOut
+from openlinq.api.schemas.messages import AppIdentityIn, AppLayoutIn, SentMessageOut
+from openlinq.domain.card_parts import MAX_DATA_URL, MAX_LAYOUT_TEXT
 
 
 class VoiceMemoIn(RequestModel):
@@ -94,13 +94,6 @@ class LocationOut(WireModel):
     data: dict[str, Any]
 
 
-class AppIdentityIn(RequestModel):
-    bundle_id: str = Field(max_length=255)
-    name: str = Field(max_length=255)
-    team_id: str = Field(max_length=16)
-    app_store_id: int | None = None
-
-
 class ExperienceIn(RequestModel):
     name: str
     action: str
@@ -108,9 +101,9 @@ class ExperienceIn(RequestModel):
 
 
 class AppCardUpdateIn(RequestModel):
-    layout: AppLayout
-    url: str | None = Field(default=None, max_length=16_384)
-    fallback_text: str | None = Field(default=None, max_length=1000)
+    layout: AppLayoutIn
+    url: str | None = Field(default=None, max_length=MAX_DATA_URL)
+    fallback_text: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
     interactive: bool = True
     experience: ExperienceIn | None = None
     app: AppIdentityIn | None = None

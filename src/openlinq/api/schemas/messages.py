@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from openlinq.api.schemas.common import (
     ChatHandleOut,
@@ -17,6 +17,7 @@ from openlinq.api.schemas.common import (
     ServiceType,
     WireModel,
 )
+from openlinq.domain.card_parts import MAX_DATA_URL, MAX_LAYOUT_TEXT
 from openlinq.domain.parts import MAX_IDEMPOTENCY_KEY, MAX_TEXT_LENGTH, MAX_URL_LENGTH
 
 Range = Annotated[list[int], Field(min_length=2, max_length=2)]
@@ -57,13 +58,33 @@ class LinkPartIn(RequestModel):
     value: str = Field(max_length=MAX_URL_LENGTH)
 
 
+class AppIdentityIn(RequestModel):
+    bundle_id: str = Field(max_length=255)
+    name: str = Field(max_length=255)
+    team_id: str = Field(max_length=16)
+    app_store_id: StrictInt | None = Field(default=None, ge=0, le=2**53)
+
+
+class AppLayoutIn(RequestModel):
+    """Every layout field is text (the contract's ``str``): anything else is refused here,
+    before it can be stored and then fail to render."""
+
+    caption: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
+    subcaption: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
+    trailing_caption: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
+    trailing_subcaption: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
+    image_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    image_title: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
+    image_subtitle: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
+
+
 class IMessageAppPartIn(RequestModel):
     type: Literal["imessage_app"]
-    app: dict[str, Any]
-    layout: dict[str, Any]
-    fallback_text: str | None = None
+    app: AppIdentityIn
+    layout: AppLayoutIn
+    fallback_text: str | None = Field(default=None, max_length=MAX_LAYOUT_TEXT)
     interactive: bool | None = None
-    url: str | None = None
+    url: str | None = Field(default=None, max_length=MAX_DATA_URL)
 
 
 class AppClipPartIn(RequestModel):

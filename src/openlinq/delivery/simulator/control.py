@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
-from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, builtin_profile
+from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, resolve_profile
+from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import chat_and_line
 from openlinq.domain.clock import Clock, ManualClock
 from openlinq.domain.delivery import DeliveryRecorder
@@ -16,6 +17,7 @@ from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.ids import ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
 from openlinq.domain.models import Account, DeliveryStatus, Direction, Message, Service
+from openlinq.domain.parts import MessageContent
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
 from openlinq.store.repos.events import StoredEvent
@@ -41,8 +43,10 @@ class SimulatorControl:
         recorder: DeliveryRecorder,
         runner: JobRunner,
         locations: LocationFeed,
+        attachments: AttachmentService,
     ) -> None:
         self.locations = locations
+        self.attachments = attachments
         self.storage = storage
         self.clock = clock
         self.carrier = carrier
@@ -73,16 +77,15 @@ class SimulatorControl:
             )
         override = {k: v for k, v in settings.items() if v is not None}
         try:
-            (PRESETS[preset] if preset else builtin_profile(handle)).with_overrides(
-                {k: v for k, v in override.items() if k != "preset"}
-            )
+            # The answer is built from the checked settings before anything is stored.
+            profile = resolve_profile(handle, override)
         except (ValueError, TypeError) as exc:
             raise LinqError(ErrorCode.INVALID_PARAMETER, f"invalid device settings: {exc}") from exc
         async with self.storage.write() as repos:
             stored = await repos.sim_devices.get(account.id, handle)
             state = stored[1] if stored else {}
             await repos.sim_devices.put(account.id, handle, override, state, self.clock.now())
-        return await self.device(account, handle)
+        return handle, profile, bool(override)
 
     async def reset(self, account: Account, raw_handle: str) -> None:
         handle = parse_handle(raw_handle).value
@@ -96,7 +99,7 @@ class SimulatorControl:
         *,
         to: str | None,
         chat_id: str | None,
-        parts: list[dict[str, Any]],
+        content: MessageContent,
         reply_to: str | None,
     ) -> Message:
         """The device writes to one of the account's lines (or into a chat it is in)."""
@@ -114,11 +117,14 @@ class SimulatorControl:
                 line, service = found, best_service(profile.services, found.services)
             else:
                 raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, "give to (a line) or chat_id")
+        # The phone's photos and files arrive stored, as a gateway would hand them over: an
+        # attachment of the account by id, or the file at a URL, fetched and checked.
+        content = await self.attachments.resolve_media(account, content)
         return await self.recorder.inbound_message(
             account.id,
             line.phone_number,
             handle,
-            parts,
+            list(content.parts),
             service,
             chat_id=ChatId(chat_id) if chat_id else None,
             reply_to=MessageId(reply_to) if reply_to else None,

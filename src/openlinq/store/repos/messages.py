@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,6 +22,8 @@ from openlinq.domain.models import (
     Service,
 )
 from openlinq.store.tables import message_edits, messages, reactions
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -43,8 +46,21 @@ def _status_update(only_from: tuple[str, ...], columns: tuple[str, ...]) -> Upda
     )
 
 
+def _effect(row: Any) -> Effect | None:
+    try:
+        return Effect(**row.effect) if row.effect else None
+    except TypeError:
+        log.warning("message %s: stored effect %r is malformed; shown as none", row.id, row.effect)
+        return None
+
+
+def _parts(row: Any) -> tuple[Any, ...]:
+    # A value that is not a list is kept as one part the views show empty (and log).
+    return tuple(row.parts) if isinstance(row.parts, list) else (row.parts,)
+
+
 def _message(row: Any) -> Message:
-    effect = Effect(**row.effect) if row.effect else None
+    effect = _effect(row)
     reply_to = (
         ReplyTo(MessageId(row.reply_to_id), row.reply_to_part or 0) if row.reply_to_id else None
     )
@@ -54,7 +70,7 @@ def _message(row: Any) -> Message:
         chat_id=ChatId(row.chat_id),
         direction=Direction(row.direction),
         sender_handle=row.sender_handle,
-        parts=tuple(row.parts),
+        parts=_parts(row),
         effect=effect,
         reply_to=reply_to,
         preferred_service=Service(row.preferred_service) if row.preferred_service else None,
