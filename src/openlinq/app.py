@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from openlinq import __version__
 from openlinq.api.errors import install_error_handlers
+from openlinq.api.inputs import InputGuardMiddleware
 from openlinq.api.limits import BodyLimitMiddleware
 from openlinq.api.routes import mount_routes
 from openlinq.api.tracing import TraceMiddleware
@@ -48,6 +49,8 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
+    # Innermost first: the guard reads bodies the limit has already bounded.
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(TraceMiddleware)
     mount_routes(app)
