@@ -59,10 +59,11 @@ def lists(tenant: Tenant) -> dict[str, Callable[[str], httpx.Response]]:
         "thread-desc": f"/v3/messages/{created['message']['id']}/thread?order=desc",
         "deliveries": f"/v3/webhook-subscriptions/{subscription['id']}/deliveries",
     }
-    return {
-        name: (lambda cursor, path=path: tenant.http.get(path, params={"cursor": cursor}))
-        for name, path in paths.items()
-    }
+
+    def getter(path: str) -> Callable[[str], httpx.Response]:
+        return lambda cursor: tenant.http.get(path, params={"cursor": cursor})
+
+    return {name: getter(path) for name, path in paths.items()}
 
 
 @pytest.mark.parametrize("cursor", HOSTILE)

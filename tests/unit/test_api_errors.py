@@ -132,4 +132,5 @@ def test_an_error_quoting_an_unpaired_surrogate_still_renders() -> None:
     finally:
         reset_trace_id(token)
     assert response.status_code == 400
-    assert json.loads(response.body)["error"]["message"] == "to[0] '\\ud800@x.com' is not valid"
+    body = json.loads(bytes(response.body))
+    assert body["error"]["message"] == "to[0] '\\ud800@x.com' is not valid"
