@@ -46,6 +46,8 @@ def create_app(
         description="A self-hostable server for the Linq Partner API v3, "
         "with a simulator playing every recipient phone.",
         lifespan=lifespan,
+        # "/v3/chats/" is an unknown path (a Linq 404), not a bodiless 307 to "/v3/chats".
+        redirect_slashes=False,
     )
     app.state.services = services
     install_error_handlers(app)

@@ -20,6 +20,7 @@ from openlinq.config import Settings
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.ids import AccountId
 from openlinq.domain.models import AccountTier, Line, LineStatus, LineType
+from openlinq.serving import uvicorn_config
 from openlinq.store.migrate import upgrade_to_head
 from openlinq.webhooks.catalogue import EVENT_TYPES
 from openlinq.webhooks.listen import Received, receiver_app
@@ -108,13 +109,7 @@ def serve(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     application = create_app(settings, on_started=_banner(settings))
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    uvicorn.Server(uvicorn_config(application, settings)).run()
 
 
 @app.command()

@@ -243,3 +243,34 @@ def test_an_over_limit_chunked_body_of_another_type_is_413(tenant: Tenant, chat_
         headers={"content-type": "text/plain"},
     )
     _refused(response, 413, 1003)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v3/chats/"), ("POST", "/v3/chats/"), ("GET", "/api/partner/v3/phone_numbers/")],
+)
+def test_a_trailing_slash_is_a_linq_404_not_a_redirect(
+    tenant: Tenant, method: str, path: str
+) -> None:
+    response = tenant.http.request(method, path, json={} if method == "POST" else None)
+    assert "no such endpoint" in _refused(response, 404, 1005)
+    assert "location" not in response.headers
+
+
+def test_an_empty_idempotency_key_header_is_no_key(tenant: Tenant) -> None:
+    def send(value: str) -> httpx.Response:
+        return tenant.http.post(
+            "/v3/messages",
+            json={"to": [IPHONE], "message": _text(value)},
+            headers={"Idempotency-Key": ""},
+        )
+
+    first, second = send("one"), send("two")
+    assert (first.status_code, second.status_code) == (202, 202), second.text
+    assert first.json()["message"]["id"] != second.json()["message"]["id"]
+    again = send("one")
+    assert again.status_code == 202
+    assert again.json()["message"]["id"] not in (
+        first.json()["message"]["id"],
+        second.json()["message"]["id"],
+    )
