@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from openlinq import __version__
 from openlinq.api.errors import install_error_handlers
+from openlinq.api.inputs import InputGuardMiddleware
 from openlinq.api.limits import BodyLimitMiddleware
 from openlinq.api.routes import mount_routes
 from openlinq.api.tracing import TraceMiddleware
@@ -48,9 +49,13 @@ def create_app(
         docs_url="/docs" if settings.api_docs else None,
         redoc_url="/redoc" if settings.api_docs else None,
         openapi_url="/openapi.json" if settings.api_docs else None,
+        # "/v3/chats/" is an unknown path (a Linq 404), not a bodiless 307 to "/v3/chats".
+        redirect_slashes=False,
     )
     app.state.services = services
     install_error_handlers(app)
+    # Innermost first: the guard reads bodies the limit has already bounded.
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(TraceMiddleware)
     mount_routes(app, settings)

@@ -22,6 +22,7 @@ from openlinq.domain.accounts import Sandbox
 from openlinq.domain.ids import AccountId
 from openlinq.domain.models import AccountTier, Line, LineStatus, LineType
 from openlinq.filemodes import make_private_dir, open_private
+from openlinq.serving import uvicorn_config
 from openlinq.store.migrate import upgrade_to_head
 from openlinq.webhooks.catalogue import EVENT_TYPES
 from openlinq.webhooks.listen import Received, receiver_app
@@ -121,13 +122,7 @@ def serve(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     application = create_app(settings, on_started=_banner(settings))
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    uvicorn.Server(uvicorn_config(application, settings)).run()
 
 
 @app.command()

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Largest JSON request body accepted (attachment uploads are limited by their declared size).
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    # HTTP connections: a request head must arrive whole within header_timeout_seconds of
+    # its first byte (or of the connection opening); an idle keep-alive connection closes
+    # after keep_alive_seconds; past max_connections open at once, requests get 503 / 3001.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
     # A claimed job whose worker died becomes claimable again after this long.
     job_lease_seconds: float = Field(default=60.0, gt=0)
     # A webhook attempt, from connecting to the end of the answer, must finish within this.

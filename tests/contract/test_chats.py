@@ -185,6 +185,18 @@ def test_at_most_31_recipients(tenant: Tenant) -> None:
     assert len(_create(tenant, *many[:31]).chat.handles) == 32
 
 
+@pytest.mark.parametrize("path", ["/v3/chats", "/v3/messages"])
+def test_an_oversized_to_list_is_refused_before_its_handles_are_parsed(
+    tenant: Tenant, path: str
+) -> None:
+    # The first handle is not a phone number: the size is refused before it is looked at.
+    to = ["not-a-handle", *(f"+1415555{3000 + n}" for n in range(39))]
+    response = tenant.http.post(path, json={"from": tenant.line, "to": to, "message": TEXT})
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (400, 1005), response.text
+    assert "31" in error["message"]
+
+
 def test_to_cannot_contain_the_from_line(tenant: Tenant) -> None:
     _refused(linq.BadRequestError, 400, 1005, lambda: _create(tenant, A, tenant.line))
 

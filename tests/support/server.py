@@ -20,6 +20,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from openlinq.app import create_app
 from openlinq.config import Settings
 from openlinq.domain.clock import Clock
+from openlinq.serving import uvicorn_config
 from openlinq.wiring import Services, build_services
 
 T = TypeVar("T")
@@ -54,9 +55,8 @@ def run_server(settings: Settings, clock: Clock | None = None) -> Iterator[Runni
     settings = settings.model_copy(update={"port": port})
     services = build_services(settings, clock)
     app = create_app(settings, services)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
-    )
+    # Served as `openlinq serve` serves: the same protocol, limits and timeouts.
+    config = uvicorn_config(app, settings, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     with start_blocking_portal() as portal:
         serving = portal.start_task_soon(server.serve)

@@ -120,3 +120,17 @@ def test_error_response_headers_and_trace(
     assert response.headers["x-should-retry"] == should_retry
     assert response.headers.get("retry-after") == retry_after
     assert json.loads(bytes(response.body)) == error_body(error, TRACE)
+
+
+def test_an_error_quoting_an_unpaired_surrogate_still_renders() -> None:
+    # A message may quote what a client sent; "\ud800" cannot be encoded as UTF-8.
+    token = set_trace_id(TRACE)
+    try:
+        response = error_response(
+            LinqError(ErrorCode.INVALID_PARAMETER, "to[0] '\ud800@x.com' is not valid")
+        )
+    finally:
+        reset_trace_id(token)
+    assert response.status_code == 400
+    body = json.loads(bytes(response.body))
+    assert body["error"]["message"] == "to[0] '\\ud800@x.com' is not valid"

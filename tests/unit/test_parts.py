@@ -6,11 +6,14 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.models import Effect, Service
 from openlinq.domain.parts import (
     MAX_PARTS,
+    MAX_TEXT_DECORATIONS,
     MAX_URL_MEDIA,
     MEDIA_TYPES,
     MessageContent,
@@ -221,6 +224,67 @@ def test_styles_may_overlap_but_animations_may_not() -> None:
     )
 
 
+def test_decorations_past_the_cap_are_refused() -> None:
+    styles = [{"range": [0, 1], "style": "bold"}] * MAX_TEXT_DECORATIONS
+    assert len(content(text("hello", text_decorations=styles)).parts[0]["text_decorations"]) == (
+        MAX_TEXT_DECORATIONS
+    )
+    error = refusal(text("hello", text_decorations=[*styles, styles[0]]))
+    assert error.code is ErrorCode.INVALID_MESSAGE_CONTENT
+    assert str(MAX_TEXT_DECORATIONS) in error.message
+
+
+_decoration = st.tuples(
+    st.integers(0, 30), st.integers(1, 8), st.sampled_from(["style", "animation"])
+).map(lambda d: {"range": [d[0], d[0] + d[1]], d[2]: "bold" if d[2] == "style" else "shake"})
+
+
+@given(st.lists(_decoration, max_size=12))
+def test_the_overlap_rule_is_the_pairwise_definition(decorations: list[dict[str, Any]]) -> None:
+    """The sorted sweep refuses exactly when some animation overlaps another decoration."""
+
+    def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return bool(a["range"][0] < b["range"][1] and b["range"][0] < a["range"][1])
+
+    expected = any(
+        overlap(a, b)
+        for i, a in enumerate(decorations)
+        for j, b in enumerate(decorations)
+        if i != j and "animation" in a
+    )
+    part = text("x" * 40, text_decorations=decorations)
+    if expected:
+        assert refusal(part).code is ErrorCode.INVALID_MESSAGE_CONTENT
+    else:
+        assert content(part).parts[0].get("text_decorations", []) == decorations
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 6)), max_size=8),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 6)), max_size=4),
+)
+def test_the_sticker_overlap_rule_is_the_pairwise_definition(
+    stickers: list[tuple[int, int]], styles: list[tuple[int, int]]
+) -> None:
+    ranges = [[s, s + n] for s, n in stickers]
+    styled = [[s, s + n] for s, n in styles]
+    expected = any(
+        a[0] < b[1] and b[0] < a[1]
+        for i, a in enumerate(ranges)
+        for j, b in enumerate(ranges + styled)
+        if i != j
+    )
+    part = text(
+        "x" * 40,
+        text_decorations=[{"range": r, "style": "bold"} for r in styled],
+        inline_stickers=[{"range": r, "url": "https://x.test/s.png"} for r in ranges],
+    )
+    if expected:
+        assert refusal(part).code is ErrorCode.INVALID_MESSAGE_CONTENT
+    else:
+        content(part)
+
+
 def test_a_mention_range_defaults_to_the_whole_text_in_utf16_units() -> None:
     part = content(text(f"@Ada {WAVE}", mention="+14155550001")).parts[0]
     assert (part["mention"], part["mention_range"]) == ("+14155550001", [0, 7])
@@ -313,6 +377,8 @@ def test_urls_in_text_make_a_link(value: str) -> None:
         "Mr. Smith arrives at 5.30",
         "file.txt",
         "ratio 3:1",
+        "a." * 5_000,  # once seconds of backtracking
+        "a-" * 5_000,
     ],
 )
 def test_plain_text_is_not_a_link(value: str) -> None:

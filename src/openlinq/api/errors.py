@@ -26,11 +26,17 @@ _STATUS_CODES = {
 }
 
 
+def printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: an unpaired surrogate a client sent (and a message
+    quotes) would make rendering the error itself fail."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(error: LinqError, trace_id: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "status": error.http_status,
         "code": error.code.code,
-        "message": error.message,
+        "message": printable(error.message),
         "doc_url": error.code.doc_url,
     }
     if error.retry_after is not None:

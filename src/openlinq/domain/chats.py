@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from openlinq.domain import cursors
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
@@ -24,7 +23,6 @@ from openlinq.domain.models import (
 )
 from openlinq.domain.views import chat_view, handle_view
 from openlinq.store.repos import Repos
-from openlinq.store.repos.chats import ChatCursor
 from openlinq.store.unit import Storage
 
 MAX_DISPLAY_NAME = 255
@@ -101,21 +99,6 @@ def chat_created_view(chat: Chat, line: Line) -> dict[str, Any]:
     return view
 
 
-def encode_cursor(cursor: ChatCursor) -> str:
-    at, seq = cursor
-    raw = f"{at.isoformat()}|{seq}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(value: str) -> ChatCursor:
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        at, seq = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
-        return datetime.fromisoformat(at), int(seq)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise LinqError(ErrorCode.INVALID_PARAMETER, f"cursor {value!r} is not valid") from exc
-
-
 @dataclass(frozen=True, slots=True)
 class ChatPage:
     chats: list[tuple[Chat, Line]]
@@ -162,7 +145,7 @@ class ChatService:
         cursor: str | None,
         limit: int,
     ) -> ChatPage:
-        after = decode_cursor(cursor) if cursor else None
+        after = cursors.decode_moment_seq(cursors.CHATS, cursor)
         async with self.storage.read() as repos:
             line_id = None
             if from_number is not None:
@@ -181,7 +164,7 @@ class ChatService:
             lines = {line.id: line for line in await repos.lines.of_account(account.id)}
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1][1]) if more else None
+        next_cursor = cursors.encode_moment_seq(cursors.CHATS, *rows[-1][1]) if more else None
         return ChatPage([(chat, lines[chat.line_id]) for chat, _ in rows], next_cursor)
 
     async def update(

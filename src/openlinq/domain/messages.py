@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openlinq.domain import cursors
 from openlinq.domain.chats import chat_and_line
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import MessageId, is_uuid
@@ -19,14 +20,6 @@ class MessagePage:
     messages: list[Message]
     reactions: dict[MessageId, list[Reaction]]
     next_cursor: str | None
-
-
-def decode_seq_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit():
-        raise LinqError(ErrorCode.INVALID_PARAMETER, f"cursor {cursor!r} is not valid")
-    return int(cursor)
 
 
 async def owned_message(repos: Repos, account: Account, message_id: str) -> Message:
@@ -55,17 +48,19 @@ class MessageService:
         self, account: Account, chat_id: str, *, cursor: str | None, limit: int
     ) -> MessagePage:
         """Newest first."""
-        after = decode_seq_cursor(cursor)
+        after = cursors.decode_seq(cursors.MESSAGES, cursor)
         async with self.storage.read() as repos:
             chat, line = await chat_and_line(repos, account, chat_id)
             rows = await repos.messages.page(chat.id, after_seq=after, limit=limit + 1)
-            return await self._page(repos, chat, line, rows, limit)
+            return await self._page(repos, chat, line, rows, limit, cursors.MESSAGES)
 
     async def thread(
         self, account: Account, message_id: str, *, cursor: str | None, limit: int, ascending: bool
     ) -> MessagePage:
         """The thread's originator and every reply, oldest first unless ``ascending`` is false."""
-        after = decode_seq_cursor(cursor)
+        # The order is part of the cursor's kind: a page of one order cannot resume the other.
+        kind = cursors.THREAD if ascending else cursors.THREAD_DESC
+        after = cursors.decode_seq(kind, cursor)
         async with self.storage.read() as repos:
             message = await owned_message(repos, account, message_id)
             chat, line = await chat_and_line(repos, account, message.chat_id)
@@ -73,13 +68,14 @@ class MessageService:
             rows = await repos.messages.thread(
                 root, after_seq=after, limit=limit + 1, ascending=ascending
             )
-            return await self._page(repos, chat, line, rows, limit)
+            return await self._page(repos, chat, line, rows, limit, kind)
 
     @staticmethod
     async def _page(
-        repos: Repos, chat: Chat, line: Line, rows: list[Message], limit: int
+        repos: Repos, chat: Chat, line: Line, rows: list[Message], limit: int, kind: str
     ) -> MessagePage:
         more = len(rows) > limit
         rows = rows[:limit]
         reactions = await repos.messages.reactions_for([m.id for m in rows])
-        return MessagePage(chat, line, rows, reactions, str(rows[-1].seq) if more else None)
+        next_cursor = cursors.encode_seq(kind, rows[-1].seq) if more else None
+        return MessagePage(chat, line, rows, reactions, next_cursor)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from openlinq.domain import cursors
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
@@ -246,23 +247,21 @@ class SubscriptionService:
         cursor: str | None,
         limit: int,
     ) -> DeliveryPage:
-        if cursor is not None and not cursor.isdigit():
-            raise LinqError(ErrorCode.INVALID_PARAMETER, f"cursor {cursor!r} is not valid")
+        before = cursors.decode_seq(cursors.DELIVERIES, cursor)
         async with self.storage.read() as repos:
             subscription = await self._owned(repos, account, subscription_id)
             rows = await repos.webhooks.deliveries(
                 subscription.id,
                 status=status,
                 event_type=event_type,
-                before_seq=int(cursor) if cursor else None,
+                before_seq=before,
                 limit=limit + 1,
             )
             more = len(rows) > limit
             rows = rows[:limit]
             attempts = await repos.webhooks.attempts([d.id for d in rows])
-        return DeliveryPage(
-            [(d, attempts[d.id]) for d in rows], str(rows[-1].seq) if more else None
-        )
+        next_cursor = cursors.encode_seq(cursors.DELIVERIES, rows[-1].seq) if more else None
+        return DeliveryPage([(d, attempts[d.id]) for d in rows], next_cursor)
 
     async def redeliver(self, account: Account, subscription_id: str, delivery_id: str) -> Delivery:
         """Send one event again now (whatever happened to it before)."""

@@ -36,6 +36,8 @@ async def create_message(
     ] = None,
 ) -> MessageCreateOut:
     message = body.message.model_dump(exclude_none=True)
+    if idempotency_key == "":
+        idempotency_key = None  # an empty header is no key (HTTP trims blanks to empty)
     if idempotency_key is not None:
         if message.get("idempotency_key", idempotency_key) != idempotency_key:
             raise LinqError(

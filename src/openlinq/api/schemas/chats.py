@@ -13,13 +13,13 @@ from openlinq.api.schemas.common import (
     ServiceType,
     WireModel,
 )
-from openlinq.api.schemas.messages import MessageContentIn, SentMessageOut
+from openlinq.api.schemas.messages import MessageContentIn, Recipients, SentMessageOut
 from openlinq.domain.chats import MAX_DISPLAY_NAME
 
 
 class ChatCreateIn(RequestModel):
     from_: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
+    to: Recipients
     message: MessageContentIn
     override_optout: bool | None = None
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 ServiceType = Literal["iMessage", "SMS", "RCS"]
 LineTypeName = Literal["iMessage", "RCS"]
@@ -25,6 +25,18 @@ class RequestModel(BaseModel):
     """Request bodies: unknown fields are ignored, as the platform does."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+        raise ValueError("out of range once converted to UTC") from exc
+
+
+# A moment a client sends: with its offset, and one UTC can represent (stored and compared
+# in UTC, so an offset that pushes it past year 9999 must be refused here, not fail later).
+UtcMoment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class ChatHandleOut(WireModel):

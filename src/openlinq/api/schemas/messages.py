@@ -18,7 +18,14 @@ from openlinq.api.schemas.common import (
     WireModel,
 )
 from openlinq.domain.card_parts import MAX_DATA_URL, MAX_LAYOUT_TEXT
-from openlinq.domain.parts import MAX_IDEMPOTENCY_KEY, MAX_TEXT_LENGTH, MAX_URL_LENGTH
+from openlinq.domain.messaging import MAX_GROUP_RECIPIENTS
+from openlinq.domain.parts import (
+    MAX_IDEMPOTENCY_KEY,
+    MAX_INLINE_STICKERS,
+    MAX_TEXT_DECORATIONS,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+)
 
 Range = Annotated[list[int], Field(min_length=2, max_length=2)]
 
@@ -40,8 +47,13 @@ class InlineStickerIn(RequestModel):
 class TextPartIn(RequestModel):
     type: Literal["text"]
     value: str = Field(max_length=MAX_TEXT_LENGTH)
-    text_decorations: list[TextDecorationIn] | None = None
-    inline_stickers: list[InlineStickerIn] | None = None
+    # Bounded here, so an oversized list is refused before any of it is parsed.
+    text_decorations: list[TextDecorationIn] | None = Field(
+        default=None, max_length=MAX_TEXT_DECORATIONS
+    )
+    inline_stickers: list[InlineStickerIn] | None = Field(
+        default=None, max_length=MAX_INLINE_STICKERS
+    )
     mention: str | None = None
     mention_range: Range | None = None
 
@@ -133,11 +145,15 @@ class ContinuationIn(RequestModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
 
 
+# Recipient lists are refused past the group limit before any handle is parsed.
+Recipients = Annotated[list[str], Field(min_length=1, max_length=MAX_GROUP_RECIPIENTS)]
+
+
 class MessageCreateIn(RequestModel):
-    to: list[str] = Field(min_length=1)
+    to: Recipients
     message: MessageContentIn
     continuation_message: ContinuationIn | None = None
-    exclude_from: list[str] | None = None
+    exclude_from: list[str] | None = Field(default=None, max_length=1_000)
     override_optout: bool | None = None
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from openlinq.api.schemas.common import RequestModel, WireModel
+from openlinq.api.schemas.common import RequestModel, UtcMoment, WireModel
 
 
 class SubscriptionCreateIn(RequestModel):
@@ -84,7 +84,7 @@ class DeliveryPageOut(WireModel):
 
 
 class RecoverIn(RequestModel):
-    since: AwareDatetime
+    since: UtcMoment
 
 
 class RecoverOut(WireModel):
