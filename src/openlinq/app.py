@@ -14,6 +14,7 @@ from openlinq.api.limits import BodyLimitMiddleware
 from openlinq.api.routes import mount_routes
 from openlinq.api.tracing import TraceMiddleware
 from openlinq.config import Settings
+from openlinq.console.pages import mount_console
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.clock import ManualClock
 from openlinq.wiring import Services, background_worker, build_services, start, stop
@@ -59,4 +60,5 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(TraceMiddleware)
     mount_routes(app, settings)
+    mount_console(app)
     return app

@@ -22,6 +22,8 @@ from openlinq.api.errors import error_response
 from openlinq.config import Settings
 from openlinq.domain.errors import ErrorCode, LinqError
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
 _OVERLOADED = LinqError(
     ErrorCode.SERVER_CONNECTION_ERROR,
     "the server is at its connection limit; retry shortly",
@@ -104,5 +106,7 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
         http=protocol,
         timeout_keep_alive=settings.keep_alive_seconds,
         limit_concurrency=settings.max_connections,
+        # Console pages hold a live-update stream open; shutdown must not wait for them.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         **{"log_level": settings.log_level, "access_log": False, **options},
     )

@@ -12,6 +12,7 @@ from openlinq.blobs.local import LocalBlobStore
 from openlinq.blobs.s3 import S3BlobStore
 from openlinq.blobs.store import BlobStore
 from openlinq.config import Settings
+from openlinq.console.live import LiveFeed
 from openlinq.delivery.carrier import Carrier
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
@@ -77,6 +78,7 @@ class Services:
     locations: LocationService
     app_cards: AppCardService
     dispatcher: WebhookDispatcher
+    live: LiveFeed
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -150,6 +152,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         contact_cards=ContactCardService(storage, clock, events, actions),
         locations=LocationService(storage, clock, actions, location_feed),
         app_cards=AppCardService(storage),
+        live=LiveFeed(storage),
     )
 
 
@@ -203,6 +206,7 @@ def blob_store(settings: Settings) -> BlobStore:
 
 
 async def stop(services: Services) -> None:
+    await services.live.close()
     await services.attachments.close()
     await services.dispatcher.close()
     await services.db.dispose()

@@ -21,7 +21,7 @@ from openlinq.domain.clock import Clock
 from openlinq.domain.ids import JobId
 from openlinq.domain.tracing import current_trace_id, reset_trace_id, set_trace_id
 from openlinq.store.repos import Repos
-from openlinq.store.repos.jobs import Job
+from openlinq.store.repos.jobs import Job, PendingJob
 from openlinq.store.unit import Storage
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,11 @@ class JobRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self._drain_lock = asyncio.Lock()
         self._running = 0  # claimed jobs whose handlers have not returned
+
+    async def pending(self, limit: int) -> tuple[int, list[PendingJob]]:
+        """The queue as an operator sees it: how many jobs wait, and the next ``limit``."""
+        async with self.storage.read() as repos:
+            return await repos.jobs.pending(limit)
 
     def register(self, kind: str, handler: JobHandler) -> None:
         if kind in self._handlers:

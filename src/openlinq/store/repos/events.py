@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId
@@ -52,15 +52,20 @@ class EventRepo:
             .order_by(events.c.seq.desc())
             .limit(limit)
         )
-        return [
-            StoredEvent(
-                r.id,
-                AccountId(r.account_id),
-                r.type,
-                r.phone_number,
-                r.trace_id,
-                r.data,
-                r.created_at,
-            )
-            for r in rows
-        ]
+        return [_stored(r) for r in rows]
+
+    async def last_seq(self) -> int:
+        return int((await self.conn.execute(select(func.max(events.c.seq)))).scalar() or 0)
+
+    async def after(self, seq: int, limit: int) -> list[tuple[int, StoredEvent]]:
+        """Events of every account appended after ``seq``, oldest first (the live feed)."""
+        rows = await self.conn.execute(
+            select(events).where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
+        )
+        return [(int(r.seq), _stored(r)) for r in rows]
+
+
+def _stored(r: Row[Any]) -> StoredEvent:
+    return StoredEvent(
+        r.id, AccountId(r.account_id), r.type, r.phone_number, r.trace_id, r.data, r.created_at
+    )

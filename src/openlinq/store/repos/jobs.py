@@ -62,6 +62,15 @@ class Job:
     trace_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    kind: str
+    run_at: datetime
+    attempts: int
+    locked_until: datetime | None
+    last_error: str | None
+
+
 class JobRepo:
     """The durable queue: every deferred piece of work is a row here."""
 
@@ -135,6 +144,17 @@ class JobRepo:
             .values(locked_until=until)
         )
         return int(result.rowcount)
+
+    async def pending(self, limit: int) -> tuple[int, list[PendingJob]]:
+        """How many jobs wait (or run), and the ``limit`` due soonest: what the console shows."""
+        waiting = jobs.c.dead_at.is_(None)
+        total = (await self.conn.execute(select(func.count()).where(waiting))).scalar_one()
+        rows = await self.conn.execute(
+            select(jobs).where(waiting).order_by(jobs.c.run_at, jobs.c.id).limit(limit)
+        )
+        return int(total), [
+            PendingJob(r.kind, r.run_at, r.attempts, r.locked_until, r.last_error) for r in rows
+        ]
 
     async def pending_of_kind(self, kind: str) -> int:
         result = await self.conn.execute(
