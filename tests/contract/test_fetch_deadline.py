@@ -8,11 +8,9 @@ from collections.abc import Iterator
 import linq
 import pytest
 
-from openlinq.config import Settings
-from openlinq.domain.clock import ManualClock
 from tests.support.files import PNG, dripping
-from tests.support.server import RunningServer, run_server
-from tests.support.tenant import Tenant, create_tenant
+from tests.support.server import RunningServer, server_with
+from tests.support.tenant import Tenant, tenant_on
 
 DEADLINE = 1.0
 
@@ -20,23 +18,16 @@ DEADLINE = 1.0
 @pytest.fixture(scope="module")
 def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server whose media fetches must finish within one second."""
-    directory = tmp_path_factory.mktemp("impatient")
-    settings = Settings(
-        database_url=f"sqlite:///{directory / 'openlinq.db'}",
-        data_dir=directory / "data",
-        clock="manual",
-        fetch_deadline_seconds=DEADLINE,
-    )
-    with run_server(settings, ManualClock()) as running:
+    with server_with(
+        tmp_path_factory.mktemp("impatient"), fetch_deadline_seconds=DEADLINE
+    ) as running:
         yield running
 
 
 @pytest.fixture
 def tenant_of_impatient(impatient: RunningServer) -> Iterator[Tenant]:
-    tenant = create_tenant(impatient)
-    yield tenant
-    tenant.client.close()
-    tenant.http.close()
+    with tenant_on(impatient) as tenant:
+        yield tenant
 
 
 def test_a_media_url_that_drips_bytes_fails_at_the_deadline(tenant_of_impatient: Tenant) -> None:
