@@ -26,6 +26,10 @@ def test_the_docs_page_names_no_url_outside_this_server(server: RunningServer, p
     response = httpx.get(server.base_url + page)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
+    # The browser itself refuses anything the page's scripts would fetch from elsewhere.
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "img-src 'self' data:" in policy
     outside = [
         url for url in ABSOLUTE_URL.findall(response.text) if not url.startswith(server.base_url)
     ]
