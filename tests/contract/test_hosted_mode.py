@@ -86,7 +86,7 @@ def test_docs_are_served_by_default(hosted: RunningServer) -> None:
 
 
 def test_docs_can_be_turned_off(operated: RunningServer) -> None:
-    for path in ("/docs", "/redoc", "/openapi.json"):
+    for path in ("/docs", "/redoc", "/openapi.json", "/static/docs/swagger-ui-bundle.js"):
         _assert_linq_error(httpx.get(operated.base_url + path), 404, 1005)
 
 
