@@ -20,8 +20,10 @@
     }
   });
 
-  // After this phone sends, show the newest message.
   document.addEventListener("olq:done", (event) => {
+    // New settings change the summary at the top too: show the page afresh.
+    if (event.target.closest?.("form.settings")) { location.reload(); return; }
+    // After this phone sends, show the newest message.
     if (event.target.closest?.(".compose") && screen) {
       screen.addEventListener("olq:reloaded", () => { screen.scrollTop = screen.scrollHeight; }, { once: true });
     }
