@@ -107,6 +107,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(SEND_JOB, messaging.run_send_job)
     actions = CarrierActions(queue, carrier)
     runner.register(ACTION_JOB, actions.run)
+    groups = GroupService(storage, clock, events, actions, carrier)
     dispatcher = WebhookDispatcher(
         storage,
         clock,
@@ -140,14 +141,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         links=links,
         capability=CapabilityService(storage, carrier),
         simulator=SimulatorControl(
-            storage, clock, carrier, recorder, runner, location_feed, attachments
+            storage, clock, carrier, recorder, runner, location_feed, attachments, groups
         ),
         subscriptions=SubscriptionService(storage, clock, queue, events, policy),
         dispatcher=dispatcher,
         edits=EditService(storage, clock, events, actions),
         reactions=ReactionService(storage, clock, events, actions, attachments),
         typing=TypingService(storage, clock, actions),
-        groups=GroupService(storage, clock, events, actions, carrier),
+        groups=groups,
         voice_memos=VoiceMemoService(attachments, messaging, attachments.blobs),
         contact_cards=ContactCardService(storage, clock, events, actions),
         locations=LocationService(storage, clock, actions, location_feed),

@@ -34,7 +34,7 @@ def test_an_action_without_the_page_token_is_refused_and_changes_nothing(
 
 def test_an_action_with_the_page_token_runs(server: RunningServer, console: ConsoleClient) -> None:
     before = server.services.clock.now()
-    response = console.act("/console/clock/advance", {"seconds": 2})
+    response = console.act("POST", "/console/clock/advance", json={"seconds": 2})
     assert response.status_code == 200, response.text
     assert (server.services.clock.now() - before).total_seconds() == 2
 

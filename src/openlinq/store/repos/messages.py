@@ -240,15 +240,20 @@ class MessageRepo:
             )
         )
 
-    async def to_handle(self, account_id: AccountId, chat_ids: Sequence[ChatId]) -> list[Message]:
-        """Every visible message in the given chats, oldest first (a device's screen)."""
+    async def to_handle(
+        self, account_id: AccountId, chat_ids: Sequence[ChatId], last: int | None = None
+    ) -> list[Message]:
+        """Every visible message in the given chats, oldest first (a device's screen);
+        with ``last``, only that many of the newest."""
         if not chat_ids:
             return []
-        return await self._fetch(
-            select(messages)
-            .where(messages.c.account_id == account_id, messages.c.chat_id.in_(list(chat_ids)))
-            .order_by(messages.c.seq.asc())
+        query = select(messages).where(
+            messages.c.account_id == account_id, messages.c.chat_id.in_(list(chat_ids))
         )
+        if last is None:
+            return await self._fetch(query.order_by(messages.c.seq.asc()))
+        newest = await self._fetch(query.order_by(messages.c.seq.desc()).limit(last))
+        return newest[::-1]
 
     async def add_reaction(self, reaction: Reaction) -> None:
         await self.conn.execute(
