@@ -25,7 +25,7 @@
     olderButton.disabled = true;
     try {
       const url = `${olderButton.dataset.src}?cursor=${encodeURIComponent(cursor)}`;
-      const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+      const response = await fetch(window.Console.withAccount(url), { headers: { Accept: "text/html" }, credentials: "same-origin" });
       if (!response.ok) { window.Console?.toast(`Could not load older messages (HTTP ${response.status})`, "error"); return; }
       const holder = document.createElement("div");
       holder.innerHTML = await response.text();

@@ -14,6 +14,14 @@
   const token = meta("olq-token");
   const account = meta("olq-account");
 
+  // Every request names the account this page shows, so a fragment or an action never
+  // falls back to another account (the ?account= of the page is not a cookie).
+  function withAccount(url) {
+    const target = new URL(url, location.href);
+    if (account && !target.searchParams.has("account")) target.searchParams.set("account", account);
+    return target.pathname + target.search;
+  }
+
   function toast(text, kind = "info") {
     const box = document.querySelector("[data-toasts]");
     if (!box) return;
@@ -45,7 +53,7 @@
     let body;
     if (form) body = form;
     else if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
-    const response = await fetch(url, { method, headers, body, credentials: "same-origin" });
+    const response = await fetch(withAccount(url), { method, headers, body, credentials: "same-origin" });
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = text; }
@@ -86,7 +94,7 @@
     const src = element.dataset.src;
     if (!src) return;
     const atBottom = element.scrollHeight - element.scrollTop - element.clientHeight < 40;
-    const response = await fetch(src, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+    const response = await fetch(withAccount(src), { headers: { Accept: "text/html" }, credentials: "same-origin" });
     if (!response.ok) return;
     element.innerHTML = await response.text();
     if (atBottom && element.dataset.stickBottom !== undefined) element.scrollTop = element.scrollHeight;
@@ -113,7 +121,12 @@
   function connect() {
     const status = document.querySelector("[data-live-status]");
     const source = new EventSource(`/console/live?account=${encodeURIComponent(account)}`);
-    source.onopen = () => status?.classList.add("on");
+    // What happened between rendering the page (or losing the connection) and this
+    // connection opening came with no event: catch up by reloading the live parts once.
+    source.onopen = () => {
+      status?.classList.add("on");
+      document.querySelectorAll("[data-src][data-live]").forEach(reloadSoon);
+    };
     source.onerror = () => status?.classList.remove("on");
     source.addEventListener("update", (message) => {
       const update = JSON.parse(message.data);
@@ -167,6 +180,6 @@
     location.href = url.pathname.split("/").slice(0, 3).join("/") || "/console";
   });
 
-  window.Console = { act, toast, refresh, reload };
+  window.Console = { act, toast, refresh, reload, withAccount };
   connect();
 })();
