@@ -28,6 +28,7 @@ from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.edits import EditService
 from openlinq.domain.events import EventLog
 from openlinq.domain.groups import GroupService
+from openlinq.domain.inbox import InboxService
 from openlinq.domain.lines import LineService
 from openlinq.domain.links import Links
 from openlinq.domain.locations import LocationFeed, LocationService
@@ -63,6 +64,7 @@ class Services:
     events: EventLog
     accounts: AccountService
     chats: ChatService
+    inbox: InboxService
     messages: MessageService
     messaging: MessagingService
     lines: LineService
@@ -123,6 +125,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(DELIVER_JOB, dispatcher.deliver)
     sweeper = RetentionSweeper(storage, clock, queue, attachments.blobs)
     runner.register(PURGE_JOB, sweeper.sweep)
+    chats = ChatService(storage, clock, events)
     return Services(
         settings=settings,
         clock=clock,
@@ -134,7 +137,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         attachments=attachments,
         events=events,
         accounts=AccountService(storage, clock),
-        chats=ChatService(storage, clock, events),
+        chats=chats,
+        inbox=InboxService(storage, clock, chats),
         messages=MessageService(storage),
         messaging=messaging,
         lines=LineService(storage, clock, events, links),

@@ -24,8 +24,16 @@ def _summary(event: StoredEvent) -> str:
         or (data.get("id") if event.type.startswith("chat.") else None)
     )
     message = data.get("message_id") or data.get("id") if "message" in event.type else None
+    # Who did it (a typing indicator lives only in its event, so the page needs the name).
+    actor = data.get("actor_handle") or data.get("sender_handle") or {}
     return json.dumps(
-        {"type": event.type, "chat_id": chat, "message_id": message, "line": event.phone_number}
+        {
+            "type": event.type,
+            "chat_id": chat,
+            "message_id": message,
+            "line": event.phone_number,
+            "actor": actor.get("handle") if isinstance(actor, dict) else None,
+        }
     )
 
 

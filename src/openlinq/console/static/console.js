@@ -120,7 +120,12 @@
   function connect() {
     const status = document.querySelector("[data-live-status]");
     const source = new EventSource(withAccount("/console/live"));
-    source.onopen = () => status?.classList.add("on");
+    // What happened between rendering the page (or losing the connection) and this
+    // connection opening came with no event: catch up by reloading the live parts once.
+    source.onopen = () => {
+      status?.classList.add("on");
+      document.querySelectorAll("[data-src][data-live]").forEach(reloadSoon);
+    };
     source.onerror = () => status?.classList.remove("on");
     source.addEventListener("update", (message) => {
       const update = JSON.parse(message.data);
@@ -174,6 +179,6 @@
     location.href = url.pathname.split("/").slice(0, 3).join("/") || "/console";
   });
 
-  window.Console = { act, toast, refresh, reload };
+  window.Console = { act, toast, refresh, reload, withAccount };
   connect();
 })();
