@@ -99,7 +99,8 @@ def _upload_png(tenant: Tenant) -> str:
 
 
 def test_a_conversation_shows_bubbles_ticks_reactions_edits_replies_media_and_deletions(
-    tenant: Tenant, console: ConsoleClient,
+    tenant: Tenant,
+    console: ConsoleClient,
 ) -> None:
     echo = magic("05")
     chat_id, first = _send(tenant, echo, "hello bot")
@@ -164,7 +165,8 @@ def test_a_group_shows_its_name_and_participants(tenant: Tenant, console: Consol
 
 
 def test_long_conversations_page_backwards_and_the_live_part_keeps_its_start(
-    tenant: Tenant, console: ConsoleClient,
+    tenant: Tenant,
+    console: ConsoleClient,
 ) -> None:
     sender = "+14155557001"
     tenant.sim.send(sender, to=tenant.line, parts=[{"type": "text", "value": "t0"}])
