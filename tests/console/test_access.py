@@ -106,3 +106,12 @@ def test_hosted_sign_in_with_the_operator_key_opens_the_console(hosted: RunningS
         page = http.get("/console/clock")
         assert page.status_code == 200
         assert "Job queue" in page.text
+
+
+def test_pages_run_only_their_own_script_and_cannot_be_framed(console: ConsoleClient) -> None:
+    response = console.get("/console/clock")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
