@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from openlinq.console.access import Console, ConsoleDep
+from openlinq.console.access import ConsoleDep
+from openlinq.console.live import Listener
 from openlinq.store.repos.events import StoredEvent
 
 router = APIRouter()
@@ -28,9 +29,9 @@ def _summary(event: StoredEvent) -> str:
     )
 
 
-async def _stream(console: Console) -> AsyncIterator[str]:
+async def _stream(listener: Listener) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
-    async for event in console.services.live.follow(console.account_id):
+    async for event in listener:
         if event is None:
             yield "event: resync\ndata: {}\n\n"
         else:
@@ -40,7 +41,7 @@ async def _stream(console: Console) -> AsyncIterator[str]:
 @router.get("/live")
 async def live(console: ConsoleDep) -> StreamingResponse:
     return StreamingResponse(
-        _stream(console),
+        _stream(await console.services.live.listen(console.account_id)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
