@@ -17,12 +17,13 @@ from pydantic import Field
 
 from openlinq.api.schemas.common import RequestModel
 from openlinq.api.schemas.features import ContactCardIn, ContactCardPatchIn
+from openlinq.api.schemas.lines import PhoneNumberOut
 from openlinq.api.views import contact_card_out, phone_number_out
 from openlinq.console.access import Console, ConsoleDep
 from openlinq.console.render import render
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.limits import daily_limit, pair_limit
-from openlinq.domain.models import Account, AccountTier, LineStatus, LineType
+from openlinq.domain.models import Account, AccountTier, Line, LineStatus, LineType
 
 router = APIRouter()
 
@@ -73,12 +74,6 @@ def _policy(account: Account) -> dict[str, str]:
     }
 
 
-def _context(console: Console) -> dict[str, Any]:
-    # Fragments reload and actions post without the page's query string: carry the shown
-    # account in every URL, so a page opened with ?account= never acts on another one.
-    return {"on": f"?account={console.account_id}"}
-
-
 async def _keys(console: Console) -> list[dict[str, Any]]:
     return await console.services.accounts.keys(console.account_id)
 
@@ -88,7 +83,7 @@ async def _cards(console: Console) -> dict[str, Any]:
     return {card.phone_number: contact_card_out(card) for card in cards}
 
 
-def _numbers(console: Console) -> list[tuple[Any, Any]]:
+def _numbers(console: Console) -> list[tuple[Line, PhoneNumberOut]]:
     return [(line, phone_number_out(line)) for line in console.lines]
 
 
@@ -104,36 +99,28 @@ async def lines_page(request: Request, console: ConsoleDep) -> HTMLResponse:
         policies={a.id: _policy(a) for a, _ in console.accounts},
         line_types=list(LineType),
         tiers=list(AccountTier),
-        **_context(console),
     )
 
 
 @router.get("/lines/numbers", response_class=HTMLResponse)
 async def numbers_fragment(request: Request, console: ConsoleDep) -> HTMLResponse:
-    return render(request, console, "_lines.html", numbers=_numbers(console), **_context(console))
+    return render(request, console, "_lines.html", numbers=_numbers(console))
 
 
 @router.get("/lines/keys", response_class=HTMLResponse)
 async def keys_fragment(request: Request, console: ConsoleDep) -> HTMLResponse:
-    return render(request, console, "_keys.html", keys=await _keys(console), **_context(console))
+    return render(request, console, "_keys.html", keys=await _keys(console))
 
 
 @router.get("/lines/accounts", response_class=HTMLResponse)
 async def accounts_fragment(request: Request, console: ConsoleDep) -> HTMLResponse:
     policies = {a.id: _policy(a) for a, _ in console.accounts}
-    return render(
-        request,
-        console,
-        "_accounts.html",
-        policies=policies,
-        tiers=list(AccountTier),
-        **_context(console),
-    )
+    return render(request, console, "_accounts.html", policies=policies, tiers=list(AccountTier))
 
 
 @router.get("/lines/cards", response_class=HTMLResponse)
 async def cards_fragment(request: Request, console: ConsoleDep) -> HTMLResponse:
-    return render(request, console, "_cards.html", cards=await _cards(console), **_context(console))
+    return render(request, console, "_cards.html", cards=await _cards(console))
 
 
 @router.post("/lines/status")
