@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.console import ConsoleClient
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, server_with
 from tests.support.tenant import Tenant, create_tenant, fresh_line_number
 
 
@@ -201,3 +202,25 @@ def test_contact_cards_follow_the_api_s_rules(console: ConsoleClient, tenant: Te
     _error(console.act("/console/lines/cards", no_card, method="PATCH"), 404, 2012)
     bad_image = {**no_card, "image_url": "ftp://example.com/bo.png"}
     _error(console.act("/console/lines/cards", bad_image), 400, 1004)
+
+
+def test_hosted_these_are_operator_actions(tmp_path: Path) -> None:
+    operator = "o" * 40
+    with server_with(tmp_path, hosted_mode=True, operator_api_key=operator) as hosted:
+        hosted.call(hosted.services.accounts.create_account, "acme")
+        with httpx.Client(base_url=hosted.base_url) as http:
+            page = http.get("/console/lines", follow_redirects=False)
+            assert (page.status_code, page.headers["location"]) == (303, "/console/sign-in")
+            create = {"name": "intruder"}
+            token = {"X-Console-Token": "x"}
+            _error(http.post("/console/lines/accounts", json=create, headers=token), 401, 2004)
+            accounts = hosted.call(hosted.services.accounts.list_accounts)
+            assert [a.name for a, _ in accounts] == ["acme"]
+            http.post("/console/sign-in", data={"key": operator})
+            page = http.get("/console/lines")
+            assert page.status_code == 200
+            token["X-Console-Token"] = page.text.split('name="olq-token" content="')[1][:64]
+            created = http.post("/console/lines/accounts", json=create, headers=token)
+            assert created.status_code == 200, created.text
+            accounts = hosted.call(hosted.services.accounts.list_accounts)
+            assert [a.name for a, _ in accounts] == ["acme", "intruder"]
