@@ -11,12 +11,10 @@ import pytest
 from hypothesis import settings
 from sqlalchemy import text
 
-from openlinq.config import Settings
-from openlinq.domain.clock import ManualClock
 from openlinq.store.engine import Database
 from tests.support.receiver import Receiver, running_receiver
-from tests.support.server import RunningServer, run_server
-from tests.support.tenant import Tenant, create_tenant
+from tests.support.server import RunningServer, server_with
+from tests.support.tenant import Tenant, tenant_on
 
 # Property tests explore the same examples on every run, so CI never flakes on them.
 settings.register_profile("openlinq", derandomize=True, database=None, deadline=None)
@@ -65,23 +63,19 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server on a manual clock for the whole session; tests isolate by account."""
-    settings = Settings(
+    with server_with(
+        tmp_path_factory.mktemp("server"),
         database_url=database_url,
-        data_dir=tmp_path_factory.mktemp("data"),
-        clock="manual",
         # Short enough that a hanging receiver costs a test one second, not ten.
         webhook_timeout_seconds=1.0,
-    )
-    with run_server(settings, ManualClock()) as running:
+    ) as running:
         yield running
 
 
 @pytest.fixture
 def tenant(server: RunningServer) -> Iterator[Tenant]:
-    created = create_tenant(server)
-    yield created
-    created.client.close()
-    created.http.close()
+    with tenant_on(server) as created:
+        yield created
 
 
 @pytest.fixture

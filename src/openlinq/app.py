@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from openlinq import __version__
+from openlinq.api.docs import OPENAPI_URL, mount_docs
 from openlinq.api.errors import install_error_handlers
 from openlinq.api.inputs import InputGuardMiddleware
 from openlinq.api.limits import BodyLimitMiddleware
@@ -47,9 +48,10 @@ def create_app(
         description="A self-hostable server for the Linq Partner API v3, "
         "with a simulator playing every recipient phone.",
         lifespan=lifespan,
-        docs_url="/docs" if settings.api_docs else None,
-        redoc_url="/redoc" if settings.api_docs else None,
-        openapi_url="/openapi.json" if settings.api_docs else None,
+        # FastAPI's own /docs and /redoc load their assets from a CDN: ours (api/docs.py) don't.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL if settings.api_docs else None,
         # "/v3/chats/" is an unknown path (a Linq 404), not a bodiless 307 to "/v3/chats".
         redirect_slashes=False,
     )
@@ -61,4 +63,6 @@ def create_app(
     app.add_middleware(TraceMiddleware)
     mount_routes(app, settings)
     mount_console(app)
+    if settings.api_docs:
+        mount_docs(app)
     return app

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     hosted_mode: bool = False
     # Hosted mode only: requests to /sim/v1 must carry this in X-Operator-Key.
     operator_api_key: str | None = None
-    # Serve /docs, /redoc and /openapi.json.
+    # Serve /docs, /redoc (and their assets under /static/docs) and /openapi.json.
     api_docs: bool = True
     # Attachment bytes go to <data_dir>/attachments unless an S3 bucket is named.
     s3_bucket: str | None = None

@@ -10,7 +10,7 @@ import pytest
 from linq.types.chat_create_response import ChatCreateResponse
 
 from tests.support.server import RunningServer
-from tests.support.tenant import Tenant, create_tenant
+from tests.support.tenant import Tenant, tenant_on
 
 A, B, C = "+14155552001", "+14155552002", "+14155552003"
 EMAIL = "someone@example.com"
@@ -48,10 +48,8 @@ def _created_ids(tenant: Tenant) -> list[str]:
 @pytest.fixture
 def other(server: RunningServer) -> Iterator[Tenant]:
     """A second account on the same server."""
-    created = create_tenant(server)
-    yield created
-    created.client.close()
-    created.http.close()
+    with tenant_on(server) as created:
+        yield created
 
 
 # -- POST /v3/chats: creation ---------------------------------------------------------

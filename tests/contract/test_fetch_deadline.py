@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import linq
 import pytest
 
-from openlinq.config import Settings
-from openlinq.domain.clock import ManualClock
-from tests.support.files import PNG, dripping
-from tests.support.server import RunningServer, run_server
-from tests.support.tenant import Tenant, create_tenant
+from tests.support.files import PNG, dripping, serving
+from tests.support.server import RunningServer, server_with
+from tests.support.tenant import Tenant, tenant_on
 
 DEADLINE = 1.0
 
@@ -20,23 +19,16 @@ DEADLINE = 1.0
 @pytest.fixture(scope="module")
 def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server whose media fetches must finish within one second."""
-    directory = tmp_path_factory.mktemp("impatient")
-    settings = Settings(
-        database_url=f"sqlite:///{directory / 'openlinq.db'}",
-        data_dir=directory / "data",
-        clock="manual",
-        fetch_deadline_seconds=DEADLINE,
-    )
-    with run_server(settings, ManualClock()) as running:
+    with server_with(
+        tmp_path_factory.mktemp("impatient"), fetch_deadline_seconds=DEADLINE
+    ) as running:
         yield running
 
 
 @pytest.fixture
 def tenant_of_impatient(impatient: RunningServer) -> Iterator[Tenant]:
-    tenant = create_tenant(impatient)
-    yield tenant
-    tenant.client.close()
-    tenant.http.close()
+    with tenant_on(impatient) as tenant:
+        yield tenant
 
 
 def test_a_media_url_that_drips_bytes_fails_at_the_deadline(tenant_of_impatient: Tenant) -> None:
@@ -61,9 +53,11 @@ def test_a_media_url_that_drips_bytes_fails_at_the_deadline(tenant_of_impatient:
     assert len(tenant.client.chats.messages.list(created.chat.id).messages) == 1
 
 
-def test_a_prompt_media_url_is_still_fetched(tenant_of_impatient: Tenant) -> None:
+def test_a_prompt_media_url_is_still_fetched(tenant_of_impatient: Tenant, tmp_path: Path) -> None:
     tenant = tenant_of_impatient
-    with dripping(PNG, interval=0.0) as base:
+    # Served in one write: byte-by-byte answers could pass the deadline on a busy machine.
+    (tmp_path / "quick.png").write_bytes(PNG)
+    with serving(tmp_path) as base:
         created = tenant.client.chats.create(
             from_=tenant.line,
             to=["+14155556002"],

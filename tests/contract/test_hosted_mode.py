@@ -12,51 +12,37 @@ from typing import Any
 import httpx
 import pytest
 
-from openlinq.config import Settings
-from openlinq.domain.clock import ManualClock
-from tests.support.server import RunningServer, run_server
-from tests.support.tenant import Tenant, create_tenant, magic
+from tests.support.server import RunningServer, server_with
+from tests.support.tenant import Tenant, magic, tenant_on
 
 OPERATOR_KEY = "op_" + "o" * 40
 DEV_KEY = "dev_" + "d" * 40
 
 
-def _hosted_settings(directory: Path, **extra: Any) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{directory / 'openlinq.db'}",
-        data_dir=directory / "data",
-        clock="manual",
-        hosted_mode=True,
-        **extra,
-    )
-
-
 @pytest.fixture(scope="module")
 def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """Hosted mode as most deployments run it: no operator key, docs on (the default)."""
-    with run_server(_hosted_settings(tmp_path_factory.mktemp("hosted")), ManualClock()) as running:
+    with server_with(tmp_path_factory.mktemp("hosted"), hosted_mode=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """Hosted mode with an operator key and a dev key, docs turned off."""
-    settings = _hosted_settings(
+    with server_with(
         tmp_path_factory.mktemp("operated"),
+        hosted_mode=True,
         operator_api_key=OPERATOR_KEY,
         dev_api_key=DEV_KEY,
         api_docs=False,
-    )
-    with run_server(settings, ManualClock()) as running:
+    ) as running:
         yield running
 
 
 @pytest.fixture
 def account(hosted: RunningServer) -> Iterator[Tenant]:
-    tenant = create_tenant(hosted)
-    yield tenant
-    tenant.client.close()
-    tenant.http.close()
+    with tenant_on(hosted) as tenant:
+        yield tenant
 
 
 def _assert_linq_error(response: httpx.Response, status: int, code: int) -> None:
@@ -100,15 +86,14 @@ def test_docs_are_served_by_default(hosted: RunningServer) -> None:
 
 
 def test_docs_can_be_turned_off(operated: RunningServer) -> None:
-    for path in ("/docs", "/redoc", "/openapi.json"):
+    for path in ("/docs", "/redoc", "/openapi.json", "/static/docs/swagger-ui-bundle.js"):
         _assert_linq_error(httpx.get(operated.base_url + path), 404, 1005)
 
 
 def test_the_operator_key_opens_the_simulator_but_not_the_job_runner(
     operated: RunningServer,
 ) -> None:
-    tenant = create_tenant(operated)
-    try:
+    with tenant_on(operated) as tenant:
         device = f"/sim/v1/devices/{magic('05')}"
         _assert_linq_error(tenant.http.get(device), 403, 2005)
         _assert_linq_error(
@@ -117,9 +102,6 @@ def test_the_operator_key_opens_the_simulator_but_not_the_job_runner(
         operator = {"X-Operator-Key": OPERATOR_KEY}
         assert tenant.http.get(device, headers=operator).status_code == 200
         _assert_linq_error(tenant.http.post("/sim/v1/jobs/run", headers=operator), 404, 1005)
-    finally:
-        tenant.client.close()
-        tenant.http.close()
 
 
 def test_a_dev_key_the_operator_chose_makes_the_sandbox(operated: RunningServer) -> None:

@@ -9,11 +9,9 @@ import httpx
 import linq
 import pytest
 
-from openlinq.config import Settings
-from openlinq.domain.clock import ManualClock
 from tests.support.files import PNG, serving
-from tests.support.server import RunningServer, run_server
-from tests.support.tenant import Tenant, create_tenant
+from tests.support.server import RunningServer, server_with
+from tests.support.tenant import Tenant, tenant_on
 
 FRIEND = "+14155556001"
 GROUP = ("+14155556002", "+14155556003")
@@ -225,14 +223,7 @@ def test_media_by_url_is_kept_as_an_attachment_of_the_message(tenant: Tenant, fi
 @pytest.fixture(scope="module")
 def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A second server in hosted mode, where media URLs must be public HTTPS."""
-    directory = tmp_path_factory.mktemp("hosted")
-    settings = Settings(
-        database_url=f"sqlite:///{directory / 'openlinq.db'}",
-        data_dir=directory / "data",
-        clock="manual",
-        hosted_mode=True,
-    )
-    with run_server(settings, ManualClock()) as running:
+    with server_with(tmp_path_factory.mktemp("hosted"), hosted_mode=True) as running:
         yield running
 
 
@@ -246,17 +237,13 @@ def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def test_hosted_mode_fetches_only_public_https_media(
     hosted: RunningServer, url: str, code: int
 ) -> None:
-    tenant = create_tenant(hosted)
-    try:
+    with tenant_on(hosted) as tenant:
         # No clock advance: in hosted mode the simulator's control API is closed.
         chat_id = tenant.client.chats.create(
             from_=tenant.line, to=[FRIEND], message={"parts": [_text("hi")]}
         ).chat.id
         error = _refused(tenant, chat_id, {"parts": [{"type": "media", "url": url}]})
         assert _status_and_code(error) == (400, code)
-    finally:
-        tenant.client.close()
-        tenant.http.close()
 
 
 # -- effects ----------------------------------------------------------------------
@@ -445,15 +432,11 @@ def test_a_deleted_messages_key_is_404_2002(tenant: Tenant) -> None:
 
 
 def test_idempotency_keys_belong_to_one_account(tenant: Tenant, server: RunningServer) -> None:
-    other = create_tenant(server)
-    try:
+    with tenant_on(server) as other:
         message = {"parts": [_text("same")], "idempotency_key": "shared-key"}
         mine = _send(tenant, _chat(tenant), message)
         theirs = _send(other, _chat(other), message)
         assert mine.message.id != theirs.message.id
-    finally:
-        other.client.close()
-        other.http.close()
 
 
 def _create(tenant: Tenant, via: str, key: str, text: str = "hi again") -> Any:

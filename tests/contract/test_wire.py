@@ -14,7 +14,7 @@ import pytest
 from linq import LinqAPIV3
 
 from tests.support.server import RunningServer
-from tests.support.tenant import Tenant, create_tenant
+from tests.support.tenant import Tenant, tenant_on
 
 TEXT: Any = {"parts": [{"type": "text", "value": "hello"}]}
 IPHONE = "+14155552671"
@@ -32,10 +32,8 @@ def anonymous(server: RunningServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def stranger(server: RunningServer) -> Iterator[Tenant]:
-    created = create_tenant(server)
-    yield created
-    created.client.close()
-    created.http.close()
+    with tenant_on(server) as created:
+        yield created
 
 
 def _traced(response: httpx.Response) -> str:

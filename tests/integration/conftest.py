@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from openlinq.store.engine import normalise_url
+from openlinq.store.engine import Database, normalise_url
+from openlinq.store.migrate import upgrade_to_head
+from openlinq.store.unit import Storage
 
 
 async def _admin(url: str, statement: str) -> None:
@@ -34,3 +36,12 @@ def fresh_database_url(backend: str, database_url: str, tmp_path: Path) -> Itera
         yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def storage(fresh_database_url: str) -> AsyncIterator[Storage]:
+    """Storage on that database, migrated to the head revision (for ``anyio`` tests)."""
+    db = Database(fresh_database_url)
+    await upgrade_to_head(db)
+    yield Storage(db)
+    await db.dispose()

@@ -16,10 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 from linq import LinqAPIV3
 
-from tests.support.processes import OpenlinqProcess, wait_until
+from tests.support.processes import OpenlinqProcess, serve_to_be_killed, wait_until
 from tests.support.receiver import Receiver
 
 KEY = "olq_kill_mid_burst_key_0123456789abcdef"
@@ -30,35 +29,13 @@ THREADS = 6
 KILL_AFTER = 15  # accepted sends before the kill; the rest are in flight or not yet sent
 
 
-def _serve(data_dir: Path, database_url: str) -> OpenlinqProcess:
-    return OpenlinqProcess(
-        "serve",
-        data_dir,
-        database_url=database_url,
-        dev_api_key=KEY,
-        webhook_timeout_seconds="2",
-        job_lease_seconds="3",  # PostgreSQL: a dead server's claimed jobs return after 3 s
-    ).start()
-
-
 def _client(server: OpenlinqProcess) -> LinqAPIV3:
     return LinqAPIV3(base_url=f"{server.base_url}/api/partner", api_key=KEY, max_retries=0)
 
 
-def _get(server: OpenlinqProcess, path: str, **params: Any) -> Any:
-    response = httpx.get(
-        f"{server.base_url}{path}",
-        params=params,
-        headers={"Authorization": f"Bearer {KEY}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _screen_texts(server: OpenlinqProcess) -> list[str]:
     """The texts the simulated phone received, one entry per message it shows."""
-    screen = _get(server, f"/sim/v1/devices/{RECIPIENT}/screen")["messages"]
+    screen = server.get_json(f"/sim/v1/devices/{RECIPIENT}/screen", KEY)["messages"]
     return [
         part["value"]
         for message in screen
@@ -71,7 +48,7 @@ def _screen_texts(server: OpenlinqProcess) -> list[str]:
 def test_a_kill_mid_burst_loses_and_doubles_nothing(
     fresh_database_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
-    server = _serve(tmp_path, fresh_database_url)
+    server = serve_to_be_killed(tmp_path, fresh_database_url, KEY)
     accepted: dict[str, str] = {}  # text -> message id, for sends answered 2xx
     cut_off: set[str] = set()  # sends the crash interrupted: outcome unknown
     lock = threading.Lock()
@@ -109,7 +86,7 @@ def test_a_kill_mid_burst_loses_and_doubles_nothing(
         assert len(accepted) >= KILL_AFTER
         assert len(accepted) < BURST, "the kill came after the whole burst: nothing was in flight"
 
-        server = _serve(tmp_path, fresh_database_url)
+        server = serve_to_be_killed(tmp_path, fresh_database_url, KEY)
         with _client(server) as client:
 
             def all_delivered() -> bool:
@@ -122,7 +99,7 @@ def test_a_kill_mid_burst_loses_and_doubles_nothing(
         texts = _screen_texts(server)
         events = [
             e
-            for e in _get(server, "/sim/v1/events", limit=500)["events"]
+            for e in server.get_json("/sim/v1/events", KEY, limit=500)["events"]
             if e["event_type"] in EVENTS
         ]
         expected_hooks = {e["event_id"] for e in events}

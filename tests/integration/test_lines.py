@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,22 +9,12 @@ import pytest
 from openlinq.domain.accounts import AccountService
 from openlinq.domain.clock import ManualClock
 from openlinq.domain.models import Line
-from openlinq.store.engine import Database
-from openlinq.store.migrate import upgrade_to_head
 from openlinq.store.unit import Storage
 
 pytestmark = pytest.mark.anyio
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TICK = timedelta(microseconds=1)
-
-
-@pytest.fixture
-async def storage(fresh_database_url: str) -> AsyncIterator[Storage]:
-    db = Database(fresh_database_url)
-    await upgrade_to_head(db)
-    yield Storage(db)
-    await db.dispose()
 
 
 async def _lines(storage: Storage) -> tuple[Line, Line]:

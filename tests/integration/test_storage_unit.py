@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
-from openlinq.store.engine import Database
-from openlinq.store.migrate import upgrade_to_head
 from openlinq.store.tables import server_settings
 from openlinq.store.unit import Storage
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def storage(fresh_database_url: str) -> AsyncIterator[Storage]:
-    db = Database(fresh_database_url)
-    await upgrade_to_head(db)
-    yield Storage(db)
-    await db.dispose()
 
 
 async def test_a_failing_after_commit_callback_leaves_the_commit_and_the_caller_alone(

@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from linq import LinqAPIV3
 
-from tests.support.processes import OpenlinqProcess, wait_until
+from tests.support.processes import OpenlinqProcess, serve_to_be_killed, wait_until
 from tests.support.receiver import Answer, Hit, Receiver
 from tests.support.tenant import magic
 
@@ -31,45 +30,23 @@ HANGS = 4
 HANG_SECONDS = 5.0  # longer than the 2 s webhook timeout: a hung attempt never succeeds
 
 
-def _serve(data_dir: Path, database_url: str) -> OpenlinqProcess:
-    return OpenlinqProcess(
-        "serve",
-        data_dir,
-        database_url=database_url,
-        dev_api_key=KEY,
-        webhook_timeout_seconds="2",
-        job_lease_seconds="3",  # PostgreSQL: a dead server's claimed jobs return after 3 s
-    ).start()
-
-
 @contextmanager
 def _client(server: OpenlinqProcess) -> Iterator[LinqAPIV3]:
     with LinqAPIV3(base_url=f"{server.base_url}/api/partner", api_key=KEY, max_retries=0) as c:
         yield c
 
 
-def _get(server: OpenlinqProcess, path: str, **params: Any) -> Any:
-    response = httpx.get(
-        f"{server.base_url}{path}",
-        params=params,
-        headers={"Authorization": f"Bearer {KEY}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _recorded_events(server: OpenlinqProcess) -> list[dict[str, Any]]:
     """The account's outbox, as the simulator API shows it."""
-    events = _get(server, "/sim/v1/events", limit=500)["events"]
+    events = server.get_json("/sim/v1/events", KEY, limit=500)["events"]
     return [e for e in events if e["event_type"] in EVENTS]
 
 
 def _acknowledged(server: OpenlinqProcess, subscription_id: str) -> set[str]:
     """Event ids whose delivery the server saw answered with a 2xx (its delivery log)."""
-    page = _get(
-        server,
+    page = server.get_json(
         f"/v3/webhook-subscriptions/{subscription_id}/deliveries",
+        KEY,
         status="succeeded",
         limit=100,
     )
@@ -85,7 +62,7 @@ def test_events_in_flight_at_a_crash_arrive_after_the_restart(
     fresh_database_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     receiver.script(*[Answer(delay=HANG_SECONDS)] * HANGS)
-    server = _serve(tmp_path, fresh_database_url)
+    server = serve_to_be_killed(tmp_path, fresh_database_url, KEY)
     try:
         with _client(server) as client:
             subscription = client.webhook_subscriptions.create(
@@ -106,7 +83,7 @@ def test_events_in_flight_at_a_crash_arrive_after_the_restart(
         # Only hanging answers were given so far: nothing had been acknowledged.
         assert 1 <= len(in_flight) <= HANGS
 
-        server = _serve(tmp_path, fresh_database_url)
+        server = serve_to_be_killed(tmp_path, fresh_database_url, KEY)
         with _client(server) as client:
 
             def settled() -> bool:

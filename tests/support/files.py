@@ -40,17 +40,23 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serving(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` over plain HTTP on loopback; yields the base URL."""
-    port = free_port()
-    server = _Server(("127.0.0.1", port), partial(_Quiet, directory=str(directory)))
+def _running(server: _Server) -> Iterator[str]:
+    """Run ``server`` on a background thread; yields its base URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serving(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` over plain HTTP on loopback; yields the base URL."""
+    server = _Server(("127.0.0.1", free_port()), partial(_Quiet, directory=str(directory)))
+    with _running(server) as base:
+        yield base
 
 
 @contextmanager
@@ -78,13 +84,7 @@ def dripping(body: bytes, interval: float, content_type: str = "image/png") -> I
         def log_message(self, *_: Any) -> None:
             pass
 
-    port = free_port()
-    server = _Server(("127.0.0.1", port), Drip)
+    server = _Server(("127.0.0.1", free_port()), Drip)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _running(server) as base:
+        yield base

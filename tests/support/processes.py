@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,6 +58,17 @@ class OpenlinqProcess:
             time.sleep(0.05)
         raise RuntimeError("openlinq did not come up in 30 s")
 
+    def get_json(self, path: str, api_key: str, **params: Any) -> Any:
+        """GET ``path`` as the holder of ``api_key``; it must answer 200."""
+        response = httpx.get(
+            f"{self.base_url}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""
         if self.process is not None:
@@ -70,6 +82,18 @@ class OpenlinqProcess:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def serve_to_be_killed(data_dir: Path, database_url: str, api_key: str) -> OpenlinqProcess:
+    """``openlinq serve``, started, for tests that SIGKILL it and start it again."""
+    return OpenlinqProcess(
+        "serve",
+        data_dir,
+        database_url=database_url,
+        dev_api_key=api_key,
+        webhook_timeout_seconds="2",
+        job_lease_seconds="3",  # PostgreSQL: a dead server's claimed jobs return after 3 s
+    ).start()
 
 
 def wait_until(condition: object, timeout: float, what: str) -> None:

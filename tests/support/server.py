@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -19,7 +20,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from openlinq.app import create_app
 from openlinq.config import Settings
-from openlinq.domain.clock import Clock
+from openlinq.domain.clock import Clock, ManualClock
 from openlinq.serving import uvicorn_config
 from openlinq.wiring import Services, build_services
 
@@ -73,3 +74,19 @@ def run_server(settings: Settings, clock: Clock | None = None) -> Iterator[Runni
         finally:
             server.should_exit = True
             serving.result(timeout=30)
+
+
+@contextmanager
+def server_with(directory: Path, **overrides: Any) -> Iterator[RunningServer]:
+    """A server of its own on a manual clock, with these settings overrides.
+
+    Its files live under ``directory``: a fresh SQLite database there unless the
+    overrides name a ``database_url``, and the data dir beside it.
+    """
+    defaults: dict[str, Any] = {
+        "database_url": f"sqlite:///{directory / 'openlinq.db'}",
+        "data_dir": directory / "data",
+        "clock": "manual",
+    }
+    with run_server(Settings(**{**defaults, **overrides}), ManualClock()) as running:
+        yield running

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,3 +105,14 @@ def create_tenant(
         base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120
     )
     return Tenant(account.id, key, lines, client, http, Sim(http))
+
+
+@contextmanager
+def tenant_on(server: RunningServer) -> Iterator[Tenant]:
+    """A fresh account on ``server``; its clients are closed when the block ends."""
+    created = create_tenant(server)
+    try:
+        yield created
+    finally:
+        created.client.close()
+        created.http.close()

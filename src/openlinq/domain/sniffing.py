@@ -131,22 +131,12 @@ EXTENSIONS: dict[str, frozenset[str]] = {
     "video/x-msvideo": frozenset({".avi"}),
     "application/x-gzip": frozenset({".gz", ".tgz"}),
 }
-# Formats every file of which starts with a signature: bytes nobody recognises are not one,
-# whatever they are declared as (and must not be served under an image's or a PDF's type).
+# Images (but SVG, which is text) and PDFs: every such file starts with a signature, so bytes
+# nobody recognises are not one, whatever they are declared as (and must not be served under
+# an image's or a PDF's type).
 SIGNATURE_REQUIRED = frozenset(
-    {
-        "image/jpeg",
-        "image/png",
-        "image/gif",
-        "image/heic",
-        "image/heif",
-        "image/tiff",
-        "image/bmp",
-        "image/webp",
-        "image/x-icon",
-        "application/pdf",
-    }
-)
+    {t for t in SUPPORTED_CONTENT_TYPES if t.startswith("image/")} - TEXT_TYPES
+) | {"application/pdf"}
 EXECUTABLE_EXTENSIONS = frozenset({".exe", ".dll", ".elf", ".so", ".dylib", ".com", ".msi"})
 ISO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".m4a", ".3gp", ".heic", ".heif", ".qt"})
 
