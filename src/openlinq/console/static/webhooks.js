@@ -84,6 +84,7 @@
     try {
       await window.Console.act(form.dataset.create, { json });
       form.elements.target_url.value = "";
+      form.closest("details")?.removeAttribute("open");
       window.Console.refresh(form.dataset.refresh);
     } catch { /* the toast said why */ } finally {
       button.disabled = false;
@@ -93,7 +94,7 @@
   async function poll() {
     if (document.visibilityState === "visible" && log.querySelector("[data-busy]")) {
       try {
-        const response = await fetch(log.dataset.src, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+        const response = await fetch(window.Console.withAccount(log.dataset.src), { headers: { Accept: "text/html" }, credentials: "same-origin" });
         const html = response.ok ? await response.text() : lastHtml;
         if (html !== lastHtml) {
           lastHtml = html;
