@@ -28,6 +28,7 @@ from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.edits import EditService
 from openlinq.domain.events import EventLog
 from openlinq.domain.groups import GroupService
+from openlinq.domain.inbox import InboxService
 from openlinq.domain.lines import LineService
 from openlinq.domain.links import Links
 from openlinq.domain.locations import LocationFeed, LocationService
@@ -63,6 +64,7 @@ class Services:
     events: EventLog
     accounts: AccountService
     chats: ChatService
+    inbox: InboxService
     messages: MessageService
     messaging: MessagingService
     lines: LineService
@@ -107,6 +109,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(SEND_JOB, messaging.run_send_job)
     actions = CarrierActions(queue, carrier)
     runner.register(ACTION_JOB, actions.run)
+    groups = GroupService(storage, clock, events, actions, carrier)
     dispatcher = WebhookDispatcher(
         storage,
         clock,
@@ -122,6 +125,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(DELIVER_JOB, dispatcher.deliver)
     sweeper = RetentionSweeper(storage, clock, queue, attachments.blobs)
     runner.register(PURGE_JOB, sweeper.sweep)
+    chats = ChatService(storage, clock, events)
     return Services(
         settings=settings,
         clock=clock,
@@ -133,21 +137,22 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         attachments=attachments,
         events=events,
         accounts=AccountService(storage, clock),
-        chats=ChatService(storage, clock, events),
+        chats=chats,
+        inbox=InboxService(storage, clock, chats),
         messages=MessageService(storage),
         messaging=messaging,
         lines=LineService(storage, clock, events, links),
         links=links,
         capability=CapabilityService(storage, carrier),
         simulator=SimulatorControl(
-            storage, clock, carrier, recorder, runner, location_feed, attachments
+            storage, clock, carrier, recorder, runner, location_feed, attachments, groups
         ),
         subscriptions=SubscriptionService(storage, clock, queue, events, policy),
         dispatcher=dispatcher,
         edits=EditService(storage, clock, events, actions),
         reactions=ReactionService(storage, clock, events, actions, attachments),
         typing=TypingService(storage, clock, actions),
-        groups=GroupService(storage, clock, events, actions, carrier),
+        groups=groups,
         voice_memos=VoiceMemoService(attachments, messaging, attachments.blobs),
         contact_cards=ContactCardService(storage, clock, events, actions),
         locations=LocationService(storage, clock, actions, location_feed),

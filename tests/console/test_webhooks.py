@@ -6,10 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.contract.test_webhook_delivery import (
     forget_subscriptions,  # noqa: F401  (autouse fixture)
@@ -24,16 +21,9 @@ from tests.support.tenant import Tenant, create_tenant
 SUBS = "/console/webhooks/subscriptions"
 
 
-@pytest.fixture
-def console(tenant: Tenant) -> Iterator[ConsoleClient]:
-    client = ConsoleClient(tenant)
-    yield client
-    client.close()
-
-
 def _create(console: ConsoleClient, receiver: Receiver, **extra: Any) -> dict[str, Any]:
     body = {"target_url": receiver.url(), "subscribed_events": ["message.sent"], **extra}
-    return console.ok(SUBS, body)
+    return console.ok("POST", SUBS, json=body)
 
 
 def _log(console: ConsoleClient, **params: Any) -> str:
@@ -68,11 +58,15 @@ def test_create_shows_the_secret_once_and_the_page_lists_it_without_the_secret(
 def test_the_api_rules_apply_and_errors_are_the_linq_body(
     console: ConsoleClient, receiver: Receiver
 ) -> None:
-    response = console.act(SUBS, {"target_url": receiver.url(), "subscribed_events": []})
+    response = console.act(
+        "POST", SUBS, json={"target_url": receiver.url(), "subscribed_events": []}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["message"] == "subscribed_events needs at least one event"
     _create(console, receiver)
-    twice = console.act(SUBS, {"target_url": receiver.url(), "subscribed_events": ["message.sent"]})
+    twice = console.act(
+        "POST", SUBS, json={"target_url": receiver.url(), "subscribed_events": ["message.sent"]}
+    )
     assert twice.status_code == 409
     assert twice.json()["success"] is False
 
@@ -82,7 +76,6 @@ def test_an_action_without_the_page_token_is_refused(
 ) -> None:
     response = console.http.post(
         SUBS,
-        params={"account": console.account_id},
         json={"target_url": receiver.url(), "subscribed_events": ["message.sent"]},
     )
     assert response.status_code == 403
@@ -93,15 +86,15 @@ def test_pause_resume_and_delete(
     console: ConsoleClient, tenant: Tenant, receiver: Receiver
 ) -> None:
     sub = _create(console, receiver)["id"]
-    assert console.ok(f"{SUBS}/{sub}", {"is_active": False}, method="PUT")["is_active"] is False
+    assert console.ok("PUT", f"{SUBS}/{sub}", json={"is_active": False})["is_active"] is False
     assert tenant.client.webhook_subscriptions.retrieve(sub).is_active is False
     assert 'data-state="paused"' in console.page(SUBS)
     send_text(tenant)
     tenant.sim.advance(0)
     assert receiver.hits == []
-    console.ok(f"{SUBS}/{sub}", {"is_active": True}, method="PUT")
+    console.ok("PUT", f"{SUBS}/{sub}", json={"is_active": True})
     assert 'data-state="active"' in console.page(SUBS)
-    console.ok(f"{SUBS}/{sub}", method="DELETE")
+    console.ok("DELETE", f"{SUBS}/{sub}")
     assert tenant.client.webhook_subscriptions.list().subscriptions == []
     assert "No subscriptions yet" in console.page(SUBS)
 
@@ -140,7 +133,7 @@ def test_the_log_shows_each_attempt_with_the_request_as_sent_and_a_replay_succee
 
     delivery = re.search(r'data-delivery="([^"]+)"', log)
     assert delivery is not None
-    replayed = console.ok(f"{SUBS}/{sub}/deliveries/{delivery.group(1)}/retry")
+    replayed = console.ok("POST", f"{SUBS}/{sub}/deliveries/{delivery.group(1)}/retry")
     assert replayed["status"] == "pending"
     tenant.sim.advance(0)
     assert [h.event["event_id"] for h in receiver.hits] == [envelope["event_id"]] * 2
@@ -162,7 +155,9 @@ def test_recover_sends_again_what_failed_for_good(
     tenant.sim.advance(0)
     assert _statuses(_log(console, status="failed")) == ["failed", "failed"]
     answer = console.ok(
-        "/console/webhooks/recover", {"subscription_id": sub, "since": "2000-01-01T00:00:00Z"}
+        "POST",
+        "/console/webhooks/recover",
+        json={"subscription_id": sub, "since": "2000-01-01T00:00:00Z"},
     )
     assert answer["requeued"] == 2
     tenant.sim.advance(0)
@@ -175,8 +170,9 @@ def test_the_log_filters_by_subscription_status_and_event_and_pages(
 ) -> None:
     one = _create(console, receiver)["id"]
     two = console.ok(
+        "POST",
         SUBS,
-        {
+        json={
             "target_url": receiver.url("/other"),
             "subscribed_events": ["message.sent", "chat.created"],
         },
@@ -216,12 +212,13 @@ def test_another_accounts_subscription_is_not_found(
             target_url=receiver.url("/theirs"), subscribed_events=["message.sent"]
         ).id
         for response in (
-            console.act(f"{SUBS}/{theirs}", {"is_active": False}, method="PUT"),
-            console.act(f"{SUBS}/{theirs}", method="DELETE"),
-            console.act(f"{SUBS}/{theirs}/deliveries/x/retry"),
+            console.act("PUT", f"{SUBS}/{theirs}", json={"is_active": False}),
+            console.act("DELETE", f"{SUBS}/{theirs}"),
+            console.act("POST", f"{SUBS}/{theirs}/deliveries/x/retry"),
             console.act(
+                "POST",
                 "/console/webhooks/recover",
-                {"subscription_id": theirs, "since": "2000-01-01T00:00:00Z"},
+                json={"subscription_id": theirs, "since": "2000-01-01T00:00:00Z"},
             ),
             console.get("/console/webhooks/log", subscription=theirs),
         ):

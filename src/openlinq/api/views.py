@@ -18,7 +18,9 @@ from openlinq.api.schemas.messages import (
     MessageSendOut,
     SentMessageOut,
 )
+from openlinq.api.schemas.simulator import ScreenMessageOut
 from openlinq.api.schemas.webhooks import AttemptOut, DeliveryOut, SubscriptionOut
+from openlinq.delivery.simulator.control import ScreenItem
 from openlinq.domain.chats import ChatPage
 from openlinq.domain.links import Links
 from openlinq.domain.messages import MessagePage
@@ -30,6 +32,7 @@ from openlinq.domain.views import (
     display_name,
     handle_view,
     health_view,
+    jsonable,
     message_view,
     sent_message_view,
     unrenderable_part,
@@ -227,5 +230,33 @@ def delivery_out(delivery: Delivery, attempts: list[Attempt]) -> DeliveryOut:
                 )
                 for a in attempts
             ],
+        }
+    )
+
+
+def screen_message_out(item: ScreenItem) -> ScreenMessageOut:
+    """One message on a simulated phone's screen (GET /sim/v1/devices/{h}/screen)."""
+    message = item.message
+    return ScreenMessageOut.model_validate(
+        {
+            "message_id": message.id,
+            "chat_id": message.chat_id,
+            "direction": item.direction,
+            "counterpart": message.sender_handle,
+            "service": message.service.value,
+            "parts": jsonable([dict(p) for p in message.parts]),
+            "effect": {"name": message.effect.name, "type": message.effect.type}
+            if message.effect
+            else None,
+            "reply_to": {
+                "message_id": message.reply_to.message_id,
+                "part_index": message.reply_to.part_index,
+            }
+            if message.reply_to
+            else None,
+            "delivery_status": message.delivery_status.value,
+            "at": message.delivered_at or message.sent_at or message.created_at,
+            "reactions": item.reactions,
+            "edits": jsonable(item.edits),
         }
     )

@@ -14,7 +14,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from openlinq.domain.ids import AccountId
 from openlinq.store.repos.events import StoredEvent
@@ -26,10 +25,23 @@ _BATCH = 500
 _QUEUE = 1000
 
 
-@dataclass(eq=False)
-class _Listener:
-    account_id: AccountId
-    queue: asyncio.Queue[StoredEvent | None] = field(default_factory=lambda: asyncio.Queue(_QUEUE))
+class Listener:
+    """One open page's share of the feed: registered the moment it is made, so nothing
+    recorded after ``LiveFeed.listen`` returns is missed."""
+
+    def __init__(self, feed: LiveFeed, account_id: AccountId) -> None:
+        self.feed = feed
+        self.account_id = account_id
+        self.queue: asyncio.Queue[StoredEvent | None] = asyncio.Queue(_QUEUE)
+
+    async def __aiter__(self) -> AsyncIterator[StoredEvent | None]:
+        """Every event of the account; ``None`` means some were dropped (the page fell
+        behind) and it should reload what it shows."""
+        try:
+            while True:
+                yield await self.queue.get()
+        finally:
+            self.feed.listeners.discard(self)
 
 
 class LiveFeed:
@@ -40,25 +52,19 @@ class LiveFeed:
         # after one with a higher number: each read looks back and skips what it has seen.
         # SQLite has one writer, so its numbers commit in order.
         self.lookback = 0 if storage.db.is_sqlite else 50
-        self._listeners: set[_Listener] = set()
+        self.listeners: set[Listener] = set()
         self._reader: asyncio.Task[None] | None = None
         self._seen: deque[str] = deque(maxlen=1000)
         self._seq = 0
 
-    async def follow(self, account_id: AccountId) -> AsyncIterator[StoredEvent | None]:
-        """Every event of ``account_id`` from now on; ``None`` means some were dropped
-        (the page fell behind) and it should reload what it shows."""
-        listener = _Listener(account_id)
-        self._listeners.add(listener)
+    async def listen(self, account_id: AccountId) -> Listener:
         if self._reader is None or self._reader.done():
             async with self.storage.read() as repos:
                 self._seq = await repos.events.last_seq()
             self._reader = asyncio.create_task(self._read(), name="openlinq-console-live")
-        try:
-            while True:
-                yield await listener.queue.get()
-        finally:
-            self._listeners.discard(listener)
+        listener = Listener(self, account_id)
+        self.listeners.add(listener)
+        return listener
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -67,7 +73,7 @@ class LiveFeed:
                 await self._reader
 
     async def _read(self) -> None:
-        while self._listeners:
+        while self.listeners:
             try:
                 await self._read_once()
             except Exception:  # a failed read is retried; the pages keep their connection
@@ -82,12 +88,12 @@ class LiveFeed:
             if event.id in self._seen:
                 continue
             self._seen.append(event.id)
-            for listener in list(self._listeners):
+            for listener in list(self.listeners):
                 if listener.account_id == event.account_id:
                     self._offer(listener, event)
 
     @staticmethod
-    def _offer(listener: _Listener, event: StoredEvent) -> None:
+    def _offer(listener: Listener, event: StoredEvent) -> None:
         try:
             listener.queue.put_nowait(event)
         except asyncio.QueueFull:

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from openlinq.console.access import Console
+from openlinq.console.access import ACCOUNT_COOKIE, Console
 from openlinq.domain.clock import ManualClock
 
 _env = Environment(
@@ -44,7 +44,11 @@ def render(
         manual_clock=isinstance(clock, ManualClock),
         **context,
     )
-    return HTMLResponse(html, status_code=status_code)
+    response = HTMLResponse(html, status_code=status_code)
+    if request.query_params.get("account") == console.account.id:
+        # A page opened for an account keeps showing it as you move between pages.
+        response.set_cookie(ACCOUNT_COOKIE, console.account.id, samesite="strict", path="/console")
+    return response
 
 
 def render_bare(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

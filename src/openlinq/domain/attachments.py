@@ -219,6 +219,37 @@ class AttachmentService:
         async with self.storage.write() as repos:
             await repos.attachments.set_status(attachment.id, "failed", self.clock.now(), reason)
 
+    async def receive(
+        self,
+        account: Account,
+        filename: str,
+        content_type: str | None,
+        body: AsyncIterator[bytes],
+    ) -> Attachment:
+        """A file a simulated phone sends (chosen from disk in the console): typed by its
+        name as a URL's file is, checked and stored as any upload, then used by id."""
+        name = _safe_filename(filename)
+        now = self.clock.now()
+        attachment = Attachment(
+            id=AttachmentId(new_id()),
+            account_id=account.id,
+            filename=name,
+            content_type=_content_type_of(name, content_type),
+            size_bytes=0,
+            status="pending",
+            source_url=None,
+            failure=None,
+            upload_expires_at=None,
+            created_at=now,
+            completed_at=None,
+        )
+        async with self.storage.write() as repos:
+            await repos.attachments.add(attachment)
+        size = await self._store(attachment, body, MAX_UPLOAD_BYTES, exact=False)
+        async with self.storage.write() as repos:
+            await repos.attachments.set_size(attachment.id, size)
+        return replace(attachment, size_bytes=size, status="complete")
+
     # -- media parts of a send ------------------------------------------------------------
 
     async def resolve_media(self, account: Account, content: MessageContent) -> MessageContent:

@@ -144,6 +144,7 @@ class ChatService:
         to: str | None,
         cursor: str | None,
         limit: int,
+        only: list[ChatId] | None = None,
     ) -> ChatPage:
         after = cursors.decode_moment_seq(cursors.CHATS, cursor)
         async with self.storage.read() as repos:
@@ -160,6 +161,7 @@ class ChatService:
                 participant=participant,
                 after=after,
                 limit=limit + 1,
+                only=only,
             )
             lines = {line.id: line for line in await repos.lines.of_account(account.id)}
         more = len(rows) > limit

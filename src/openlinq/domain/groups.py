@@ -136,6 +136,34 @@ class GroupService:
             await self._event(repos, chat, line, "participant.removed", gone, now)
             await self.actions.schedule(repos, chat, line, "chat_left", {})
 
+    async def member_left(self, account: Account, chat_id: str, raw_handle: str) -> None:
+        """Inbound: a member left the group on their own phone. The carrier reports it, so
+        nothing is scheduled back to it; the agent hears ``participant.removed`` with the
+        member's status ``left``. The same rule as your own leaving: iMessage groups of 4+."""
+        handle = parse_handle(raw_handle, "handle").value
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            chat, line = await chat_and_line(repos, account, chat_id)
+            _require_group(chat)
+            require_usable(chat, line)
+            member = next((h for h in _active(chat) if h.handle == handle), None)
+            if member is None or member.is_me:
+                raise LinqError(ErrorCode.STATE_CONFLICT, f"{handle} is not in this chat")
+            if chat.service is not Service.IMESSAGE:
+                raise LinqError(
+                    ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "only iMessage groups can be left"
+                )
+            if len(_active(chat)) < MIN_TO_LEAVE:
+                raise LinqError(
+                    ErrorCode.STATE_CONFLICT,
+                    f"members can leave groups of {MIN_TO_LEAVE} or more (your line included)",
+                )
+            await repos.chats.set_member_status(chat.id, handle, HandleStatus.LEFT, now)
+            remaining = [h.handle for h in chat.recipients if h.handle != handle]
+            await self._membership_changed(repos, chat, remaining, now)
+            gone = replace(member, status=HandleStatus.LEFT, left_at=now)
+            await self._event(repos, chat, line, "participant.removed", gone, now)
+
     async def _membership_changed(
         self, repos: Repos, chat: Chat, recipients: list[str], now: datetime
     ) -> None:

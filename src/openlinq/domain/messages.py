@@ -52,7 +52,7 @@ class MessageService:
         async with self.storage.read() as repos:
             chat, line = await chat_and_line(repos, account, chat_id)
             rows = await repos.messages.page(chat.id, after_seq=after, limit=limit + 1)
-            return await self._page(repos, chat, line, rows, limit, cursors.MESSAGES)
+            return await page_of(repos, chat, line, rows, limit, cursors.MESSAGES)
 
     async def thread(
         self, account: Account, message_id: str, *, cursor: str | None, limit: int, ascending: bool
@@ -68,14 +68,15 @@ class MessageService:
             rows = await repos.messages.thread(
                 root, after_seq=after, limit=limit + 1, ascending=ascending
             )
-            return await self._page(repos, chat, line, rows, limit, kind)
+            return await page_of(repos, chat, line, rows, limit, kind)
 
-    @staticmethod
-    async def _page(
-        repos: Repos, chat: Chat, line: Line, rows: list[Message], limit: int, kind: str
-    ) -> MessagePage:
-        more = len(rows) > limit
-        rows = rows[:limit]
-        reactions = await repos.messages.reactions_for([m.id for m in rows])
-        next_cursor = cursors.encode_seq(kind, rows[-1].seq) if more else None
-        return MessagePage(chat, line, rows, reactions, next_cursor)
+
+async def page_of(
+    repos: Repos, chat: Chat, line: Line, rows: list[Message], limit: int, kind: str
+) -> MessagePage:
+    """A page from ``limit + 1`` rows: the extra row only says that there is a next page."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    reactions = await repos.messages.reactions_for([m.id for m in rows])
+    next_cursor = cursors.encode_seq(kind, rows[-1].seq) if more else None
+    return MessagePage(chat, line, rows, reactions, next_cursor)

@@ -25,16 +25,15 @@ from openlinq.api.schemas.simulator import (
     EventOut,
     LineStatusIn,
     LineStatusOut,
-    ScreenMessageOut,
     ScreenOut,
 )
+from openlinq.api.views import screen_message_out
 from openlinq.delivery.simulator.devices import DeviceProfile
 from openlinq.domain.clock import ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.locations import Position
 from openlinq.domain.models import LineStatus
 from openlinq.domain.parts import build_content
-from openlinq.domain.views import jsonable
 
 router = APIRouter(prefix="/sim/v1", tags=["simulator"])
 # Running every due job is for local development only: hosted mode does not mount it.
@@ -131,40 +130,22 @@ async def device_types(
     return Response(status_code=204)
 
 
+@router.post("/devices/{handle}/leave", status_code=204, response_class=Response)
+async def device_leaves(
+    handle: str, body: DeviceChatIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    """The device leaves a group chat (the agent gets participant.removed, status left)."""
+    await services.simulator.leave_group(account, handle, body.chat_id)
+    return Response(status_code=204)
+
+
 @router.get("/devices/{handle}/screen", response_model=ScreenOut)
 async def device_screen(handle: str, account: AccountDep, services: ServicesDep) -> ScreenOut:
     resolved, items = await services.simulator.screen(account, handle)
     return ScreenOut(
         handle=resolved,
         **await services.simulator.device_state(account, handle),
-        messages=[
-            ScreenMessageOut.model_validate(
-                {
-                    "message_id": item.message.id,
-                    "chat_id": item.message.chat_id,
-                    "direction": item.direction,
-                    "counterpart": item.message.sender_handle,
-                    "service": item.message.service.value,
-                    "parts": jsonable([dict(p) for p in item.message.parts]),
-                    "effect": {"name": item.message.effect.name, "type": item.message.effect.type}
-                    if item.message.effect
-                    else None,
-                    "reply_to": {
-                        "message_id": item.message.reply_to.message_id,
-                        "part_index": item.message.reply_to.part_index,
-                    }
-                    if item.message.reply_to
-                    else None,
-                    "delivery_status": item.message.delivery_status.value,
-                    "at": item.message.delivered_at
-                    or item.message.sent_at
-                    or item.message.created_at,
-                    "reactions": item.reactions,
-                    "edits": jsonable(item.edits),
-                }
-            )
-            for item in items
-        ],
+        messages=[screen_message_out(item) for item in items],
     )
 
 

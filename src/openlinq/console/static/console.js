@@ -13,6 +13,13 @@
   const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
   const token = meta("olq-token");
   const account = meta("olq-account");
+  // Every request names the page's account, so an action never lands on another one
+  // (the picker's remembered choice may differ from a page opened with ?account=).
+  function withAccount(url) {
+    const target = new URL(url, location.href);
+    if (account && !target.searchParams.has("account")) target.searchParams.set("account", account);
+    return target.pathname + target.search;
+  }
 
   function toast(text, kind = "info") {
     const box = document.querySelector("[data-toasts]");
@@ -45,7 +52,7 @@
     let body;
     if (form) body = form;
     else if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
-    const response = await fetch(url, { method, headers, body, credentials: "same-origin" });
+    const response = await fetch(withAccount(url), { method, headers, body, credentials: "same-origin" });
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = text; }
@@ -86,7 +93,7 @@
     const src = element.dataset.src;
     if (!src) return;
     const atBottom = element.scrollHeight - element.scrollTop - element.clientHeight < 40;
-    const response = await fetch(src, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+    const response = await fetch(withAccount(src), { headers: { Accept: "text/html" }, credentials: "same-origin" });
     if (!response.ok) return;
     element.innerHTML = await response.text();
     if (atBottom && element.dataset.stickBottom !== undefined) element.scrollTop = element.scrollHeight;
@@ -112,8 +119,13 @@
 
   function connect() {
     const status = document.querySelector("[data-live-status]");
-    const source = new EventSource(`/console/live?account=${encodeURIComponent(account)}`);
-    source.onopen = () => status?.classList.add("on");
+    const source = new EventSource(withAccount("/console/live"));
+    // What happened between rendering the page (or losing the connection) and this
+    // connection opening came with no event: catch up by reloading the live parts once.
+    source.onopen = () => {
+      status?.classList.add("on");
+      document.querySelectorAll("[data-src][data-live]").forEach(reloadSoon);
+    };
     source.onerror = () => status?.classList.remove("on");
     source.addEventListener("update", (message) => {
       const update = JSON.parse(message.data);
@@ -161,12 +173,12 @@
   document.addEventListener("change", async (event) => {
     const picker = event.target.closest("[data-account-picker]");
     if (!picker) return;
-    await act(`/console/account?account=${encodeURIComponent(picker.value)}`);
+    await act(`/console/account?account=${encodeURIComponent(picker.value)}`); // names its own account
     const url = new URL(location.href);
     url.searchParams.delete("account");
     location.href = url.pathname.split("/").slice(0, 3).join("/") || "/console";
   });
 
-  window.Console = { act, toast, refresh, reload };
+  window.Console = { act, toast, refresh, reload, withAccount };
   connect();
 })();

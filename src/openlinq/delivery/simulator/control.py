@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from openlinq.domain.chats import chat_and_line
 from openlinq.domain.clock import Clock, ManualClock
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.groups import GroupService
 from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.ids import ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
@@ -20,6 +22,7 @@ from openlinq.domain.models import Account, DeliveryStatus, Direction, Message, 
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
+from openlinq.store.repos.attachments import Attachment
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.unit import Storage
 
@@ -34,6 +37,14 @@ class ScreenItem:
     edits: list[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneSummary:
+    handle: str
+    profile: DeviceProfile
+    override: dict[str, Any]  # what was configured for the account ({} = the built-in device)
+    opted_out: bool
+
+
 class SimulatorControl:
     def __init__(
         self,
@@ -44,7 +55,9 @@ class SimulatorControl:
         runner: JobRunner,
         locations: LocationFeed,
         attachments: AttachmentService,
+        groups: GroupService,
     ) -> None:
+        self.groups = groups
         self.locations = locations
         self.attachments = attachments
         self.storage = storage
@@ -86,6 +99,28 @@ class SimulatorControl:
             state = stored[1] if stored else {}
             await repos.sim_devices.put(account.id, handle, override, state, self.clock.now())
         return handle, profile, bool(override)
+
+    async def phones(self, account: Account, after: str | None, limit: int) -> list[PhoneSummary]:
+        """One page of the devices the account has touched: configured ones and every
+        handle in its chats, in handle order after ``after``."""
+        async with self.storage.read() as repos:
+            handles = await repos.sim_devices.known_handles(account.id, after, limit)
+        return await self.summaries(account, handles)
+
+    async def summaries(self, account: Account, raw_handles: list[str]) -> list[PhoneSummary]:
+        handles = [parse_handle(h).value for h in raw_handles]
+        async with self.storage.read() as repos:
+            stored = await repos.sim_devices.get_many(account.id, handles)
+            opted_out = set(await repos.opt_outs.opted_out(account.id, handles))
+        summaries = []
+        for handle in handles:
+            override = stored[handle][0] if handle in stored else {}
+            summaries.append(
+                PhoneSummary(
+                    handle, resolve_profile(handle, override), override, handle in opted_out
+                )
+            )
+        return summaries
 
     async def reset(self, account: Account, raw_handle: str) -> None:
         handle = parse_handle(raw_handle).value
@@ -169,6 +204,16 @@ class SimulatorControl:
             raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
         await self.recorder.inbound_typing(account.id, chat.id, handle, started)
 
+    async def store_file(
+        self, account: Account, filename: str, content_type: str | None, body: AsyncIterator[bytes]
+    ) -> Attachment:
+        """A file from the phone's storage, kept as an attachment its message can carry."""
+        return await self.attachments.receive(account, filename, content_type, body)
+
+    async def leave_group(self, account: Account, raw_handle: str, chat_id: str) -> None:
+        """The device leaves a group chat, as its owner would on the phone."""
+        await self.groups.member_left(account, chat_id, raw_handle)
+
     async def _require_participant(self, account: Account, handle: str, message_id: str) -> None:
         async with self.storage.read() as repos:
             message = await repos.messages.get(account.id, MessageId(message_id))
@@ -178,12 +223,15 @@ class SimulatorControl:
         if not any(h.handle == handle for h in chat.recipients):
             raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in that message's chat")
 
-    async def screen(self, account: Account, raw_handle: str) -> tuple[str, list[ScreenItem]]:
-        """What the device shows: messages that reached it and messages it sent, oldest first."""
+    async def screen(
+        self, account: Account, raw_handle: str, last: int | None = None
+    ) -> tuple[str, list[ScreenItem]]:
+        """What the device shows: messages that reached it and messages it sent, oldest
+        first; with ``last``, taken from that many of the chats' newest messages."""
         handle = parse_handle(raw_handle).value
         async with self.storage.read() as repos:
             chat_ids = await repos.chats.ids_with_participant(account.id, handle)
-            messages = await repos.messages.to_handle(account.id, chat_ids)
+            messages = await repos.messages.to_handle(account.id, chat_ids, last)
             reactions = await repos.messages.reactions_for([m.id for m in messages])
             edits = await repos.messages.edits([m.id for m in messages])
         items: list[ScreenItem] = []

@@ -190,9 +190,13 @@ class ChatRepo:
         participant: str | None,
         after: ChatCursor | None,
         limit: int,
+        only: Sequence[ChatId] | None = None,
     ) -> list[tuple[Chat, ChatCursor]]:
-        """Chats by most recent activity first, keyset-paginated on (activity, seq)."""
+        """Chats by most recent activity first, keyset-paginated on (activity, seq);
+        ``only`` narrows them to a given set (the console's text search)."""
         query = select(chats).where(chats.c.account_id == account_id)
+        if only is not None:
+            query = query.where(chats.c.id.in_(list(only)))
         if line_id is not None:
             query = query.where(chats.c.line_id == line_id)
         if participant is not None:

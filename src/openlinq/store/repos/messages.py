@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import Text, Update, bindparam, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, MessageId
@@ -96,6 +96,11 @@ def _message(row: Any) -> Message:
 
 _VISIBLE = messages.c.deleted_at.is_(None)
 
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 # Statements on the send and delivery paths, built once (see repos/chats.py).
 _INSERT = messages.insert()
 _BY_ID = select(messages).where(
@@ -168,9 +173,22 @@ class MessageRepo:
         return found[0] if found else None
 
     async def page(
-        self, chat_id: ChatId, *, after_seq: int | None, limit: int, ascending: bool = False
+        self,
+        chat_id: ChatId,
+        *,
+        after_seq: int | None,
+        limit: int,
+        ascending: bool = False,
+        include_deleted: bool = False,
+        from_seq: int | None = None,
     ) -> list[Message]:
-        query = select(messages).where(messages.c.chat_id == chat_id, _VISIBLE)
+        """A page of the chat's messages; the console also sees deleted ones
+        (``include_deleted``) and asks for everything from ``from_seq`` on."""
+        query = select(messages).where(messages.c.chat_id == chat_id)
+        if not include_deleted:
+            query = query.where(_VISIBLE)
+        if from_seq is not None:
+            query = query.where(messages.c.seq >= from_seq)
         if after_seq is not None:
             query = query.where(
                 messages.c.seq > after_seq if ascending else messages.c.seq < after_seq
@@ -240,15 +258,77 @@ class MessageRepo:
             )
         )
 
-    async def to_handle(self, account_id: AccountId, chat_ids: Sequence[ChatId]) -> list[Message]:
-        """Every visible message in the given chats, oldest first (a device's screen)."""
+    async def to_handle(
+        self, account_id: AccountId, chat_ids: Sequence[ChatId], last: int | None = None
+    ) -> list[Message]:
+        """Every visible message in the given chats, oldest first (a device's screen);
+        with ``last``, only that many of the newest."""
         if not chat_ids:
             return []
-        return await self._fetch(
-            select(messages)
-            .where(messages.c.account_id == account_id, messages.c.chat_id.in_(list(chat_ids)))
-            .order_by(messages.c.seq.asc())
+        query = select(messages).where(
+            messages.c.account_id == account_id, messages.c.chat_id.in_(list(chat_ids))
         )
+        if last is None:
+            return await self._fetch(query.order_by(messages.c.seq.asc()))
+        newest = await self._fetch(query.order_by(messages.c.seq.desc()).limit(last))
+        return newest[::-1]
+
+    async def by_ids(self, account_id: AccountId, ids: Sequence[MessageId]) -> list[Message]:
+        """The account's messages with these ids, deleted ones included."""
+        if not ids:
+            return []
+        return await self._fetch(
+            select(messages).where(
+                messages.c.account_id == account_id, messages.c.id.in_(list(ids))
+            )
+        )
+
+    async def latest_in_chats(self, chat_ids: Sequence[ChatId]) -> dict[ChatId, Message]:
+        """Each chat's newest visible message (one statement for a page of chats)."""
+        if not chat_ids:
+            return {}
+        newest = (
+            select(func.max(messages.c.seq))
+            .where(messages.c.chat_id.in_(list(chat_ids)), _VISIBLE)
+            .group_by(messages.c.chat_id)
+        )
+        found = await self._fetch(select(messages).where(messages.c.seq.in_(newest)))
+        return {m.chat_id: m for m in found}
+
+    async def unread_counts(self, chat_ids: Sequence[ChatId]) -> dict[ChatId, int]:
+        """Inbound messages nobody marked read, per chat."""
+        if not chat_ids:
+            return {}
+        rows = await self.conn.execute(
+            select(messages.c.chat_id, func.count())
+            .where(
+                messages.c.chat_id.in_(list(chat_ids)),
+                messages.c.direction == Direction.INBOUND.value,
+                messages.c.read_at.is_(None),
+                _VISIBLE,
+            )
+            .group_by(messages.c.chat_id)
+        )
+        return {ChatId(chat_id): int(count) for chat_id, count in rows}
+
+    async def containing(
+        self, account_id: AccountId, needles: Sequence[str], limit: int
+    ) -> list[Message]:
+        """The account's newest visible messages whose stored parts contain one of
+        ``needles`` (lower-cased; matched against the lower-cased JSON of the parts), at
+        most ``limit``: a coarse, bounded pre-filter the caller refines."""
+        document = func.lower(cast(messages.c.parts, Text))
+        query = (
+            select(messages)
+            .where(
+                messages.c.account_id == account_id,
+                _VISIBLE,
+                or_(*(document.like(f"%{_like_escaped(n)}%", escape="\\") for n in needles)),
+            )
+            .order_by(messages.c.seq.desc())
+            .limit(limit)
+        )
+        return await self._fetch(query)
 
     async def add_reaction(self, reaction: Reaction) -> None:
         await self.conn.execute(
