@@ -324,6 +324,25 @@ def test_retrying_a_failed_delivery_sends_the_same_event_again(
     assert [a["status_code"] for a in done["attempt_log"]] == [400, 200]
 
 
+def test_attempts_at_the_same_instant_are_logged_in_the_order_they_were_made(
+    tenant: Tenant, receiver: Receiver
+) -> None:
+    """On a manual clock retries can share an instant: the log still keeps their order."""
+    codes = [400, 410, 422, 404, 409, 200]
+    subscription = _one_event(tenant, receiver, *(Answer(status=c) for c in codes))
+    delivery_id = _only_delivery(tenant, subscription.id)["id"]
+    for _ in codes[1:]:
+        response = tenant.http.post(f"{API}/{subscription.id}/deliveries/{delivery_id}/retry")
+        assert response.status_code == 202, response.text
+        tenant.sim.advance(0)
+    assert [h.headers["webhook-id"] for h in receiver.hits] == [
+        receiver.hits[0].event["event_id"]
+    ] * 6
+    log = _only_delivery(tenant, subscription.id)["attempt_log"]
+    assert len({a["attempted_at"] for a in log}) == 1
+    assert [a["status_code"] for a in log] == codes
+
+
 def test_retrying_an_unknown_delivery_is_404(tenant: Tenant, receiver: Receiver) -> None:
     subscription = _subscribe(tenant, receiver)
     response = tenant.http.post(
