@@ -28,11 +28,12 @@ from openlinq.api.schemas.simulator import (
     ScreenOut,
 )
 from openlinq.api.views import screen_message_out
+from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.delivery.simulator.devices import DeviceProfile
 from openlinq.domain.clock import ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.locations import Position
-from openlinq.domain.models import LineStatus
+from openlinq.domain.models import Account, LineStatus
 from openlinq.domain.parts import build_content
 
 router = APIRouter(prefix="/sim/v1", tags=["simulator"])
@@ -103,7 +104,15 @@ async def device_sends(
 async def device_reacts(
     handle: str, body: DeviceReactionIn, account: AccountDep, services: ServicesDep
 ) -> Response:
-    await services.simulator.react(
+    await react_as_device(services.simulator, account, handle, body)
+    return Response(status_code=204)
+
+
+async def react_as_device(
+    simulator: SimulatorControl, account: Account, handle: str, body: DeviceReactionIn
+) -> None:
+    """The phone adds or removes a tapback: this route's and the console's one way in."""
+    await simulator.react(
         account,
         handle,
         body.message_id,
@@ -112,7 +121,6 @@ async def device_reacts(
         body.part_index,
         remove=body.operation == "remove",
     )
-    return Response(status_code=204)
 
 
 @router.post("/devices/{handle}/read", response_model=CountOut)

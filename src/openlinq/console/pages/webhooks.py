@@ -8,11 +8,11 @@ request exactly as it was sent (recorded by the dispatcher; the signing secret n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
@@ -120,18 +120,6 @@ async def _log(console: Console, chosen: LogFilter) -> dict[str, Any]:
     }
 
 
-def _filter(
-    subscription: str | None,
-    status: str | None,
-    event_type: str | None,
-    cursor: str | None,
-    limit: int = LogFilter.limit,
-) -> LogFilter:
-    return LogFilter(
-        subscription or None, status or None, event_type or None, cursor or None, limit
-    )
-
-
 SubscriptionParam = Annotated[str | None, Query(max_length=64)]
 StatusParam = Annotated[Status | Literal[""] | None, Query()]
 EventParam = Annotated[str | None, Query(max_length=64)]
@@ -139,15 +127,28 @@ CursorParam = Annotated[str | None, Query(max_length=32)]
 LimitParam = Annotated[int, Query(ge=1, le=100)]
 
 
-@router.get("/webhooks", response_class=HTMLResponse)
-async def webhooks_page(
-    request: Request,
-    console: ConsoleDep,
+def _filter(
     subscription: SubscriptionParam = None,
     status: StatusParam = None,
     event_type: EventParam = None,
+) -> LogFilter:
+    """The log's filters as the page takes them (it always opens on the first page)."""
+    return LogFilter(subscription or None, status or None, event_type or None, None)
+
+
+def _page_of_log(
+    chosen: Annotated[LogFilter, Depends(_filter)],
+    cursor: CursorParam = None,
+    limit: LimitParam = LogFilter.limit,
+) -> LogFilter:
+    """The same filters plus the page the log fragment asks for."""
+    return replace(chosen, cursor=cursor or None, limit=limit)
+
+
+@router.get("/webhooks", response_class=HTMLResponse)
+async def webhooks_page(
+    request: Request, console: ConsoleDep, chosen: Annotated[LogFilter, Depends(_filter)]
 ) -> HTMLResponse:
-    chosen = _filter(subscription, status, event_type, None)
     recover_since = console.services.clock.now() - timedelta(hours=1)
     return render(
         request,
@@ -169,15 +170,8 @@ async def subscriptions_fragment(request: Request, console: ConsoleDep) -> HTMLR
 
 @router.get("/webhooks/log", response_class=HTMLResponse)
 async def log_fragment(
-    request: Request,
-    console: ConsoleDep,
-    subscription: SubscriptionParam = None,
-    status: StatusParam = None,
-    event_type: EventParam = None,
-    cursor: CursorParam = None,
-    limit: LimitParam = LogFilter.limit,
+    request: Request, console: ConsoleDep, chosen: Annotated[LogFilter, Depends(_page_of_log)]
 ) -> HTMLResponse:
-    chosen = _filter(subscription, status, event_type, cursor, limit)
     return render(request, console, "_webhook_log.html", **await _log(console, chosen))
 
 
