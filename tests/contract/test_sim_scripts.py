@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from openlinq.delivery.simulator.hooks import DeviceAnswer, DeviceMessage
 from tests.support.receiver import Answer, Receiver
+from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 
 PERSON = "+14155559871"
@@ -338,3 +340,47 @@ def test_an_unreachable_webhook_leaves_the_person_silent(
 def test_a_bad_webhook_url_is_refused(tenant: Tenant, url: str) -> None:
     response = tenant.http.put(f"/sim/v1/devices/{PERSON}", json={"webhook_url": url})
     assert _error(response) == (400, 1005), response.text
+
+
+# -- in-process hooks (for a test harness in the server's process) ---------------------
+
+
+def test_an_in_process_hook_answers_before_the_webhook(
+    server: RunningServer, tenant: Tenant, receiver: Receiver
+) -> None:
+    seen: list[DeviceMessage] = []
+
+    def person(message: DeviceMessage) -> DeviceAnswer | None:
+        seen.append(message)
+        return DeviceAnswer(reply=f"you said {message.text}", react="like")
+
+    tenant.sim.configure(PERSON, webhook_url=receiver.url())
+    simulator = server.services.simulator
+    simulator.register_hook(tenant.account_id, PERSON, person)
+    try:
+        talk = Conversation(tenant)
+        talk.send("hi")
+    finally:
+        simulator.register_hook(tenant.account_id, PERSON, None)
+    talk.send("again")  # the hook is gone: the webhook answers now
+    assert [m.text for m in seen] == ["hi"]
+    assert talk.said() == ["you said hi"]
+    assert talk.reactions() == ["like"]
+    assert len(receiver.hits) == 1
+
+
+async def _async_person(message: DeviceMessage) -> DeviceAnswer:
+    return DeviceAnswer(reply="async " + message.text, delay_seconds=0)
+
+
+def test_an_async_hook_works_on_a_device_with_no_script(
+    server: RunningServer, tenant: Tenant
+) -> None:
+    simulator = server.services.simulator
+    simulator.register_hook(tenant.account_id, PERSON, _async_person)
+    try:
+        talk = Conversation(tenant)
+        talk.send("ping", settle=0)
+    finally:
+        simulator.register_hook(tenant.account_id, PERSON, None)
+    assert talk.said() == ["async ping"]

@@ -114,13 +114,14 @@ class SimulatorControl:
             await repos.sim_devices.put(account.id, handle, override, state, self.clock.now())
         return handle, await self.carrier.profile(account.id, handle), bool(override)
 
-    def register_hook(self, account: Account, raw_handle: str, hook: DeviceHook | None) -> str:
-        """In-process: ``hook`` answers for the device (``None`` removes it). See ``hooks``."""
+    def register_hook(self, account_id: str, raw_handle: str, hook: DeviceHook | None) -> str:
+        """In-process: ``hook`` answers for the account's device (``None`` removes it), before
+        any ``webhook_url``. Not stored: it lasts as long as the process. See ``hooks``."""
         handle = parse_handle(raw_handle).value
         if hook is None:
-            self.carrier.hooks.unregister(account.id, handle)
+            self.carrier.hooks.unregister(account_id, handle)
         else:
-            self.carrier.hooks.register(account.id, handle, hook)
+            self.carrier.hooks.register(account_id, handle, hook)
         return handle
 
     async def phones(self, account: Account, after: str | None, limit: int) -> list[PhoneSummary]:
