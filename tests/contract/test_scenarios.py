@@ -17,6 +17,8 @@ from openlinq.scenarios import ScenarioError, ScenarioReport, load_scenario, run
 from tests.support.server import free_port
 from tests.support.tenant import Tenant
 
+ONE = "name: x\npersonas: {a: {handle: '+14155559875'}}\n"
+TWO = "name: x\npersonas: {a: {handle: '+14155559875'}, b: {handle: '+14155559876'}}\n"
 EXAMPLE = Path(__file__).parents[2] / "examples" / "scenarios" / "booking.yaml"
 
 # The agent's brain: the text it received → what it does (reply text, react with love).
@@ -174,24 +176,24 @@ expect: [{turns: 0}]
     ("text", "mentions"),
     [
         (
-            "name: x\npersonas: {a: {handle: '+14155559875'}}\nexpect: [{turns: 1, reaction: love}]",
+            ONE + "expect: [{turns: 1, reaction: love}]",
             "exactly one",
         ),
-        ("name: x\npersonas: {a: {handle: '+14155559875'}}\nexpect: [{turnz: 1}]", "turnz"),
+        (ONE + "expect: [{turnz: 1}]", "turnz"),
         (
-            "name: x\npersonas: {a: {handle: '+14155559875'}, b: {handle: '+14155559876'}}\nexpect: [{turns: 1}]",
+            TWO + "expect: [{turns: 1}]",
             "name its persona",
         ),
         (
-            "name: x\npersonas: {a: {handle: '+14155559875'}}\nexpect: [{persona: z, turns: 1}]",
+            ONE + "expect: [{persona: z, turns: 1}]",
             "unknown persona",
         ),
         (
-            "name: x\npersonas: {a: {handle: '+14155559875'}}\nexpect: [{reply_matches: '('}]",
+            ONE + "expect: [{reply_matches: '('}]",
             "not a valid regex",
         ),
         (
-            "name: x\npersonas: {a: {handle: '+14155559875'}}\nexpect: [{turn: 2, turns: 1}]",
+            ONE + "expect: [{turn: 2, turns: 1}]",
             "turn goes with",
         ),
         ("name: [unclosed", "not valid YAML"),
