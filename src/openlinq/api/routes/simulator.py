@@ -72,6 +72,15 @@ async def configure_device(
     return _device_out(*await services.simulator.configure(account, handle, settings))
 
 
+@router.patch("/devices/{handle}", response_model=DeviceOut)
+async def update_device(
+    handle: str, body: DeviceSettingsIn, account: AccountDep, services: ServicesDep
+) -> DeviceOut:
+    """Change only the given settings (null removes one); the script keeps its place."""
+    settings = body.model_dump(exclude_unset=True)
+    return _device_out(*await services.simulator.configure(account, handle, settings, merge=True))
+
+
 @router.delete("/devices/{handle}", status_code=204, response_class=Response)
 async def reset_device(handle: str, account: AccountDep, services: ServicesDep) -> Response:
     await services.simulator.reset(account, handle)
