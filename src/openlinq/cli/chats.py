@@ -63,7 +63,8 @@ def _all_messages(api: Api, chat_id: str, limit: int) -> list[dict[str, Any]]:
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    return sorted(messages, key=lambda m: str(m["created_at"]))
+    # Pages come newest first; messages can share a timestamp (a manual clock), so reverse.
+    return messages[::-1]
 
 
 @chats_app.command("list")
@@ -155,12 +156,12 @@ def tail(
             found: list[dict[str, Any]] = []
             for chat in chats:
                 page = api.partner("GET", f"/chats/{chat}/messages", params={"limit": 50})
-                found.extend(page["messages"])
-            return sorted(found, key=lambda m: str(m["created_at"]))
+                found.extend(reversed(page["messages"]))
+            return sorted(found, key=lambda m: str(m["created_at"]))  # stable: keeps chat order
 
         seen.update(m["id"] for m in newest())
-        if not as_json:
-            say(f"following new messages at {api.base_url} (Ctrl-C to stop)")
+        # On stderr, so --json output stays one object a line.
+        typer.echo(f"following new messages at {api.base_url} (Ctrl-C to stop)", err=True)
         try:
             while count is None or shown < count:
                 time.sleep(pause)
