@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
 from openlinq.cli import app
+from tests.support.agent import booking_agent, running_agent
 from tests.support.receiver import Receiver
 from tests.support.server import RunningServer, free_port
 from tests.support.tenant import Tenant, fresh_line_number
@@ -232,3 +233,33 @@ def test_messages_tail_follows_new_messages(env: dict[str, str], tenant: Tenant)
     followed = [json.loads(line) for line in out.splitlines()]
     assert [m["parts"][0]["value"] for m in followed] == ["fresh", "fresher"]
     assert {m["chat_id"] for m in followed} == {chat}
+
+
+def test_sim_run_plays_a_scenario_and_exits_by_its_outcome(
+    env: dict[str, str], tenant: Tenant
+) -> None:
+    example = Path(__file__).parents[2] / "examples" / "scenarios" / "booking.yaml"
+    with running_agent(tenant, booking_agent):
+        passed = runner.invoke(app, ["sim", "run", str(example)], env=env)
+    assert passed.exit_code == 0, passed.output
+    assert passed.output.startswith("Scenario 'Books a table")
+    assert "FAIL" not in passed.output
+    with running_agent(tenant, lambda _: (None, False)):
+        failed = runner.invoke(app, ["sim", "run", str(example), "--json"], env=env)
+    assert failed.exit_code == 1
+    assert json.loads(failed.output)["passed"] is False
+
+
+def test_sim_run_refuses_a_missing_or_broken_file_in_one_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = runner.invoke(app, ["sim", "run", str(tmp_path / "nope.yaml")], env=env)
+    assert missing.exit_code == 2
+    expected = f"openlinq: no scenario file at {tmp_path / 'nope.yaml'}"
+    assert missing.output.strip().splitlines() == [expected]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\npersonas: 3\n")
+    result = runner.invoke(app, ["sim", "run", str(broken)], env=env)
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output

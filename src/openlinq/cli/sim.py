@@ -332,3 +332,34 @@ def jobs_run(
     """Run every job that is due now (deliveries, replies, webhooks)."""
     with Api(api_url, api_key) as api:
         _show_clock(api.sim("POST", "/jobs/run"), as_json)
+
+
+@sim_app.command("run")
+def run(
+    scenario: Annotated[
+        Path, typer.Argument(help="A scenario file (YAML): personas and what to expect.")
+    ],
+    api_url: ApiUrl = DEFAULT_BASE_URL,
+    api_key: ApiKey = None,
+    timeout: Annotated[
+        float, typer.Option(help="Give up on a real clock after this many seconds.")
+    ] = 60.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Play a scenario against your agent; one line per expectation, exit 1 if any fails."""
+    from openlinq.scenarios import ScenarioError, run_scenario
+
+    if not api_key:
+        fail("no API key: pass --api-key or set LINQ_API_V3_API_KEY", 2)
+    if not scenario.is_file():
+        fail(f"no scenario file at {scenario}", 2)
+    try:
+        report = run_scenario(scenario, base_url=api_url, api_key=api_key, timeout=timeout)
+    except ScenarioError as error:
+        fail(str(error))
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        say(report.to_text())
+    if not report.passed:
+        raise typer.Exit(1)
