@@ -38,13 +38,13 @@ def test_json_log_format_writes_one_object_per_line(tmp_path: Path) -> None:
         "OPENLINQ_DEV_API_KEY": key,
         "OPENLINQ_LOG_FORMAT": "json",
     }
-    with serving([sys.executable, "-c", SERVE], port=port, env=env, cwd=tmp_path) as process:
+    with serving([sys.executable, "-c", SERVE], port=port, env=env, cwd=tmp_path) as served:
         answer = httpx.get(
             f"http://127.0.0.1:{port}/api/partner/v3/phone_numbers",
             headers={"Authorization": f"Bearer {key}"},
         )
         assert answer.status_code == 200
-    _, stderr = process.communicate(timeout=30)
+    stderr = served.stderr
 
     entries = [json.loads(line) for line in stderr.splitlines()]
     assert {"uvicorn.error", "openlinq.access"} <= {e["logger"] for e in entries}

@@ -7,18 +7,26 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    stdout: str = ""  # what it printed, once it has stopped
+    stderr: str = ""
+
+
 @contextmanager
 def serving(
     command: Sequence[str], *, port: int, env: Mapping[str, str], cwd: Path
-) -> Iterator[subprocess.Popen[str]]:
+) -> Iterator[Served]:
     """Run ``command`` until ``/health`` answers on ``port``; stop it (SIGTERM) on exit.
 
-    stdout and stderr are kept apart: read them with ``communicate()`` after the block.
+    Its output (stdout and stderr apart) is on the yielded ``Served`` after the block.
     """
     process = subprocess.Popen(
         list(command),
@@ -28,21 +36,28 @@ def serving(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
+    served = Served(process)
     try:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                out, err = process.communicate()
-                raise AssertionError(f"the server exited ({process.returncode}):\n{out}\n{err}")
-            assert time.monotonic() < deadline, "the server did not come up in 30 s"
-            time.sleep(0.05)
-        yield process
+        _wait_for_health(served, port)
+        yield served
     finally:
         if process.poll() is None:
             process.terminate()
-            process.wait(timeout=30)
+        if process.stdout is not None and not process.stdout.closed:  # not yet read
+            served.stdout, served.stderr = process.communicate(timeout=30)
+
+
+def _wait_for_health(served: Served, port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if served.process.poll() is not None:
+            out, err = served.process.communicate()
+            served.stdout, served.stderr = out, err
+            raise AssertionError(f"the server exited ({served.process.returncode}):\n{out}\n{err}")
+        assert time.monotonic() < deadline, "the server did not come up in 30 s"
+        time.sleep(0.05)
