@@ -1,19 +1,30 @@
-# The two set-up commands: `make serve` and `make test`. Both create .venv on first use.
+# The two set-up commands: `make serve` and `make test`. Both create .venv on first use;
+# `make serve` installs only what the server needs, `make test` adds the dev tools.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PIP := $(BIN)/pip --quiet --disable-pip-version-check
+HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+SERVE_STAMP := $(VENV)/.installed-serve-$(HASH)
+STAMP := $(VENV)/.installed-dev-$(HASH)
 
 .PHONY: serve test lint typecheck unit contract test-sqlite test-postgres bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-serve: $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	rm -f $(VENV)/.installed-serve-*
+	touch $@
+
+# The dev set includes the server's dependencies: it stands for both.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@ $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)
 	$(BIN)/openlinq serve
 
 lint: $(STAMP)

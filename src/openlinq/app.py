@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from openlinq import __version__
+from openlinq.api.access_log import AccessLogMiddleware
 from openlinq.api.docs import OPENAPI_URL, mount_docs
 from openlinq.api.errors import install_error_handlers
 from openlinq.api.inputs import InputGuardMiddleware
@@ -61,6 +62,9 @@ def create_app(
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(TraceMiddleware)
+    if settings.access_log_enabled:
+        # Outermost: it times the whole request and reads the trace id off the response.
+        app.add_middleware(AccessLogMiddleware)
     mount_routes(app, settings)
     mount_console(app)
     if settings.api_docs:

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_prefix: str = ""
     log_level: str = "info"
+    # "text" for a person, "json" (one object per line) for a log shipper.
+    log_format: Literal["text", "json"] = "text"
+    # One line per request (method, path, status, ms, trace id); unset: on, except in
+    # hosted mode, where a proxy in front usually keeps the access log.
+    access_log: bool | None = None
 
     @model_validator(mode="after")
     def _hosted_secrets_are_long(self) -> Settings:
@@ -76,6 +81,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url_for(self.data_dir.resolve())
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return self.access_log if self.access_log is not None else not self.hosted_mode
 
     @property
     def base_url(self) -> str:

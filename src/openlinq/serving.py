@@ -108,5 +108,7 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
         limit_concurrency=settings.max_connections,
         # Console pages hold a live-update stream open; shutdown must not wait for them.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        **{"log_level": settings.log_level, "access_log": False, **options},
+        # Our access log (api/access_log.py) replaces uvicorn's, and uvicorn's own lines go
+        # through the handler logs.configure_logging installs (text or JSON alike).
+        **{"log_level": settings.log_level, "access_log": False, "log_config": None, **options},
     )

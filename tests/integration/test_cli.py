@@ -223,4 +223,4 @@ def test_serve_prints_the_base_url_key_and_lines_and_the_sdk_works(
         assert number in output
     logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert logged, output
-    assert all({"ts", "level", "logger", "message"} <= set(entry) for entry in logged)
+    assert all({"time", "level", "logger", "message"} <= set(entry) for entry in logged)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import errno
-import json
-import logging
 import socket
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -29,8 +26,11 @@ DatabaseUrl = Annotated[
     str | None, typer.Option(help="sqlite:/// or postgresql:// URL (OPENLINQ_DATABASE_URL).")
 ]
 LogFormat = Annotated[
-    Literal["text", "json"],
-    typer.Option("--log-format", help="text for people, json (one object a line) for machines."),
+    Literal["text", "json"] | None,
+    typer.Option(
+        "--log-format",
+        help="text for people, json (one object a line) for machines (OPENLINQ_LOG_FORMAT).",
+    ),
 ]
 
 
@@ -51,30 +51,14 @@ def load_settings(data_dir: Path | None, database_url: str | None, **extra: obje
         fail(f"invalid configuration: {settings_error(error)}", 2)
 
 
-class JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+def configure_logging(settings: Settings, log_format: str | None) -> None:
+    """The log as ``--log-format`` (else OPENLINQ_LOG_FORMAT) asks: text or JSON lines."""
+    from openlinq.logs import configure_logging as configure
 
-
-def configure_logging(level: str, log_format: str) -> None:
-    """Minimal stand-in until openlinq.logs (engineer L) lands; then this calls it."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonLines()
-        if log_format == "json"
-        else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    try:
+        configure(settings.log_level, log_format or settings.log_format)
+    except ValueError as error:
+        fail(str(error), 2)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -149,14 +133,14 @@ def serve(
         str | None, typer.Option(help="Fix the sandbox API key (OPENLINQ_DEV_API_KEY).")
     ] = None,
     clock: Annotated[str | None, typer.Option(help="real or manual (OPENLINQ_CLOCK).")] = None,
-    log_format: LogFormat = "text",
+    log_format: LogFormat = None,
 ) -> None:
     """Start the server (migrating the database and creating the sandbox on first start)."""
     settings = load_settings(
         data_dir, database_url, host=host, port=port, dev_api_key=dev_api_key, clock=clock
     )
     sock = bind(settings.host, settings.port)
-    configure_logging(settings.log_level, log_format)
+    configure_logging(settings, log_format)
     import uvicorn
 
     from openlinq.app import create_app
@@ -170,7 +154,7 @@ def serve(
 def worker(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    log_format: LogFormat = "text",
+    log_format: LogFormat = None,
 ) -> None:
     """Run only the background job runner (deliveries, simulator, webhooks): no HTTP.
 
@@ -183,7 +167,7 @@ def worker(
     from openlinq.wiring import background_worker, build_services, start, stop
 
     settings = load_settings(data_dir, database_url)
-    configure_logging(settings.log_level, log_format)
+    configure_logging(settings, log_format)
 
     async def run() -> None:
         services = build_services(settings)

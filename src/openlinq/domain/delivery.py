@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from openlinq.domain import health, optout
+from openlinq.domain import activity, health, optout
 from openlinq.domain.chats import open_chat
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -90,6 +90,7 @@ class DeliveryRecorder:
                 phone_number=line.phone_number,
                 now=now,
             )
+            activity.outbound_status(repos, message, chat, status.value)
         return True
 
     @asynccontextmanager
@@ -140,6 +141,9 @@ class DeliveryRecorder:
                 return False
             chat, line = await self._chat_and_line(repos, message)
             await health.refresh(repos, chat, now)
+            activity.outbound_status(
+                repos, message, chat, "failed", (str(code.code), activity.quoted(reason))
+            )
             await self.events.record(
                 repos,
                 chat.account_id,
@@ -211,6 +215,15 @@ class DeliveryRecorder:
             if await optout.on_inbound(repos, chat, sender, parts, now) is None:
                 await health.refresh(repos, chat, now)
             chat = await repos.chats.get_any(chat.id) or chat  # with its new health
+            activity.inbound(
+                repos,
+                sender,
+                chat,
+                activity.parts_summary(parts),
+                message_id=message.id,
+                line=line.phone_number,
+                service=service.value,
+            )
             await self.events.record(
                 repos,
                 account_id,
@@ -286,6 +299,16 @@ class DeliveryRecorder:
                 )
                 await repos.messages.add_reaction(reaction)
                 changes.append(("reaction.added", reaction))
+            if remove:
+                activity.inbound(repos, sender, chat, f"removed {reaction_type}")
+            else:
+                activity.inbound(
+                    repos,
+                    sender,
+                    chat,
+                    f"reacted {custom_emoji or reaction_type}",
+                    message_id=message_id,
+                )
             for event_type, changed in changes:
                 await self.events.record(
                     repos,
@@ -307,6 +330,7 @@ class DeliveryRecorder:
             line = await repos.lines.get(account_id, chat.line_id)
             actor = next((h for h in chat.handles if h.handle == sender), None)
             suffix = "started" if started else "stopped"
+            activity.inbound(repos, sender, chat, "typing…" if started else "stopped typing")
             await self.events.record(
                 repos,
                 account_id,

@@ -42,6 +42,11 @@ def current_trace_id() -> str:
     return _current.get() or new_trace_id()
 
 
+def trace_id_in_force() -> str | None:
+    """The trace id of the request or job being handled, if any (for log lines)."""
+    return _current.get()
+
+
 def set_trace_id(trace_id: str | None) -> object:
     return _current.set(trace_id)
 

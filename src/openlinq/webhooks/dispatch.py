@@ -16,7 +16,7 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ import httpx
 from openlinq.domain.clock import Clock, SystemClock
 from openlinq.domain.ids import new_id
 from openlinq.jobs.runner import JobQueue
+from openlinq.logs import redact_url
 from openlinq.outbound import OutboundPolicy, pinned_request
 from openlinq.store.repos import Repos
 from openlinq.store.repos.events import StoredEvent
@@ -257,8 +258,10 @@ class WebhookDispatcher:
                     await repos.webhooks.remember_routing_token(
                         subscription.id, chat_id, sent.routing_token, now
                     )
+                _log_attempt(repos, delivery, subscription, event, sent, attempt, now, None)
                 return
             delay = next_delay(attempt, outcome, self.rng)
+            _log_attempt(repos, delivery, subscription, event, sent, attempt, now, delay)
             if delay is None:
                 await repos.webhooks.update_delivery(
                     delivery.id, status="failed", next_attempt_at=None, **common
@@ -303,6 +306,51 @@ class WebhookDispatcher:
                 next_attempt_at=None,
                 updated_at=self.clock.now(),
             )
+
+
+def _log_attempt(
+    repos: Repos,
+    delivery: Delivery,
+    subscription: Subscription,
+    event: StoredEvent,
+    sent: _Sent,
+    attempt: int,
+    now: datetime,
+    delay: float | None,
+) -> None:
+    """One line per attempt, once it is recorded: INFO when it landed; a WARNING with the
+    status or error and when the next attempt is due when it did not; an ERROR when the
+    delivery is given up."""
+    outcome = sent.outcome
+    url = redact_url(subscription.target_url)
+    fields: dict[str, Any] = {
+        "url": url,
+        "event_type": event.type,
+        "event_id": event.id,
+        "delivery_id": delivery.id,
+        "subscription_id": subscription.id,
+        "attempt": attempt,
+        "status": outcome.status_code,
+        "error": outcome.error,
+        "ms": sent.latency_ms,
+        "trace_id": event.trace_id,
+    }
+    if outcome.succeeded:
+        level, text = logging.INFO, f"webhook {event.type} → {url} {outcome.status_code}"
+        text += f" in {sent.latency_ms} ms"
+    elif delay is None:
+        level = logging.ERROR
+        text = f"webhook {event.type} → {url} failed: {outcome.error}"
+        text += f"; gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
+    else:
+        level = logging.WARNING
+        text = f"webhook {event.type} → {url} failed: {outcome.error} (attempt {attempt})"
+        retry_at = now + timedelta(seconds=delay)
+        text += f"; next attempt at {retry_at.isoformat(timespec='seconds')}"
+        text += f" (in {delay:.1f} s)"
+        fields["next_attempt_at"] = retry_at.isoformat()
+    if log.isEnabledFor(level):
+        repos.after_commit(lambda: log.log(level, "%s", text, extra=fields))
 
 
 async def _read_snippet(response: httpx.Response) -> str | None:

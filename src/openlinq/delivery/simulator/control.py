@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -23,11 +24,16 @@ from openlinq.domain.models import Account, Direction, Message
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
+from openlinq.logs import redact_url
 from openlinq.store.repos.attachments import Attachment
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.unit import Storage
 
 PROFILE_FIELDS = {f.name for f in fields(DeviceProfile)} - {"name"}
+
+# One line per action taken on the simulator itself; what the devices do in the chats is
+# logged as delivery traffic (domain/activity.py).
+log = logging.getLogger("openlinq.simulator")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,16 @@ class SimulatorControl:
             elif "reachable" in settings and "script" in state:
                 state["script"] = {k: v for k, v in state["script"].items() if k != "unreachable"}
             await repos.sim_devices.put(account.id, handle, override, state, self.clock.now())
+        settings_shown = " ".join(
+            f"{k}={redact_url(v) if isinstance(v, str) and '://' in v else v}"
+            for k, v in sorted(override.items())
+        )
+        log.info(
+            "device %s set: %s",
+            handle,
+            settings_shown or "built-in behaviour",
+            extra={"handle": handle},
+        )
         return handle, await self.carrier.profile(account.id, handle), bool(override)
 
     def register_hook(self, account_id: str, raw_handle: str, hook: DeviceHook | None) -> str:
@@ -150,6 +166,7 @@ class SimulatorControl:
         handle = parse_handle(raw_handle).value
         async with self.storage.write() as repos:
             await repos.sim_devices.delete(account.id, handle)
+        log.info("device %s reset", handle, extra={"handle": handle})
 
     async def send_message(
         self,
@@ -348,10 +365,20 @@ class SimulatorControl:
                 "the clock is real; start the server with OPENLINQ_CLOCK=manual to drive it",
             )
         self.clock.advance(seconds)
-        return await self.runner.run_due()
+        ran = await self.runner.run_due()
+        log.info(
+            "clock advanced %gs to %s, %d jobs ran",
+            seconds,
+            self.clock.now().isoformat(timespec="seconds"),
+            ran,
+            extra={"seconds": seconds, "jobs": ran},
+        )
+        return ran
 
     async def run_due(self) -> int:
-        return await self.runner.run_due()
+        ran = await self.runner.run_due()
+        log.info("ran %d due jobs", ran, extra={"jobs": ran})
+        return ran
 
     async def recent_events(self, account: Account, limit: int) -> list[StoredEvent]:
         async with self.storage.read() as repos:
