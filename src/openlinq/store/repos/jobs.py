@@ -164,6 +164,14 @@ class JobRepo:
         )
         return int(result.scalar_one())
 
+    async def pending_count(self, exclude_kinds: tuple[str, ...] = ()) -> int:
+        """Live jobs (due or not), jobs of ``exclude_kinds`` not counted."""
+        waiting = jobs.c.dead_at.is_(None)
+        if exclude_kinds:
+            waiting = waiting & jobs.c.kind.not_in(exclude_kinds)
+        result = await self.conn.execute(select(func.count()).select_from(jobs).where(waiting))
+        return int(result.scalar_one())
+
     async def complete_many(self, job_ids: list[JobId], worker: str) -> None:
         """Delete finished jobs (only while this worker still holds their lease)."""
         if job_ids:
@@ -183,10 +191,12 @@ class JobRepo:
             .values(dead_at=now, locked_by=None, locked_until=None, last_error=error[:2000])
         )
 
-    async def next_run_at(self) -> datetime | None:
-        value = await self.conn.execute(
-            select(func.min(jobs.c.run_at)).where(jobs.c.dead_at.is_(None))
-        )
+    async def next_run_at(self, exclude_kinds: tuple[str, ...] = ()) -> datetime | None:
+        """When the next live job is due (jobs of ``exclude_kinds`` not counted)."""
+        waiting = jobs.c.dead_at.is_(None)
+        if exclude_kinds:
+            waiting = waiting & jobs.c.kind.not_in(exclude_kinds)
+        value = await self.conn.execute(select(func.min(jobs.c.run_at)).where(waiting))
         result: datetime | None = value.scalar_one_or_none()
         if isinstance(result, str):  # SQLite aggregates lose the column type
             result = datetime.fromisoformat(result)
