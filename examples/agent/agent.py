@@ -70,7 +70,9 @@ def create_app(
     state = AgentState()
 
     async def send(chat_id: str, text: str) -> None:
-        await client.chats.messages.send(chat_id, message={"parts": [{"type": "text", "value": text}]})
+        await client.chats.messages.send(
+            chat_id, message={"parts": [{"type": "text", "value": text}]}
+        )
 
     async def think_then_reply(chat_id: str, text: str) -> None:
         await asyncio.sleep(think_seconds)  # the model at work
@@ -98,7 +100,10 @@ def create_app(
         if secret:
             client.webhooks.unwrap(body, headers=dict(request.headers), key=secret)
         event = json.loads(body)
-        if event["event_type"] == "message.received" and event["data"].get("direction") != "outbound":
+        if (
+            event["event_type"] == "message.received"
+            and event["data"].get("direction") != "outbound"
+        ):
             await on_message(event["data"])
         elif event["event_type"] == "message.failed":
             state.failed.append(str(event["data"].get("id")))

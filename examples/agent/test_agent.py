@@ -6,19 +6,17 @@ account on an in-process openlinq (``sim``, ``linq_env``, ``webhook_sink``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from agent import AgentState, create_app
 from starlette.applications import Starlette
 
+from agent import AgentState, create_app
 from openlinq.testing import Sim, WebhookSink
 
 PERSON = "+14155550123"
 
 
 @pytest.fixture
-def agent(linq_env: dict[str, str], webhook_sink: WebhookSink) -> Iterator[Starlette]:
+def agent(linq_env: dict[str, str], webhook_sink: WebhookSink) -> Starlette:
     """The agent, served in-process; the account's webhooks are forwarded to it."""
     app = create_app(
         base_url=linq_env["LINQ_API_V3_BASE_URL"],
@@ -26,8 +24,8 @@ def agent(linq_env: dict[str, str], webhook_sink: WebhookSink) -> Iterator[Starl
         webhook_secret=webhook_sink.secret,
         think_seconds=0.3,
     )
-    webhook_sink.forward_to(app)
-    yield app
+    webhook_sink.forward_to(app)  # served until the test ends
+    return app
 
 
 def state_of(app: Starlette) -> AgentState:

@@ -143,12 +143,8 @@ def test_next_message_gives_up_after_its_timeout(tenant: Tenant) -> None:
     assert 0.3 <= time.monotonic() - began < 3
 
 
-@pytest.mark.parametrize(
-    "params", [{"matching": "(unclosed"}, {"timeout": 31}, {"timeout": -1}]
-)
-def test_a_bad_next_message_request_is_a_linq_400(
-    tenant: Tenant, params: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize("params", [{"matching": "(unclosed"}, {"timeout": 31}, {"timeout": -1}])
+def test_a_bad_next_message_request_is_a_linq_400(tenant: Tenant, params: dict[str, Any]) -> None:
     response = tenant.http.get(f"/sim/v1/devices/{PHONE}/next-message", params=params)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] in (1003, 1005)

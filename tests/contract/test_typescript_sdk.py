@@ -11,8 +11,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 

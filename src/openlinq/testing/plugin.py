@@ -73,7 +73,7 @@ def openlinq_account(openlinq_server: ServerInfo) -> TestAccountInfo:
 def linq(openlinq_account: TestAccountInfo) -> Iterator[LinqAPIV3]:
     """The official Python SDK's client, configured for the test's account."""
     try:
-        from linq import LinqAPIV3  # noqa: PLC0415 - the SDK is the test suite's dependency
+        from linq import LinqAPIV3
     except ImportError:  # pragma: no cover - depends on the user's environment
         pytest.fail("the linq fixture needs the official SDK: pip install linq-python")
     client = LinqAPIV3(

@@ -61,7 +61,7 @@ def _running(server: Any, name: str) -> Iterator[None]:
 def serve_app(app: Any, *, name: str = "agent") -> Iterator[str]:
     """Serve an ASGI app (your agent) with uvicorn on a free loopback port, lifespan
     included; yields its base URL and stops it when the block ends."""
-    import uvicorn  # noqa: PLC0415 - only when a test asks for a server
+    import uvicorn
 
     port = free_port()
     config = uvicorn.Config(
@@ -74,12 +74,12 @@ def serve_app(app: Any, *, name: str = "agent") -> Iterator[str]:
 @contextmanager
 def in_process_server(directory: Path, **settings: Any) -> Iterator[ServerInfo]:
     """A fresh openlinq (SQLite under ``directory``, manual clock) until the block ends."""
-    import uvicorn  # noqa: PLC0415 - keep the plugin's import light
+    import uvicorn
 
-    from openlinq.app import create_app  # noqa: PLC0415
-    from openlinq.config import Settings  # noqa: PLC0415
-    from openlinq.serving import uvicorn_config  # noqa: PLC0415
-    from openlinq.wiring import build_services  # noqa: PLC0415
+    from openlinq.app import create_app
+    from openlinq.config import Settings
+    from openlinq.serving import uvicorn_config
+    from openlinq.wiring import build_services
 
     began = time.perf_counter()
     defaults: dict[str, Any] = {

@@ -26,7 +26,9 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def http_client(base_url: str = "", headers: dict[str, str] | None = None, timeout: float = 30) -> httpx.Client:
+def http_client(
+    base_url: str = "", headers: dict[str, str] | None = None, timeout: float = 30
+) -> httpx.Client:
     """An httpx client for the harness (sharing one TLS context)."""
     return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, verify=_tls())
 
@@ -131,11 +133,13 @@ class Sim:
 
     def advance(self, seconds: float) -> int:
         """Move the manual clock forward and run what became due; the jobs run."""
-        return int(_ok(self.http.post("/sim/v1/clock/advance", json={"seconds": seconds}))["jobs_run"])
+        return int(
+            _ok(self.http.post("/sim/v1/clock/advance", json={"seconds": seconds}))["jobs_run"]
+        )
 
     def run_due(self) -> int:
         """Run every job due now (deliver due webhooks) without moving the clock."""
-        return self.settle(max_seconds=0)["jobs_run"]
+        return int(self.settle(max_seconds=0)["jobs_run"])
 
     def settle(self, max_seconds: float = 120.0) -> dict[str, Any]:
         """Run every due job and deliver every webhook; on a manual clock, move it to each
@@ -220,7 +224,9 @@ class Phone:
         """Marks what it received as read (read receipts go to the agent)."""
         chat = chat_id or self.chat_id
         body = {"chat_id": chat}
-        count = int(_ok(self.sim.http.post(f"/sim/v1/devices/{self.handle}/read", json=body))["count"])
+        count = int(
+            _ok(self.sim.http.post(f"/sim/v1/devices/{self.handle}/read", json=body))["count"]
+        )
         self.sim.run_due()
         return count
 
@@ -262,14 +268,20 @@ class Phone:
                 params["after"] = self._cursor
             if matching is not None:
                 params["matching"] = matching
-            body = _ok(self.sim.http.get(f"/sim/v1/devices/{self.handle}/next-message", params=params))
+            body = _ok(
+                self.sim.http.get(f"/sim/v1/devices/{self.handle}/next-message", params=params)
+            )
             if body["message"] is not None:
                 found = body["message"]
                 self._cursor = found["message_id"]
                 self.chat_id = found["chat_id"]
                 self.sim.run_due()  # deliver it: the phone's screen shows it now
                 return Received(
-                    found["message_id"], found["chat_id"], body["text"] or "", found["counterpart"], found
+                    found["message_id"],
+                    found["chat_id"],
+                    body["text"] or "",
+                    found["counterpart"],
+                    found,
                 )
             if remaining <= 0:
                 wanted = f"matching {matching!r} " if matching else ""

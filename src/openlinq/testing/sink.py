@@ -44,9 +44,9 @@ class Delivery:
 def _verifier() -> Callable[[str, dict[str, str], str], None]:
     """Verification with the SDK's ``unwrap`` (one client per process: it makes no requests)."""
     try:
-        from linq import LinqAPIV3  # noqa: PLC0415 - the SDK is optional for the plugin
+        from linq import LinqAPIV3
     except ImportError:
-        from standardwebhooks import Webhook  # noqa: PLC0415
+        from standardwebhooks import Webhook
 
         def verify(body: str, headers: dict[str, str], secret: str) -> None:
             Webhook(secret).verify(body, headers)

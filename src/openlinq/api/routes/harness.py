@@ -73,7 +73,7 @@ async def next_message(
     services: ServicesDep,
     after: Annotated[str | None, Query(max_length=64)] = None,
     matching: Annotated[str | None, Query(max_length=1000)] = None,
-    timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 10.0,
+    wait_seconds: Annotated[float, Query(alias="timeout", ge=0, le=MAX_WAIT_SECONDS)] = 10.0,
 ) -> NextMessageOut:
     """Long poll: the next message the account sends to ``handle`` after message ``after``
     whose text matches the regular expression ``matching``; ``message: null`` on timeout."""
@@ -82,7 +82,7 @@ async def next_message(
     except re.error as exc:
         raise LinqError(ErrorCode.INVALID_PARAMETER, f"matching is not a regex: {exc}") from exc
     found = await services.harness.next_outbound(
-        account, handle, after=after, matching=pattern, timeout=timeout
+        account, handle, after=after, matching=pattern, wait_seconds=wait_seconds
     )
     if found is None:
         return NextMessageOut(message=None)

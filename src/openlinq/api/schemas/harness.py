@@ -9,11 +9,17 @@ from pydantic import Field
 from openlinq.api.schemas.common import RequestModel, WireModel
 from openlinq.api.schemas.simulator import ScreenMessageOut
 
+LineTypeName = Literal["iMessage", "RCS"]
+
+
+def _one_imessage_line() -> list[LineTypeName]:
+    return ["iMessage"]
+
 
 class HarnessAccountIn(RequestModel):
     name: str = Field(default="test", min_length=1, max_length=100)
-    lines: list[Literal["iMessage", "RCS"]] = Field(
-        default_factory=lambda: ["iMessage"],
+    lines: list[LineTypeName] = Field(
+        default_factory=_one_imessage_line,
         min_length=1,
         max_length=10,
         description="One line of each listed type, each on a fresh number.",
@@ -23,7 +29,7 @@ class HarnessAccountIn(RequestModel):
 class HarnessLineOut(WireModel):
     id: str
     phone_number: str
-    type: Literal["iMessage", "RCS"]
+    type: LineTypeName
 
 
 class HarnessAccountOut(WireModel):

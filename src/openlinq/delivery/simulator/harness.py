@@ -102,12 +102,12 @@ class Harness:
         *,
         after: str | None,
         matching: re.Pattern[str] | None,
-        timeout: float,
+        wait_seconds: float,
     ) -> Message | None:
         """The first message the account sent to ``raw_handle`` after message ``after``
-        (any, if None) whose text matches; waits up to ``timeout`` real seconds for it."""
+        (any, if None) whose text matches; waits up to ``wait_seconds`` (real time) for it."""
         handle = parse_handle(raw_handle).value
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         while True:
             found = await self._first_outbound(account, handle, after, matching)
             if found is not None or time.monotonic() >= deadline:

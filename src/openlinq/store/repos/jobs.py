@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import JobId, new_id
@@ -69,6 +69,14 @@ class PendingJob:
     attempts: int
     locked_until: datetime | None
     last_error: str | None
+
+
+def _live_except(kinds: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """Conditions for jobs not yet done or buried, leaving out ``kinds``."""
+    conditions: list[ColumnElement[bool]] = [jobs.c.dead_at.is_(None)]
+    if kinds:
+        conditions.append(jobs.c.kind.not_in(kinds))
+    return conditions
 
 
 class JobRepo:
@@ -166,10 +174,9 @@ class JobRepo:
 
     async def pending_count(self, exclude_kinds: tuple[str, ...] = ()) -> int:
         """Live jobs (due or not), jobs of ``exclude_kinds`` not counted."""
-        waiting = jobs.c.dead_at.is_(None)
-        if exclude_kinds:
-            waiting = waiting & jobs.c.kind.not_in(exclude_kinds)
-        result = await self.conn.execute(select(func.count()).select_from(jobs).where(waiting))
+        result = await self.conn.execute(
+            select(func.count()).select_from(jobs).where(*_live_except(exclude_kinds))
+        )
         return int(result.scalar_one())
 
     async def complete_many(self, job_ids: list[JobId], worker: str) -> None:
@@ -193,10 +200,9 @@ class JobRepo:
 
     async def next_run_at(self, exclude_kinds: tuple[str, ...] = ()) -> datetime | None:
         """When the next live job is due (jobs of ``exclude_kinds`` not counted)."""
-        waiting = jobs.c.dead_at.is_(None)
-        if exclude_kinds:
-            waiting = waiting & jobs.c.kind.not_in(exclude_kinds)
-        value = await self.conn.execute(select(func.min(jobs.c.run_at)).where(waiting))
+        value = await self.conn.execute(
+            select(func.min(jobs.c.run_at)).where(*_live_except(exclude_kinds))
+        )
         result: datetime | None = value.scalar_one_or_none()
         if isinstance(result, str):  # SQLite aggregates lose the column type
             result = datetime.fromisoformat(result)
