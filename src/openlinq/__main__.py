@@ -1,3 +1,3 @@
 from openlinq.cli import app
 
-app()
+app(prog_name="openlinq")

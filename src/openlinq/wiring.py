@@ -96,9 +96,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     links = Links(clock, settings.base_url)
     recorder = DeliveryRecorder(storage, clock, events, links)
     location_feed = LocationFeed(storage, clock, events)
-    carrier = SimulatorCarrier(storage, queue, recorder, location_feed)
-    carrier.register_jobs(runner)
     policy = OutboundPolicy(hosted=settings.hosted_mode)
+    carrier = SimulatorCarrier(
+        storage,
+        queue,
+        recorder,
+        location_feed,
+        policy,
+        webhook_deadline=settings.fetch_deadline_seconds,
+    )
+    carrier.register_jobs(runner)
     attachments = AttachmentService(
         storage,
         clock,
@@ -218,4 +225,5 @@ async def stop(services: Services) -> None:
     await services.live.close()
     await services.attachments.close()
     await services.dispatcher.close()
+    await services.simulator.carrier.close()
     await services.db.dispose()

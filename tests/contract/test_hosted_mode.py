@@ -159,3 +159,19 @@ def test_a_short_dev_key_stops_the_server_with_one_line(tmp_path: Path) -> None:
         "characters in hosted mode"
     ]
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com/person", "https://127.0.0.1/person", "https://[::1]/person"]
+)
+def test_a_device_webhook_must_be_public_https_in_hosted_mode(
+    operated: RunningServer, url: str
+) -> None:
+    with tenant_on(operated) as tenant:
+        response = tenant.http.put(
+            f"/sim/v1/devices/{magic('05')}",
+            json={"webhook_url": url},
+            headers={"X-Operator-Key": OPERATOR_KEY},
+        )
+        _assert_linq_error(response, 400, 1005)
+        assert "webhook_url" in response.json()["error"]["message"]

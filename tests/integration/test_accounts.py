@@ -101,3 +101,40 @@ async def test_a_key_added_by_another_process_works_at_once(processes: Processes
     assert await _unauthorized(here, new_key)  # refusals are not cached
     await elsewhere.add_key(account.id, "ci", new_key)
     assert (await here.authenticate(new_key)).id == account.id
+
+
+async def test_a_key_is_revoked_only_within_the_account_named(processes: Processes) -> None:
+    accounts = processes.here
+    account, key = await accounts.create_account("acme")
+    other, _ = await accounts.create_account("other")
+    key_id = await _only_key_id(accounts, account.id)
+    assert not await accounts.revoke_key(key_id, account_id=other.id)
+    assert (await accounts.authenticate(key)).id == account.id
+    assert await accounts.revoke_key(key_id, account_id=account.id)
+    assert await _unauthorized(accounts, key)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"pair_limit_per_minute": -1},
+        {"daily_message_limit": 2**31},
+        {"retention_hours": -1.0},
+        {"retention_hours": float("inf")},
+        {"retention_hours": float("nan")},
+    ],
+)
+async def test_a_policy_out_of_range_is_refused(
+    processes: Processes, policy: dict[str, float]
+) -> None:
+    accounts = processes.here
+    account, _ = await accounts.create_account("acme")
+    values: dict[str, float | None] = {
+        "pair_limit_per_minute": None,
+        "daily_message_limit": None,
+        "retention_hours": None,
+        **policy,
+    }
+    with pytest.raises(LinqError):
+        await accounts.set_policy(account.id, **values)  # type: ignore[arg-type]
+    assert (await accounts.get(account.id)).retention_hours is None

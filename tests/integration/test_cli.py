@@ -1,9 +1,11 @@
-"""The openlinq command: serve prints what a developer needs; accounts, keys, lines."""
+"""The openlinq command: serve, the operator commands, one-line errors, completion, start-up."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -22,13 +24,26 @@ from tests.support.tenant import fresh_line_number
 runner = CliRunner()
 
 
+def openlinq(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed command, as a person runs it (a real process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "openlinq", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
 @pytest.fixture
 def db_args(database_url: str, tmp_path: Path) -> list[str]:
-    return ["--data-dir", str(tmp_path / "data"), "--database-url", database_url]
+    args = ["--data-dir", str(tmp_path / "data"), "--database-url", database_url]
+    invoke("migrate", *args)
+    return args
 
 
 def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -52,9 +67,107 @@ def test_accounts_keys_and_lines_are_managed_from_the_cli(db_args: list[str]) ->
     assert second_key.group(1) != first_key.group(1)
 
 
-def test_adding_a_line_to_an_unknown_account_fails(db_args: list[str]) -> None:
-    result = runner.invoke(app, ["lines", "add", "no-such-account", fresh_line_number(), *db_args])
-    assert result.exit_code != 0
+def test_every_operator_listing_has_json(db_args: list[str]) -> None:
+    created = json.loads(invoke("accounts", "create", "jsonco", "--json", *db_args))
+    number = fresh_line_number()
+    line = json.loads(invoke("lines", "add", created["id"], number, "--json", *db_args))
+    assert line["phone_number"] == number
+    assert created["api_key"].startswith("olq_")
+    accounts = json.loads(invoke("accounts", "list", "--json", *db_args))
+    mine = next(a for a in accounts if a["id"] == created["id"])
+    assert [x["phone_number"] for x in mine["lines"]] == [number]
+    lines = json.loads(invoke("lines", "list", created["id"], "--json", *db_args))
+    assert [x["phone_number"] for x in lines] == [number]
+    every_line = json.loads(invoke("lines", "list", "--json", *db_args))
+    assert number in {x["phone_number"] for x in every_line}
+    keys = json.loads(invoke("keys", "list", created["id"], "--json", *db_args))
+    assert [k["prefix"] for k in keys] == [created["api_key"][:8]]
+
+
+def test_an_unknown_account_is_one_line_and_debug_shows_the_traceback(db_args: list[str]) -> None:
+    number = fresh_line_number()
+    plain = openlinq("lines", "add", "no-such-account", number, *db_args)
+    assert plain.returncode == 1
+    assert plain.stderr.count("\n") == 1, plain.stderr
+    assert plain.stderr.startswith("openlinq: ")
+    assert "Traceback" not in plain.stderr
+    listed = openlinq("lines", "list", "no-such-account", *db_args)
+    assert (listed.returncode, listed.stderr) == (1, "openlinq: no account no-such-account\n")
+    debug = openlinq("--debug", "lines", "add", "no-such-account", number, *db_args)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+
+
+def test_operator_commands_refuse_a_missing_database_and_say_where_they_looked(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "typo"
+    result = openlinq(
+        "accounts", "list", "--data-dir", str(folder), env={"OPENLINQ_DATABASE_URL": ""}
+    )
+    assert result.returncode == 1
+    assert str(folder.resolve() / "openlinq.db") in result.stderr
+    assert "--data-dir" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not folder.exists()
+
+
+def test_api_commands_without_a_server_say_so_in_one_line() -> None:
+    base = f"http://127.0.0.1:{free_port()}/api/partner"
+    result = openlinq(
+        "sim", "clock", env={"LINQ_API_V3_BASE_URL": base, "LINQ_API_V3_API_KEY": "olq_x"}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"openlinq: cannot reach openlinq at {base}")
+    assert result.stderr.count("\n") == 1
+    no_key = openlinq("sim", "clock", env={"LINQ_API_V3_API_KEY": ""})
+    assert no_key.returncode == 2
+    assert "LINQ_API_V3_API_KEY" in no_key.stderr
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    env = {"_OPENLINQ_COMPLETE": "complete_bash", "COMP_WORDS": "openlinq si", "COMP_CWORD": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "from openlinq.cli import app; app(prog_name='openlinq')"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=30,
+    )
+    assert completed.stdout.split() == ["sim"]
+
+
+def test_the_cli_imports_no_server_module_at_start() -> None:
+    """Start-up time: --help and API commands must not pay for the server's imports."""
+    probe = (
+        "import sys, openlinq.cli; "
+        "print(sorted(m for m in ('httpx', 'fastapi', 'sqlalchemy', 'pydantic', 'uvicorn', "
+        "'rich', 'openlinq.wiring') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_serve_says_the_port_is_taken_before_any_banner(tmp_path: Path, database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = openlinq(
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--database-url",
+            database_url,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"openlinq: port {port} on 127.0.0.1 is already in use (another openlinq?); "
+        "choose another with --port or OPENLINQ_PORT\n"
+    )
 
 
 @pytest.fixture
@@ -69,7 +182,7 @@ def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, subprocess.
         "COLUMNS": "200",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "openlinq", "serve"],
+        [sys.executable, "-m", "openlinq", "serve", "--log-format", "json"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -108,3 +221,6 @@ def test_serve_prints_the_base_url_key_and_lines_and_the_sdk_works(
     assert "LINQ_API_V3_API_KEY=olq_cli_test_key" in output
     for number in numbers:
         assert number in output
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert logged, output
+    assert all({"ts", "level", "logger", "message"} <= set(entry) for entry in logged)

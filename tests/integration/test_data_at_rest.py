@@ -15,7 +15,8 @@ from alembic import command
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from openlinq.cli import _remember_sandbox_key, app
+from openlinq.cli import app
+from openlinq.cli.server import _remember_sandbox_key
 from openlinq.config import Settings
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.clock import ManualClock
@@ -104,6 +105,7 @@ def test_only_generated_keys_keep_a_prefix_and_keys_list_still_works(
 ) -> None:
     args = ["--data-dir", str(tmp_path / "data"), "--database-url", fresh_database_url]
     runner = CliRunner()
+    assert runner.invoke(app, ["migrate", *args]).exit_code == 0
     created = runner.invoke(app, ["accounts", "create", "acme", *args])
     assert created.exit_code == 0, created.output
     account_id = created.output.split()[1]

@@ -19,6 +19,7 @@ from openlinq.api.schemas.messages import (
     SentMessageOut,
 )
 from openlinq.api.schemas.simulator import ScreenMessageOut
+from openlinq.api.schemas.webhooks import AttemptOut, DeliveryOut, SubscriptionOut
 from openlinq.delivery.simulator.control import ScreenItem
 from openlinq.domain.chats import ChatPage
 from openlinq.domain.links import Links
@@ -38,6 +39,8 @@ from openlinq.domain.views import (
 )
 from openlinq.domain.voice_memos import VoiceMemo
 from openlinq.store.repos.cards import ContactCard
+from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
+from openlinq.webhooks.dispatch import DEFAULT_ROUTING_ID_HEADER
 
 log = logging.getLogger(__name__)
 _PART = TypeAdapter(PartOut)
@@ -188,6 +191,46 @@ def contact_card_out(card: ContactCard) -> ContactCardOut:
         phone_number=card.phone_number,
         image_url=card.image_url,
         last_name=card.last_name,
+    )
+
+
+def subscription_view(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "created_at": subscription.created_at,
+        "updated_at": subscription.updated_at,
+        "is_active": subscription.is_active,
+        "subscribed_events": subscription.subscribed_events,
+        "target_url": subscription.target_url,
+        "phone_numbers": subscription.phone_numbers,
+        # The chat-id header in effect: Linq-Chat-Id unless renamed, and only with affinity on.
+        "routing_id_header": (subscription.routing_id_header or DEFAULT_ROUTING_ID_HEADER)
+        if subscription.routing_key_header
+        else None,
+        "routing_key_header": subscription.routing_key_header,
+        "disabled_reason": subscription.disabled_reason,
+    }
+
+
+def subscription_out(subscription: Subscription) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(subscription_view(subscription))
+
+
+def delivery_out(delivery: Delivery, attempts: list[Attempt]) -> DeliveryOut:
+    return DeliveryOut.model_validate(
+        {
+            **{k: getattr(delivery, k) for k in DeliveryOut.model_fields if hasattr(delivery, k)},
+            "attempt_log": [
+                AttemptOut(
+                    attempted_at=a.attempted_at,
+                    status_code=a.status_code,
+                    latency_ms=a.latency_ms,
+                    error=a.error,
+                    response_snippet=a.response_snippet,
+                )
+                for a in attempts
+            ],
+        }
     )
 
 

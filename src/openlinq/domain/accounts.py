@@ -51,6 +51,24 @@ def shown_prefix(key: str, *, generated: bool) -> str | None:
     return key[:SHOWN_PREFIX] if generated else None
 
 
+# The limits are stored as 32-bit integers; retention must fit a date after adding it.
+_MAX_LIMIT = 2**31 - 1
+MAX_RETENTION_HOURS = 24 * 365 * 100
+
+
+def _check_policy(pair_limit: int | None, daily_limit: int | None, hours: float | None) -> None:
+    for name, count in (
+        ("pair_limit_per_minute", pair_limit),
+        ("daily_message_limit", daily_limit),
+    ):
+        if count is not None and not 0 <= count <= _MAX_LIMIT:
+            raise LinqError(ErrorCode.INVALID_PARAMETER, f"{name} must be from 0 to {_MAX_LIMIT}")
+    if hours is not None and not 0 <= hours <= MAX_RETENTION_HOURS:
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER, f"retention_hours must be from 0 to {MAX_RETENTION_HOURS}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Sandbox:
     account: Account
@@ -144,7 +162,7 @@ class AccountService:
             if await repos.accounts.get(account_id) is None:
                 raise LookupError(f"account {account_id} does not exist")
             if await repos.lines.number_taken(number):
-                raise ValueError(f"{number} already belongs to an account")
+                raise LinqError(ErrorCode.STATE_CONFLICT, f"{number} already belongs to an account")
             await repos.lines.add(line)
         return line
 
@@ -185,9 +203,13 @@ class AccountService:
         async with self.storage.read() as repos:
             return await repos.accounts.keys(account_id)
 
-    async def revoke_key(self, key_id: str) -> bool:
+    async def revoke_key(self, key_id: str, *, account_id: AccountId | None = None) -> bool:
+        """Revoke one active key; with ``account_id``, only a key of that account (the
+        console acts for one account and must not reach another's keys)."""
         async with self.storage.write() as repos:
-            revoked = await repos.accounts.revoke_key(ApiKeyId(key_id), self.clock.now())
+            revoked = await repos.accounts.revoke_key(
+                ApiKeyId(key_id), self.clock.now(), account_id=account_id
+            )
         self.forget_keys()
         return revoked
 
@@ -207,7 +229,8 @@ class AccountService:
         daily_message_limit: int | None,
         retention_hours: float | None,
     ) -> Account:
-        """Set an account's limits and retention (None: the platform default)."""
+        """Set an account's limits and retention (None: the platform default; 0: none)."""
+        _check_policy(pair_limit_per_minute, daily_message_limit, retention_hours)
         await self.get(account_id)
         async with self.storage.write() as repos:
             await repos.accounts.set_policy(

@@ -96,23 +96,45 @@ class AttachmentService:
                 ErrorCode.FILE_TOO_LARGE, f"size_bytes must be 1 to {MAX_UPLOAD_BYTES} bytes"
             )
         now = self.clock.now()
+        attachment = await self._add_pending(
+            account,
+            _safe_filename(filename),
+            content_type,
+            now,
+            size_bytes=size_bytes,
+            upload_expires_at=now + UPLOAD_TTL,
+        )
+        url, expires = self.links.upload_url(attachment.id)
+        return UploadTicket(attachment, url, datetime.fromtimestamp(expires, now.tzinfo))
+
+    async def _add_pending(
+        self,
+        account: Account,
+        filename: str,
+        content_type: str,
+        now: datetime,
+        *,
+        size_bytes: int = 0,
+        source_url: str | None = None,
+        upload_expires_at: datetime | None = None,
+    ) -> Attachment:
+        """Record a new attachment that waits for its bytes (an upload, a phone's file, a URL)."""
         attachment = Attachment(
             id=AttachmentId(new_id()),
             account_id=account.id,
-            filename=_safe_filename(filename),
+            filename=filename,
             content_type=content_type,
             size_bytes=size_bytes,
             status="pending",
-            source_url=None,
+            source_url=source_url,
             failure=None,
-            upload_expires_at=now + UPLOAD_TTL,
+            upload_expires_at=upload_expires_at,
             created_at=now,
             completed_at=None,
         )
         async with self.storage.write() as repos:
             await repos.attachments.add(attachment)
-        url, expires = self.links.upload_url(attachment.id)
-        return UploadTicket(attachment, url, datetime.fromtimestamp(expires, now.tzinfo))
+        return attachment
 
     async def get(self, account: Account, attachment_id: str) -> Attachment:
         if not is_uuid(attachment_id):
@@ -230,21 +252,9 @@ class AttachmentService:
         name as a URL's file is, checked and stored as any upload, then used by id."""
         name = _safe_filename(filename)
         now = self.clock.now()
-        attachment = Attachment(
-            id=AttachmentId(new_id()),
-            account_id=account.id,
-            filename=name,
-            content_type=_content_type_of(name, content_type),
-            size_bytes=0,
-            status="pending",
-            source_url=None,
-            failure=None,
-            upload_expires_at=None,
-            created_at=now,
-            completed_at=None,
+        attachment = await self._add_pending(
+            account, name, _content_type_of(name, content_type), now
         )
-        async with self.storage.write() as repos:
-            await repos.attachments.add(attachment)
         size = await self._store(attachment, body, MAX_UPLOAD_BYTES, exact=False)
         async with self.storage.write() as repos:
             await repos.attachments.set_size(attachment.id, size)
@@ -336,21 +346,13 @@ class AttachmentService:
                 declared = int(response.headers.get("content-length") or 0)
                 if declared > MAX_URL_MEDIA_BYTES:
                     raise LinqError(ErrorCode.FILE_TOO_LARGE, f"{field}: larger than 10 MB")
-                attachment = Attachment(
-                    id=AttachmentId(new_id()),
-                    account_id=account.id,
-                    filename=filename[:MAX_FILENAME],
-                    content_type=_content_type_of(filename, response.headers.get("content-type")),
-                    size_bytes=0,
-                    status="pending",
+                attachment = await self._add_pending(
+                    account,
+                    filename[:MAX_FILENAME],
+                    _content_type_of(filename, response.headers.get("content-type")),
+                    now,
                     source_url=url,
-                    failure=None,
-                    upload_expires_at=None,
-                    created_at=now,
-                    completed_at=None,
                 )
-                async with self.storage.write() as repos:
-                    await repos.attachments.add(attachment)
                 size = await self._store(
                     attachment,
                     deadline.chunks(response.aiter_bytes()),

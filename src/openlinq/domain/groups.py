@@ -38,6 +38,21 @@ def _require_group(chat: Chat) -> None:
         raise LinqError(ErrorCode.DIRECT_CHAT_NOT_UPDATABLE, "this works in group chats only")
 
 
+def _require_leavable(chat: Chat, too_small: str) -> None:
+    """Your line and a member alike can leave only iMessage groups of MIN_TO_LEAVE or more."""
+    if chat.service is not Service.IMESSAGE:
+        raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "only iMessage groups can be left")
+    if len(_active(chat)) < MIN_TO_LEAVE:
+        raise LinqError(ErrorCode.STATE_CONFLICT, too_small)
+
+
+async def _usable_group(repos: Repos, account: Account, chat_id: str) -> tuple[Chat, Line]:
+    chat, line = await chat_and_line(repos, account, chat_id)
+    _require_group(chat)
+    require_usable(chat, line)
+    return chat, line
+
+
 class GroupService:
     def __init__(
         self,
@@ -58,9 +73,7 @@ class GroupService:
         capabilities = await self.carrier.capabilities(account.id, handle)
         now = self.clock.now()
         async with self.storage.write() as repos:
-            chat, line = await chat_and_line(repos, account, chat_id)
-            _require_group(chat)
-            require_usable(chat, line)
+            chat, line = await _usable_group(repos, account, chat_id)
             active = _active(chat)
             if any(h.handle == handle for h in active):
                 raise LinqError(ErrorCode.STATE_CONFLICT, f"{handle} is already in this chat")
@@ -94,9 +107,7 @@ class GroupService:
         handle = parse_handle(raw_handle, "handle").value
         now = self.clock.now()
         async with self.storage.write() as repos:
-            chat, line = await chat_and_line(repos, account, chat_id)
-            _require_group(chat)
-            require_usable(chat, line)
+            chat, line = await _usable_group(repos, account, chat_id)
             member = next((h for h in chat.recipients if h.handle == handle), None)
             if member is None:
                 raise LinqError(ErrorCode.STATE_CONFLICT, f"{handle} is not in this chat")
@@ -105,11 +116,7 @@ class GroupService:
                     ErrorCode.STATE_CONFLICT,
                     f"a group keeps at least {MIN_GROUP} members (your line included)",
                 )
-            await repos.chats.set_member_status(chat.id, handle, HandleStatus.REMOVED, now)
-            remaining = [h.handle for h in chat.recipients if h.handle != handle]
-            await self._membership_changed(repos, chat, remaining, now)
-            gone = replace(member, status=HandleStatus.REMOVED, left_at=now)
-            await self._event(repos, chat, line, "participant.removed", gone, now)
+            await self._drop(repos, chat, line, member, HandleStatus.REMOVED, now)
             await self.actions.schedule(
                 repos, chat, line, "participant_removed", {"handle": handle}
             )
@@ -117,18 +124,10 @@ class GroupService:
     async def leave(self, account: Account, chat_id: str) -> None:
         now = self.clock.now()
         async with self.storage.write() as repos:
-            chat, line = await chat_and_line(repos, account, chat_id)
-            _require_group(chat)
-            require_usable(chat, line)
-            if chat.service is not Service.IMESSAGE:
-                raise LinqError(
-                    ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "only iMessage groups can be left"
-                )
-            if len(_active(chat)) < MIN_TO_LEAVE:
-                raise LinqError(
-                    ErrorCode.STATE_CONFLICT,
-                    f"you can leave groups of {MIN_TO_LEAVE} or more members (your line included)",
-                )
+            chat, line = await _usable_group(repos, account, chat_id)
+            _require_leavable(
+                chat, f"you can leave groups of {MIN_TO_LEAVE} or more members (your line included)"
+            )
             own = chat.own_handle
             await repos.chats.set_member_status(chat.id, own.handle, HandleStatus.LEFT, now)
             await repos.chats.mark_left(chat.id, now)
@@ -143,26 +142,31 @@ class GroupService:
         handle = parse_handle(raw_handle, "handle").value
         now = self.clock.now()
         async with self.storage.write() as repos:
-            chat, line = await chat_and_line(repos, account, chat_id)
-            _require_group(chat)
-            require_usable(chat, line)
+            chat, line = await _usable_group(repos, account, chat_id)
             member = next((h for h in _active(chat) if h.handle == handle), None)
             if member is None or member.is_me:
                 raise LinqError(ErrorCode.STATE_CONFLICT, f"{handle} is not in this chat")
-            if chat.service is not Service.IMESSAGE:
-                raise LinqError(
-                    ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "only iMessage groups can be left"
-                )
-            if len(_active(chat)) < MIN_TO_LEAVE:
-                raise LinqError(
-                    ErrorCode.STATE_CONFLICT,
-                    f"members can leave groups of {MIN_TO_LEAVE} or more (your line included)",
-                )
-            await repos.chats.set_member_status(chat.id, handle, HandleStatus.LEFT, now)
-            remaining = [h.handle for h in chat.recipients if h.handle != handle]
-            await self._membership_changed(repos, chat, remaining, now)
-            gone = replace(member, status=HandleStatus.LEFT, left_at=now)
-            await self._event(repos, chat, line, "participant.removed", gone, now)
+            _require_leavable(
+                chat, f"members can leave groups of {MIN_TO_LEAVE} or more (your line included)"
+            )
+            await self._drop(repos, chat, line, member, HandleStatus.LEFT, now)
+
+    async def _drop(
+        self,
+        repos: Repos,
+        chat: Chat,
+        line: Line,
+        member: ChatHandle,
+        status: HandleStatus,
+        now: datetime,
+    ) -> None:
+        """A member is out (removed, or left on their phone): new recipients, and the agent
+        hears ``participant.removed`` with the member's new status."""
+        await repos.chats.set_member_status(chat.id, member.handle, status, now)
+        remaining = [h.handle for h in chat.recipients if h.handle != member.handle]
+        await self._membership_changed(repos, chat, remaining, now)
+        gone = replace(member, status=status, left_at=now)
+        await self._event(repos, chat, line, "participant.removed", gone, now)
 
     async def _membership_changed(
         self, repos: Repos, chat: Chat, recipients: list[str], now: datetime

@@ -259,6 +259,8 @@ webhook_deliveries = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("subscription_id", "event_id"),
     Index("ix_webhook_deliveries_subscription_seq", "subscription_id", "seq"),
+    # The console's log of every subscription of an account, newest first.
+    Index("ix_webhook_deliveries_account_seq", "account_id", "seq"),
 )
 
 webhook_attempts = Table(
@@ -273,10 +275,15 @@ webhook_attempts = Table(
         index=True,
     ),
     Column("attempted_at", UTCDateTime, nullable=False),
+    # 1, 2, ... per delivery: on a manual clock several attempts share an instant.
+    Column("number", Integer, nullable=True),
     Column("status_code", Integer, nullable=True),
     Column("latency_ms", Integer, nullable=False),
     Column("error", Text, nullable=True),
     Column("response_snippet", Text, nullable=True),
+    # What was sent, exactly (null for attempts logged before 0009 and for refused ones).
+    Column("request_headers", JSONDocument, nullable=True),
+    Column("request_body", Text, nullable=True),
 )
 
 webhook_routing_tokens = Table(

@@ -65,6 +65,8 @@ class _Sent:
     latency_ms: int
     snippet: str | None
     routing_token: str | None
+    request_headers: dict[str, str]
+    request_body: str
 
 
 class WebhookDispatcher:
@@ -153,6 +155,9 @@ class WebhookDispatcher:
             sent_at=self.wall_clock.now(),
         )
         headers.update(await self._routing_headers(subscription, event))
+        # What the log shows as sent: the headers httpx put on the wire once the request
+        # is built (until then, ours). Signatures only, never the secret.
+        sent_headers = dict(headers)
         started = time.perf_counter()
         try:
             # The timeout bounds the whole attempt, not each read: an endpoint that
@@ -161,15 +166,20 @@ class WebhookDispatcher:
                 target = await self.policy.resolve(subscription.target_url)
                 url, pin_headers, extensions = pinned_request(target)
                 headers.update(pin_headers)
-                async with self.http.stream(
+                request = self.http.build_request(
                     "POST",
                     url,
                     content=body,
                     headers=headers,
                     timeout=self.settings.timeout_seconds,
                     extensions=extensions,
-                ) as response:
+                )
+                sent_headers = dict(request.headers)
+                response = await self.http.send(request, stream=True)
+                try:
                     snippet = await _read_snippet(response)
+                finally:
+                    await response.aclose()
                 outcome = Outcome(
                     response.status_code,
                     None if response.is_success else f"HTTP {response.status_code}",
@@ -191,7 +201,7 @@ class WebhookDispatcher:
         except (httpx.TransportError, OSError) as exc:
             outcome, snippet, token = Outcome(None, f"{type(exc).__name__}: {exc}"), None, None
         latency = int((time.perf_counter() - started) * 1000)
-        return _Sent(outcome, latency, snippet, token)
+        return _Sent(outcome, latency, snippet, token, sent_headers, body.decode())
 
     async def _routing_headers(
         self, subscription: Subscription, event: StoredEvent
@@ -222,6 +232,8 @@ class WebhookDispatcher:
                     latency_ms=sent.latency_ms,
                     error=outcome.error,
                     response_snippet=sent.snippet,
+                    request_headers=sent.request_headers,
+                    request_body=sent.request_body,
                 )
             )
             common: dict[str, Any] = {

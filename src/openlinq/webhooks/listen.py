@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,14 +53,26 @@ def verify(secret: str | None, headers: dict[str, str], body: bytes) -> Received
     return Received(event, headers, body, standard_ok, legacy_ok, error)
 
 
-def receiver_app(secret: Callable[[], str | None], show: Callable[[Received], None]) -> Starlette:
+Forward = Callable[[Received], Awaitable[int]]
+
+
+def receiver_app(
+    secret: Callable[[], str | None],
+    show: Callable[[Received, int | None], None],
+    forward: Forward | None = None,
+) -> Starlette:
+    """Verify each delivery; with ``forward``, pass the verified ones on and answer openlinq
+    with the target's status (so the delivery log and the retries tell the truth)."""
+
     async def receive(request: Request) -> JSONResponse:
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
         received = verify(secret(), headers, body)
-        show(received)
         if received.standard_ok is False:
+            show(received, None)
             return JSONResponse({"error": "bad signature"}, status_code=400)
-        return JSONResponse({"ok": True})
+        status = await forward(received) if forward is not None else None
+        show(received, status)
+        return JSONResponse({"ok": True, "forwarded": status}, status_code=status or 200)
 
     return Starlette(routes=[Route("/{path:path}", receive, methods=["POST"])])

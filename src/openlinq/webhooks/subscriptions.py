@@ -165,6 +165,12 @@ class SubscriptionService:
         async with self.storage.read() as repos:
             return await repos.webhooks.of_account(account.id)
 
+    async def with_latest(self, account: Account) -> list[tuple[Subscription, Delivery | None]]:
+        """Each subscription with its newest delivery (for an overview)."""
+        async with self.storage.read() as repos:
+            found = await repos.webhooks.of_account(account.id)
+            return [(s, await repos.webhooks.latest_delivery(s.id)) for s in found]
+
     async def get(self, account: Account, subscription_id: str) -> Subscription:
         async with self.storage.read() as repos:
             return await self._owned(repos, account, subscription_id)
@@ -240,18 +246,21 @@ class SubscriptionService:
     async def deliveries(
         self,
         account: Account,
-        subscription_id: str,
+        subscription_id: str | None,
         *,
         status: str | None,
         event_type: str | None,
         cursor: str | None,
         limit: int,
     ) -> DeliveryPage:
+        """One subscription's log, or (``None``) every subscription's of the account."""
         before = cursors.decode_seq(cursors.DELIVERIES, cursor)
         async with self.storage.read() as repos:
-            subscription = await self._owned(repos, account, subscription_id)
+            if subscription_id is not None:
+                await self._owned(repos, account, subscription_id)
             rows = await repos.webhooks.deliveries(
-                subscription.id,
+                account.id,
+                subscription_id=subscription_id,
                 status=status,
                 event_type=event_type,
                 before_seq=before,

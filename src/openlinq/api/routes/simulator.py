@@ -28,11 +28,12 @@ from openlinq.api.schemas.simulator import (
     ScreenOut,
 )
 from openlinq.api.views import screen_message_out
+from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.delivery.simulator.devices import DeviceProfile
 from openlinq.domain.clock import ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.locations import Position
-from openlinq.domain.models import LineStatus
+from openlinq.domain.models import Account, LineStatus
 from openlinq.domain.parts import build_content
 
 router = APIRouter(prefix="/sim/v1", tags=["simulator"])
@@ -71,6 +72,15 @@ async def configure_device(
     return _device_out(*await services.simulator.configure(account, handle, settings))
 
 
+@router.patch("/devices/{handle}", response_model=DeviceOut)
+async def update_device(
+    handle: str, body: DeviceSettingsIn, account: AccountDep, services: ServicesDep
+) -> DeviceOut:
+    """Change only the given settings (null removes one); the script keeps its place."""
+    settings = body.model_dump(exclude_unset=True)
+    return _device_out(*await services.simulator.configure(account, handle, settings, merge=True))
+
+
 @router.delete("/devices/{handle}", status_code=204, response_class=Response)
 async def reset_device(handle: str, account: AccountDep, services: ServicesDep) -> Response:
     await services.simulator.reset(account, handle)
@@ -103,7 +113,15 @@ async def device_sends(
 async def device_reacts(
     handle: str, body: DeviceReactionIn, account: AccountDep, services: ServicesDep
 ) -> Response:
-    await services.simulator.react(
+    await react_as_device(services.simulator, account, handle, body)
+    return Response(status_code=204)
+
+
+async def react_as_device(
+    simulator: SimulatorControl, account: Account, handle: str, body: DeviceReactionIn
+) -> None:
+    """The phone adds or removes a tapback: this route's and the console's one way in."""
+    await simulator.react(
         account,
         handle,
         body.message_id,
@@ -112,7 +130,6 @@ async def device_reacts(
         body.part_index,
         remove=body.operation == "remove",
     )
-    return Response(status_code=204)
 
 
 @router.post("/devices/{handle}/read", response_model=CountOut)

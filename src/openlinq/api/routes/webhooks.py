@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep
 from openlinq.api.schemas.webhooks import (
-    AttemptOut,
     DeliveryOut,
     DeliveryPageOut,
     EventTypesOut,
@@ -20,51 +19,10 @@ from openlinq.api.schemas.webhooks import (
     SubscriptionOut,
     SubscriptionUpdateIn,
 )
-from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
+from openlinq.api.views import delivery_out, subscription_out, subscription_view
 from openlinq.webhooks.catalogue import EVENT_TYPES, EVENTS_DOC_URL
-from openlinq.webhooks.dispatch import DEFAULT_ROUTING_ID_HEADER
 
 router = APIRouter(tags=["webhooks"])
-
-
-def _view(subscription: Subscription) -> dict[str, Any]:
-    return {
-        "id": subscription.id,
-        "created_at": subscription.created_at,
-        "updated_at": subscription.updated_at,
-        "is_active": subscription.is_active,
-        "subscribed_events": subscription.subscribed_events,
-        "target_url": subscription.target_url,
-        "phone_numbers": subscription.phone_numbers,
-        # The chat-id header in effect: Linq-Chat-Id unless renamed, and only with affinity on.
-        "routing_id_header": (subscription.routing_id_header or DEFAULT_ROUTING_ID_HEADER)
-        if subscription.routing_key_header
-        else None,
-        "routing_key_header": subscription.routing_key_header,
-        "disabled_reason": subscription.disabled_reason,
-    }
-
-
-def _subscription_out(subscription: Subscription) -> SubscriptionOut:
-    return SubscriptionOut.model_validate(_view(subscription))
-
-
-def _delivery_out(delivery: Delivery, attempts: list[Attempt]) -> DeliveryOut:
-    return DeliveryOut.model_validate(
-        {
-            **{k: getattr(delivery, k) for k in DeliveryOut.model_fields if hasattr(delivery, k)},
-            "attempt_log": [
-                AttemptOut(
-                    attempted_at=a.attempted_at,
-                    status_code=a.status_code,
-                    latency_ms=a.latency_ms,
-                    error=a.error,
-                    response_snippet=a.response_snippet,
-                )
-                for a in attempts
-            ],
-        }
-    )
 
 
 @router.get("/webhook-events", response_model=EventTypesOut)
@@ -85,21 +43,21 @@ async def create_subscription(
         routing_id_header=body.routing_id_header,
     )
     return SubscriptionCreateOut.model_validate(
-        {**_view(subscription), "signing_secret": subscription.secret}
+        {**subscription_view(subscription), "signing_secret": subscription.secret}
     )
 
 
 @router.get("/webhook-subscriptions", response_model=SubscriptionListOut)
 async def list_subscriptions(account: AccountDep, services: ServicesDep) -> SubscriptionListOut:
     found = await services.subscriptions.of_account(account)
-    return SubscriptionListOut(subscriptions=[_subscription_out(s) for s in found])
+    return SubscriptionListOut(subscriptions=[subscription_out(s) for s in found])
 
 
 @router.get("/webhook-subscriptions/{subscription_id}", response_model=SubscriptionOut)
 async def get_subscription(
     subscription_id: str, account: AccountDep, services: ServicesDep
 ) -> SubscriptionOut:
-    return _subscription_out(await services.subscriptions.get(account, subscription_id))
+    return subscription_out(await services.subscriptions.get(account, subscription_id))
 
 
 @router.put("/webhook-subscriptions/{subscription_id}", response_model=SubscriptionOut)
@@ -109,7 +67,7 @@ async def update_subscription(
     # Only the fields the client sent change; an explicit null clears a nullable one.
     given = body.model_dump(include=body.model_fields_set)
     subscription = await services.subscriptions.update(account, subscription_id, **given)
-    return _subscription_out(subscription)
+    return subscription_out(subscription)
 
 
 @router.delete("/webhook-subscriptions/{subscription_id}", status_code=204, response_class=Response)
@@ -135,7 +93,7 @@ async def list_deliveries(
         account, subscription_id, status=status, event_type=event_type, cursor=cursor, limit=limit
     )
     return DeliveryPageOut(
-        deliveries=[_delivery_out(d, a) for d, a in page.deliveries], next_cursor=page.next_cursor
+        deliveries=[delivery_out(d, a) for d, a in page.deliveries], next_cursor=page.next_cursor
     )
 
 
@@ -149,7 +107,7 @@ async def retry_delivery(
 ) -> DeliveryOut:
     """openlinq extension: deliver one event again now."""
     delivery = await services.subscriptions.redeliver(account, subscription_id, delivery_id)
-    return _delivery_out(delivery, [])
+    return delivery_out(delivery, [])
 
 
 @router.post(

@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from openlinq.api.schemas.common import EffectOut, ReplyToOut, RequestModel, ServiceType, WireModel
 from openlinq.api.schemas.messages import PartIn
+
+Tapback = Literal["love", "like", "dislike", "laugh", "emphasize", "question"]
+
+
+class DeviceRuleIn(RequestModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    match: str = Field(
+        min_length=1, max_length=500, description="A regex searched in the received text."
+    )
+    reply: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10_000,
+        description="{text}: the received text; {0}, {1}, {name}: the match and its groups.",
+    )
+    ignore_case: bool = True
+    delay_seconds: float | None = Field(default=None, ge=0, le=86_400)
+    typing: bool | None = None
+    react: Tapback | None = None
 
 
 class DeviceSettingsIn(RequestModel):
@@ -23,9 +43,29 @@ class DeviceSettingsIn(RequestModel):
     typing: bool | None = None
     reply: Literal["none", "echo", "stop_first"] | None = None
     reply_after: float | None = Field(default=None, ge=0, le=86_400)
-    react: Literal["love", "like", "dislike", "laugh", "emphasize", "question"] | None = None
+    react: Tapback | None = None
     location: tuple[float, float] | None = Field(
         default=None, description="[longitude, latitude]: the device answers location requests."
+    )
+    replies: list[Annotated[str, Field(min_length=1, max_length=10_000)]] | None = Field(
+        default=None, max_length=1_000, description="Sent in order, one per received message."
+    )
+    replies_loop: bool | None = Field(
+        default=None, description="After the last reply, start again (else: silence)."
+    )
+    rules: list[DeviceRuleIn] | None = Field(
+        default=None, max_length=100, description="regex → reply / react; the first match wins."
+    )
+    opt_out_after: int | None = Field(
+        default=None, ge=1, le=100_000, description="Reply STOP to the Nth message received."
+    )
+    unreachable_after: int | None = Field(
+        default=None, ge=1, le=100_000, description="Unreachable once N messages were received."
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Each received message is POSTed here; the answer is the device's reply.",
     )
 
 

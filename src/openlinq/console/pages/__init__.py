@@ -9,10 +9,10 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from openlinq.console.access import SignInRequiredError
-from openlinq.console.pages import chat, clock, inbox, live, phones, session
+from openlinq.console.pages import chat, clock, inbox, lines, live, phones, session, webhooks
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PAGES = (session, live, inbox, chat, phones, clock)
+PAGES = (session, live, inbox, chat, phones, webhooks, lines, clock)
 
 
 def mount_console(app: FastAPI) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from openlinq.api.views import chat_out
-from openlinq.console.access import Console, ConsoleDep
+from openlinq.console.access import ConsoleDep
 from openlinq.console.render import render
 from openlinq.domain.errors import LinqError
 from openlinq.domain.inbox import MAX_SEARCH_TEXT, SEARCH_SCAN, ChatSummary, InboxPage
@@ -69,8 +69,13 @@ def _trail(trail: str | None) -> list[str]:
 
 
 async def _list(
-    console: Console, to: str | None, q: str | None, cursor: str | None, trail: str | None
+    console: ConsoleDep,
+    to: Text = None,
+    q: Text = None,
+    cursor: Cursor = None,
+    trail: Trail = None,
 ) -> dict[str, Any]:
+    """The listing both the page and its live fragment render (a dependency of each)."""
     to, q = (to or "").strip() or None, (q or "").strip() or None
     error = None
     try:
@@ -93,27 +98,14 @@ async def _list(
     }
 
 
+Listing = Annotated[dict[str, Any], Depends(_list)]
+
+
 @router.get("", response_class=HTMLResponse)
-async def inbox(
-    request: Request,
-    console: ConsoleDep,
-    to: Text = None,
-    q: Text = None,
-    cursor: Cursor = None,
-    trail: Trail = None,
-) -> HTMLResponse:
-    context = await _list(console, to, q, cursor, trail)
-    return render(request, console, "inbox.html", **context)
+async def inbox(request: Request, console: ConsoleDep, listing: Listing) -> HTMLResponse:
+    return render(request, console, "inbox.html", **listing)
 
 
 @router.get("/chats", response_class=HTMLResponse)
-async def chat_list(
-    request: Request,
-    console: ConsoleDep,
-    to: Text = None,
-    q: Text = None,
-    cursor: Cursor = None,
-    trail: Trail = None,
-) -> HTMLResponse:
-    context = await _list(console, to, q, cursor, trail)
-    return render(request, console, "_chat_list.html", **context)
+async def chat_list(request: Request, console: ConsoleDep, listing: Listing) -> HTMLResponse:
+    return render(request, console, "_chat_list.html", **listing)

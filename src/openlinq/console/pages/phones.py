@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 
+from openlinq.api.routes.simulator import react_as_device
 from openlinq.api.schemas.chats import ChatOut
 from openlinq.api.schemas.common import RequestModel
 from openlinq.api.schemas.simulator import (
@@ -344,15 +345,7 @@ async def _send(
 
 @router.post("/phones/{handle}/reactions")
 async def react(handle: str, body: DeviceReactionIn, console: ConsoleDep) -> dict[str, Any]:
-    await console.services.simulator.react(
-        console.account,
-        handle,
-        body.message_id,
-        body.type,
-        body.custom_emoji,
-        body.part_index,
-        remove=body.operation == "remove",
-    )
+    await react_as_device(console.services.simulator, console.account, handle, body)
     return {"message": f"Reacted {body.type}" if body.operation == "add" else "Reaction removed"}
 
 

@@ -8,6 +8,7 @@
 //   <div id="x" data-src="/console/…fragment" data-live="message.,reaction." [data-live-chat="chat id"]>
 //       reloaded from data-src when a matching event arrives ("*" matches every event).
 //   An action answering {"shown_once": {"label": …, "value": …}} shows that secret once.
+//   After an action, its form or button fires "olq:done" with the answer as event.detail.
 (() => {
   "use strict";
   const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
@@ -144,10 +145,10 @@
     const button = form.querySelector("[type=submit]");
     if (button) button.disabled = true;
     try {
-      await act(form.dataset.action, { method: form.dataset.method || "POST", ...formPayload(form) });
+      const data = await act(form.dataset.action, { method: form.dataset.method || "POST", ...formPayload(form) });
       if (form.dataset.reset !== undefined) form.reset();
       refresh(form.dataset.refresh);
-      form.dispatchEvent(new CustomEvent("olq:done", { bubbles: true }));
+      form.dispatchEvent(new CustomEvent("olq:done", { bubbles: true, detail: data }));
     } catch (error) {
       if (error instanceof SyntaxError) toast(`Not valid JSON: ${error.message}`, "error");
     } finally {
@@ -162,9 +163,9 @@
     button.disabled = true;
     try {
       const json = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
-      await act(button.dataset.action, { method: button.dataset.method || "POST", json });
+      const data = await act(button.dataset.action, { method: button.dataset.method || "POST", json });
       refresh(button.dataset.refresh);
-      button.dispatchEvent(new CustomEvent("olq:done", { bubbles: true }));
+      button.dispatchEvent(new CustomEvent("olq:done", { bubbles: true, detail: data }));
     } catch { /* the toast said why */ } finally {
       button.disabled = false;
     }

@@ -3,23 +3,36 @@
 A send marks the message sent at once, then each device's behaviour (delivery,
 read receipts, typing, replies, reactions) is scheduled as durable jobs on the
 injected clock, so it survives restarts and runs instantly under a manual clock.
+A scripted device (replies, rules, opt-out / unreachable after N messages) decides
+its answer when a message is delivered; a device answered by a webhook or an
+in-process hook is asked in a job of its own (``sim.ask``), never inside a request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import httpx
+
 from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
 from openlinq.delivery.simulator.devices import DeviceProfile, Reply, resolve_profile
+from openlinq.delivery.simulator.hooks import DeviceAnswer, DeviceHooks, DeviceMessage, call_hook
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode
 from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
-from openlinq.domain.models import Service
+from openlinq.domain.models import DeliveryStatus, Direction, Message, Service
 from openlinq.jobs.runner import JobQueue, JobRunner
+from openlinq.outbound import OutboundPolicy, pinned_request
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
+
+log = logging.getLogger(__name__)
 
 TYPING_LEAD = 0.5
 # How long one typing call shows on the recipient's screen (the platform says ~85-90 s).
@@ -27,6 +40,9 @@ TYPING_VISIBLE = 90.0
 # A device with a location accepts a location request after this long.
 LOCATION_ACCEPT_AFTER = 2.0
 REACT_AFTER = 0.5
+# What a device webhook is told of the conversation, and how much of its answer is read.
+HISTORY_LENGTH = 20
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 class SimulatorCarrier(Carrier):
@@ -38,11 +54,31 @@ class SimulatorCarrier(Carrier):
         queue: JobQueue,
         recorder: DeliveryRecorder,
         locations: LocationFeed,
+        policy: OutboundPolicy,
+        *,
+        webhook_deadline: float = 30.0,
     ) -> None:
         self.storage = storage
         self.queue = queue
         self.recorder = recorder
         self.locations = locations
+        self.policy = policy
+        self.webhook_deadline = webhook_deadline
+        self.hooks = DeviceHooks()
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                follow_redirects=False, headers={"user-agent": "openlinq-simulator/1"}
+            )
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     def register_jobs(self, runner: JobRunner) -> None:
         runner.register("sim.deliver", self._deliver)
@@ -51,6 +87,7 @@ class SimulatorCarrier(Carrier):
         runner.register("sim.reply", self._reply)
         runner.register("sim.react", self._react)
         runner.register("sim.share_location", self._share_location)
+        runner.register("sim.ask", self._ask)
 
     async def profile(self, account_id: AccountId, handle: str) -> DeviceProfile:
         async with self.storage.read() as repos:
@@ -173,7 +210,7 @@ class SimulatorCarrier(Carrier):
             "line": message.from_number,
             "service": message.service.value,
             "is_group": message.is_group,
-            "text": " ".join(p["value"] for p in message.parts if p["type"] in ("text", "link")),
+            "text": _text_of(message.parts),
         }
 
     async def _deliver(self, job: dict[str, Any]) -> None:
@@ -194,19 +231,173 @@ class SimulatorCarrier(Carrier):
                 await self.queue.schedule(
                     repos, "sim.react", {**job, "reaction": profile.react}, delay=REACT_AFTER
                 )
+            scripted = profile.scripted or self.hooks.get(account_id, job["handle"]) is not None
+            if scripted and await self._follow_script(repos, account_id, job, profile, after_read):
+                return
             reply = await self._reply_text(repos, account_id, job, profile)
             if reply is None:
                 return
-            if profile.typing and service is Service.IMESSAGE:
-                await self.queue.schedule(
-                    repos, "sim.typing", {**job, "started": True}, delay=after_read + TYPING_LEAD
-                )
+            await self._answer(repos, job, DeviceAnswer(reply), profile, after=after_read)
+
+    async def _follow_script(
+        self,
+        repos: Repos,
+        account_id: AccountId,
+        job: dict[str, Any],
+        profile: DeviceProfile,
+        after_read: float,
+    ) -> bool:
+        """Count the message and answer it as the script says; False: no script answered
+        (the device's plain ``reply`` behaviour applies)."""
+        stored = await repos.sim_devices.get(account_id, job["handle"])
+        override, state = stored if stored else ({}, {})
+        script = dict(state.get("script", {}))
+        received = int(script.get("received", 0)) + 1
+        script["received"] = received
+        if profile.unreachable_after is not None and received >= profile.unreachable_after:
+            script["unreachable"] = True
+        answer: DeviceAnswer | None = None
+        handled = True
+        if profile.opt_out_after is not None and received >= profile.opt_out_after:
+            # The person opts out once, then says nothing more.
+            answer = DeviceAnswer("STOP") if received == profile.opt_out_after else None
+        elif self.hooks.get(account_id, job["handle"]) or profile.webhook_url:
+            # Asked once the person has read it, in a job: never inside anyone's request.
+            await self.queue.schedule(repos, "sim.ask", job, delay=after_read)
+        else:
+            answer = _rule_answer(profile, job["text"])
+            if answer is None and profile.replies:
+                index = int(script.get("replied", 0))
+                if index < len(profile.replies) or profile.replies_loop:
+                    answer = DeviceAnswer(profile.replies[index % len(profile.replies)])
+                    script["replied"] = index + 1
+            handled = answer is not None
+        await repos.sim_devices.put(
+            account_id,
+            job["handle"],
+            override,
+            {**state, "script": script},
+            self.recorder.clock.now(),
+        )
+        if answer is not None:
+            await self._answer(repos, job, answer, profile, after=after_read)
+        return handled
+
+    async def _answer(
+        self,
+        repos: Repos,
+        job: dict[str, Any],
+        answer: DeviceAnswer,
+        profile: DeviceProfile,
+        *,
+        after: float,
+    ) -> None:
+        """Schedule the device's reaction and reply, ``after`` seconds from now and on."""
+        if answer.react:
+            await self.queue.schedule(
+                repos, "sim.react", {**job, "reaction": answer.react}, delay=after + REACT_AFTER
+            )
+        if answer.reply is None:
+            return
+        delay = profile.reply_after if answer.delay_seconds is None else answer.delay_seconds
+        typing = profile.typing if answer.typing is None else answer.typing
+        if typing and job["service"] == Service.IMESSAGE.value:
             await self.queue.schedule(
                 repos,
-                "sim.reply",
-                {**job, "reply": reply, "typing": profile.typing},
-                delay=after_read + profile.reply_after,
+                "sim.typing",
+                {**job, "started": True},
+                delay=after + min(TYPING_LEAD, delay),
             )
+        await self.queue.schedule(
+            repos,
+            "sim.reply",
+            {**job, "reply": answer.reply, "typing": typing},
+            delay=after + delay,
+        )
+
+    async def _ask(self, job: dict[str, Any]) -> None:
+        """Ask the device's hook or webhook what the person answers. A failure is logged and
+        the person stays silent: it never fails the job or breaks the device."""
+        account_id = AccountId(job["account_id"])
+        handle = job["handle"]
+        profile = await self.profile(account_id, handle)
+        hook = self.hooks.get(account_id, handle)
+        if hook is None and profile.webhook_url is None:
+            return  # reconfigured since
+        message = await self._device_message(job)
+        try:
+            if hook is not None:
+                answer = await call_hook(hook, message)
+            else:
+                answer = await self._post(str(profile.webhook_url), message)
+        except Exception as exc:  # the person's code or endpoint, not ours: log and go on
+            log.warning(
+                "simulated device %s: its %s failed: %s",
+                handle,
+                "hook" if hook is not None else f"webhook {profile.webhook_url}",
+                exc or type(exc).__name__,
+            )
+            return
+        if answer is not None:
+            async with self.storage.write() as repos:
+                await self._answer(repos, job, answer, profile, after=0.0)
+
+    async def _post(self, webhook_url: str, message: DeviceMessage) -> DeviceAnswer | None:
+        """POST the message under the outbound policy and the fetch deadline; parse the answer."""
+        async with asyncio.timeout(self.webhook_deadline):
+            target = await self.policy.resolve(webhook_url)
+            url, pin_headers, extensions = pinned_request(target)
+            async with self.http.stream(
+                "POST",
+                url,
+                json=message.to_json(),
+                headers=pin_headers,
+                extensions=extensions,
+                timeout=self.webhook_deadline,
+            ) as response:
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise ValueError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+        if not response.is_success:
+            raise ValueError(f"HTTP {response.status_code}")
+        if not body.strip():
+            return None
+        try:
+            return DeviceAnswer.parse(json.loads(body))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"unusable answer: {exc}") from exc
+
+    async def _device_message(self, job: dict[str, Any]) -> DeviceMessage:
+        account_id = AccountId(job["account_id"])
+        async with self.storage.read() as repos:
+            message = await repos.messages.get(account_id, MessageId(job["message_id"]))
+            recent = await repos.messages.to_handle(
+                account_id, [ChatId(job["chat_id"])], HISTORY_LENGTH
+            )
+        history = [
+            {
+                "direction": "sent" if m.direction is Direction.INBOUND else "received",
+                "text": _text_of(m.parts),
+                "at": m.created_at.isoformat(),
+            }
+            for m in recent
+            if (m.direction is Direction.INBOUND and m.sender_handle == job["handle"])
+            or (m.direction is Direction.OUTBOUND and reached_device(m))
+        ]
+        return DeviceMessage(
+            account_id=account_id,
+            handle=job["handle"],
+            line=job["line"],
+            chat_id=job["chat_id"],
+            message_id=job["message_id"],
+            service=job["service"],
+            is_group=bool(job.get("is_group")),
+            text=job["text"],
+            parts=list(message.parts) if message else [],
+            history=history,
+        )
 
     async def _reply_text(
         self, repos: Any, account_id: AccountId, job: dict[str, Any], profile: DeviceProfile
@@ -261,6 +452,30 @@ class SimulatorCarrier(Carrier):
 
 
 async def _profile_in(repos: Repos, account_id: AccountId, handle: str) -> DeviceProfile:
-    """The device ``handle`` is, with the account's overrides, read in ``repos``' transaction."""
+    """The device ``handle`` is, with the account's overrides, read in ``repos``' transaction
+    (unreachable once its ``unreachable_after`` messages were received)."""
     stored = await repos.sim_devices.get(account_id, handle)
-    return resolve_profile(handle, stored[0] if stored else None)
+    profile = resolve_profile(handle, stored[0] if stored else None)
+    if stored and stored[1].get("script", {}).get("unreachable"):
+        return replace(profile, reachable=False)
+    return profile
+
+
+def _text_of(parts: Any) -> str:
+    return " ".join(str(p["value"]) for p in parts if p.get("type") in ("text", "link"))
+
+
+def _rule_answer(profile: DeviceProfile, text: str) -> DeviceAnswer | None:
+    """The first rule matching ``text``, as an answer."""
+    for rule in profile.rules:
+        reply = rule.answer(text)
+        if reply is not None:
+            return DeviceAnswer(reply or None, rule.delay_seconds, rule.react, rule.typing)
+    return None
+
+
+def reached_device(message: Message) -> bool:
+    """Whether an outbound message shows on the recipient's phone."""
+    if message.delivered_at is not None:
+        return True
+    return message.service is Service.SMS and message.delivery_status is DeliveryStatus.SENT

@@ -7,8 +7,9 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
-from openlinq.delivery.simulator.carrier import SimulatorCarrier
+from openlinq.delivery.simulator.carrier import SimulatorCarrier, reached_device
 from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, resolve_profile
+from openlinq.delivery.simulator.hooks import DeviceHook
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import chat_and_line
 from openlinq.domain.clock import Clock, ManualClock
@@ -18,7 +19,7 @@ from openlinq.domain.groups import GroupService
 from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.ids import ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
-from openlinq.domain.models import Account, DeliveryStatus, Direction, Message, Service
+from openlinq.domain.models import Account, Direction, Message
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
@@ -74,8 +75,12 @@ class SimulatorControl:
         return handle, profile, bool(stored and stored[0])
 
     async def configure(
-        self, account: Account, raw_handle: str, settings: dict[str, Any]
+        self, account: Account, raw_handle: str, settings: dict[str, Any], *, merge: bool = False
     ) -> tuple[str, DeviceProfile, bool]:
+        """Set the device (``merge``: change only the given fields; ``None`` removes one).
+
+        Setting a device anew starts its script over (counts, the next scripted reply); a
+        change of ``reachable`` also ends "unreachable after N messages"."""
         handle = parse_handle(raw_handle).value
         preset = settings.get("preset")
         if preset is not None and preset not in PRESETS:
@@ -88,17 +93,36 @@ class SimulatorControl:
             raise LinqError(
                 ErrorCode.INVALID_PARAMETER, f"unknown device fields: {sorted(unknown)}"
             )
-        override = {k: v for k, v in settings.items() if v is not None}
+        if settings.get("webhook_url") is not None:
+            await self.carrier.policy.check_target(settings["webhook_url"], "webhook_url")
+        async with self.storage.read() as repos:
+            stored = await repos.sim_devices.get(account.id, handle)
+        override = dict(stored[0]) if stored and merge else {}
+        override.update(settings)
+        override = {k: v for k, v in override.items() if v is not None}
         try:
-            # The answer is built from the checked settings before anything is stored.
-            profile = resolve_profile(handle, override)
+            resolve_profile(handle, override)  # checked before anything is stored
         except (ValueError, TypeError) as exc:
             raise LinqError(ErrorCode.INVALID_PARAMETER, f"invalid device settings: {exc}") from exc
         async with self.storage.write() as repos:
             stored = await repos.sim_devices.get(account.id, handle)
-            state = stored[1] if stored else {}
+            state = dict(stored[1]) if stored else {}
+            if not merge:
+                state.pop("script", None)
+            elif "reachable" in settings and "script" in state:
+                state["script"] = {k: v for k, v in state["script"].items() if k != "unreachable"}
             await repos.sim_devices.put(account.id, handle, override, state, self.clock.now())
-        return handle, profile, bool(override)
+        return handle, await self.carrier.profile(account.id, handle), bool(override)
+
+    def register_hook(self, account_id: str, raw_handle: str, hook: DeviceHook | None) -> str:
+        """In-process: ``hook`` answers for the account's device (``None`` removes it), before
+        any ``webhook_url``. Not stored: it lasts as long as the process. See ``hooks``."""
+        handle = parse_handle(raw_handle).value
+        if hook is None:
+            self.carrier.hooks.unregister(account_id, handle)
+        else:
+            self.carrier.hooks.register(account_id, handle, hook)
+        return handle
 
     async def phones(self, account: Account, after: str | None, limit: int) -> list[PhoneSummary]:
         """One page of the devices the account has touched: configured ones and every
@@ -240,7 +264,7 @@ class SimulatorControl:
                 if message.sender_handle != handle:
                     continue  # another member's message in a group: not modelled per device
                 direction = "sent"
-            elif _reached_device(message):
+            elif reached_device(message):
                 direction = "received"
             else:
                 continue
@@ -332,9 +356,3 @@ class SimulatorControl:
     async def recent_events(self, account: Account, limit: int) -> list[StoredEvent]:
         async with self.storage.read() as repos:
             return await repos.events.recent(account.id, limit)
-
-
-def _reached_device(message: Message) -> bool:
-    if message.delivered_at is not None:
-        return True
-    return message.service is Service.SMS and message.delivery_status is DeliveryStatus.SENT

@@ -103,10 +103,11 @@ class AccountRepo:
         )
         return [dict(r._mapping) for r in rows]
 
-    async def revoke_key(self, key_id: ApiKeyId, now: datetime) -> bool:
-        result = await self.conn.execute(
-            update(api_keys)
-            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+    async def revoke_key(
+        self, key_id: ApiKeyId, now: datetime, *, account_id: AccountId | None = None
+    ) -> bool:
+        query = update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        if account_id is not None:
+            query = query.where(api_keys.c.account_id == account_id)
+        result = await self.conn.execute(query.values(revoked_at=now))
         return bool(result.rowcount)

@@ -62,6 +62,10 @@ class Attempt:
     latency_ms: int
     error: str | None
     response_snippet: str | None
+    # The request as sent (None when it was refused before one was built, or logged before 0009).
+    request_headers: dict[str, str] | None = None
+    request_body: str | None = None
+    number: int | None = None  # set when stored; None for attempts logged before 0009
 
 
 def _subscription(row: Any) -> Subscription:
@@ -225,10 +229,15 @@ class WebhookRepo:
                 id=attempt.id,
                 delivery_id=attempt.delivery_id,
                 attempted_at=attempt.attempted_at,
+                number=select(func.count() + 1)
+                .where(webhook_attempts.c.delivery_id == attempt.delivery_id)
+                .scalar_subquery(),
                 status_code=attempt.status_code,
                 latency_ms=attempt.latency_ms,
                 error=attempt.error,
                 response_snippet=attempt.response_snippet,
+                request_headers=attempt.request_headers,
+                request_body=attempt.request_body,
             )
         )
 
@@ -239,7 +248,9 @@ class WebhookRepo:
         rows = await self.conn.execute(
             select(webhook_attempts)
             .where(webhook_attempts.c.delivery_id.in_(delivery_ids))
-            .order_by(webhook_attempts.c.attempted_at, webhook_attempts.c.id)
+            .order_by(
+                webhook_attempts.c.attempted_at, webhook_attempts.c.number, webhook_attempts.c.id
+            )
         )
         for r in rows:
             found[r.delivery_id].append(
@@ -251,23 +262,27 @@ class WebhookRepo:
                     r.latency_ms,
                     r.error,
                     r.response_snippet,
+                    r.request_headers,
+                    r.request_body,
+                    r.number,
                 )
             )
         return found
 
     async def deliveries(
         self,
-        subscription_id: str,
+        account_id: AccountId,
         *,
+        subscription_id: str | None,
         status: str | None,
         event_type: str | None,
         before_seq: int | None,
         limit: int,
     ) -> list[Delivery]:
-        """Newest first."""
-        query = select(webhook_deliveries).where(
-            webhook_deliveries.c.subscription_id == subscription_id
-        )
+        """Newest first: one subscription's, or (``None``) every subscription's of the account."""
+        query = select(webhook_deliveries).where(webhook_deliveries.c.account_id == account_id)
+        if subscription_id is not None:
+            query = query.where(webhook_deliveries.c.subscription_id == subscription_id)
         if status is not None:
             query = query.where(webhook_deliveries.c.status == status)
         if event_type is not None:
@@ -276,6 +291,17 @@ class WebhookRepo:
             query = query.where(webhook_deliveries.c.seq < before_seq)
         rows = await self.conn.execute(query.order_by(webhook_deliveries.c.seq.desc()).limit(limit))
         return [_delivery(r) for r in rows]
+
+    async def latest_delivery(self, subscription_id: str) -> Delivery | None:
+        row = (
+            await self.conn.execute(
+                select(webhook_deliveries)
+                .where(webhook_deliveries.c.subscription_id == subscription_id)
+                .order_by(webhook_deliveries.c.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        return _delivery(row) if row else None
 
     async def failed_since(self, subscription_id: str, since: datetime) -> list[Delivery]:
         rows = await self.conn.execute(

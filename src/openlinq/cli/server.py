@@ -1,0 +1,228 @@
+"""``openlinq serve``, ``worker`` and ``migrate``: the commands that run on the database."""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from openlinq.cli.common import fail, say
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from openlinq.config import Settings
+    from openlinq.domain.accounts import Sandbox
+
+SANDBOX_KEY_FILE = "sandbox-api-key"
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data directory (OPENLINQ_DATA_DIR).", show_default=False)
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="sqlite:/// or postgresql:// URL (OPENLINQ_DATABASE_URL).")
+]
+LogFormat = Annotated[
+    Literal["text", "json"],
+    typer.Option("--log-format", help="text for people, json (one object a line) for machines."),
+]
+
+
+def load_settings(data_dir: Path | None, database_url: str | None, **extra: object) -> Settings:
+    """The server's settings: flags over OPENLINQ_* variables over defaults."""
+    from pydantic import ValidationError
+
+    from openlinq.config import Settings, settings_error
+
+    overrides = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        fail(f"invalid configuration: {settings_error(error)}", 2)
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """Minimal stand-in until openlinq.logs (engineer L) lands; then this calls it."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonLines()
+        if log_format == "json"
+        else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Take the port before anything is printed, so "port taken" is the only thing said."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} on {host} is already in use (another openlinq?); "
+                "choose another with --port or OPENLINQ_PORT"
+            )
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    sock.set_inheritable(True)
+    return sock
+
+
+def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
+    """Keep the generated sandbox key in the data dir so every start can show it."""
+    from openlinq.filemodes import make_private_dir, open_private
+
+    path = settings.data_dir / SANDBOX_KEY_FILE
+    if sandbox.api_key:
+        if sandbox.created and not settings.dev_api_key:
+            make_private_dir(settings.data_dir)
+            with open_private(path) as handle:
+                handle.write(sandbox.api_key.encode() + b"\n")
+        return sandbox.api_key
+    return path.read_text().strip() if path.exists() else None
+
+
+def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
+    def show(sandbox: Sandbox | None) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        base = f"{settings.base_url}/api/partner"
+        console.print(
+            f"[bold green]openlinq[/] is serving the Linq Partner API v3 at [bold]{base}[/]"
+        )
+        console.print(f"  LINQ_API_V3_BASE_URL={base}")
+        if sandbox is None:
+            console.print(
+                "  hosted mode: no sandbox account; add accounts with `openlinq accounts create`"
+            )
+            console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+            return
+        key = _remember_sandbox_key(settings, sandbox)
+        console.print(f"  LINQ_API_V3_API_KEY={key or '(set OPENLINQ_DEV_API_KEY to choose one)'}")
+        grid = Table("line", "type", "status", title=f"sandbox account {sandbox.account.id}")
+        for line in sandbox.lines:
+            grid.add_row(line.phone_number, line.line_type.value, line.status.value)
+        console.print(grid)
+        console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+        docs = f"{settings.base_url}/docs" if settings.api_docs else "off"
+        console.print(f"  clock: {settings.clock}   docs: {docs}")
+
+    return show
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (OPENLINQ_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (OPENLINQ_PORT).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    dev_api_key: Annotated[
+        str | None, typer.Option(help="Fix the sandbox API key (OPENLINQ_DEV_API_KEY).")
+    ] = None,
+    clock: Annotated[str | None, typer.Option(help="real or manual (OPENLINQ_CLOCK).")] = None,
+    log_format: LogFormat = "text",
+) -> None:
+    """Start the server (migrating the database and creating the sandbox on first start)."""
+    settings = load_settings(
+        data_dir, database_url, host=host, port=port, dev_api_key=dev_api_key, clock=clock
+    )
+    sock = bind(settings.host, settings.port)
+    configure_logging(settings.log_level, log_format)
+    import uvicorn
+
+    from openlinq.app import create_app
+    from openlinq.serving import uvicorn_config
+
+    application = create_app(settings, on_started=_banner(settings))
+    config = uvicorn_config(application, settings, log_config=None)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def worker(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    log_format: LogFormat = "text",
+) -> None:
+    """Run only the background job runner (deliveries, simulator, webhooks): no HTTP.
+
+    On PostgreSQL, run as many as you like beside API-only servers
+    (OPENLINQ_RUN_WORKER=false); they share the work without doing any twice.
+    """
+    import asyncio
+    import signal
+
+    from openlinq.wiring import background_worker, build_services, start, stop
+
+    settings = load_settings(data_dir, database_url)
+    configure_logging(settings.log_level, log_format)
+
+    async def run() -> None:
+        services = build_services(settings)
+        await start(services)
+        say(f"openlinq worker {services.runner.worker_id} running")
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopped.set)
+        try:
+            async with background_worker(services):
+                await stopped.wait()
+        finally:
+            await stop(services)
+
+    asyncio.run(run())
+
+
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Create the database if needed and apply every migration (serve does this on start)."""
+    import asyncio
+
+    from openlinq.store.migrate import upgrade_to_head
+    from openlinq.wiring import build_services
+
+    settings = load_settings(data_dir, database_url)
+
+    async def run() -> None:
+        services = build_services(settings)
+        try:
+            await upgrade_to_head(services.db)
+        finally:
+            await services.db.dispose()
+
+    asyncio.run(run())
+    say(f"database ready: {settings.resolved_database_url.split('@')[-1]}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(worker)
+    app.command()(migrate)
