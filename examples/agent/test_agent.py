@@ -43,13 +43,29 @@ def test_it_greets_a_new_person(agent: Starlette, sim: Sim) -> None:
 
 
 def test_a_three_turn_booking(agent: Starlette, sim: Sim) -> None:
-    phone = sim.phone(PERSON)
+    # A scripted person: answers each of the agent's messages with the next reply.
+    phone = sim.phone(PERSON, replies=["Tuesday", "3pm"], reply_after=1.0)
     phone.says("I'd like to book a haircut")
+    booked = phone.wait_for_message(matching="^Booked")
+    assert booked.text == "Booked: Tuesday at 3pm. See you then!"
+    assert phone.texts() == [
+        "I'd like to book a haircut",
+        "Happy to book you in. What day works for you?",
+        "Tuesday",
+        "What time on Tuesday?",
+        "3pm",
+        "Booked: Tuesday at 3pm. See you then!",
+    ]
+
+
+def test_the_same_conversation_driven_turn_by_turn(agent: Starlette, sim: Sim) -> None:
+    phone = sim.phone(PERSON)
+    phone.says("book please")
     assert phone.wait_for_message().text == "Happy to book you in. What day works for you?"
-    phone.says("Tuesday")
-    assert phone.wait_for_message().text == "What time on Tuesday?"
-    phone.says("3pm")
-    assert phone.wait_for_message(matching="Booked").text == "Booked: Tuesday at 3pm. See you then!"
+    phone.says("Friday")
+    assert phone.wait_for_message().text == "What time on Friday?"
+    phone.says("noon")
+    assert phone.wait_for_message().text == "Booked: Friday at noon. See you then!"
 
 
 def test_it_replies_from_a_background_task_after_thinking(agent: Starlette, sim: Sim) -> None:

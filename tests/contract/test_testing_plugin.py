@@ -25,7 +25,8 @@ OUT = Path(os.environ["PLUGIN_OUT"])
 def test_a_conversation(sim, linq, linq_env, openlinq_account, openlinq_server):
     phone = sim.phone("+14155550123", service="iMessage")
     phone.says("hi")
-    linq.chats.messages.send(phone.chat_id, message={"parts": [{"type": "text", "value": "hello back"}]})
+    text = {"parts": [{"type": "text", "value": "hello back"}]}
+    linq.chats.messages.send(phone.chat_id, message=text)
     reply = phone.wait_for_message(matching="hello")
     assert (reply.text, reply.sender) == ("hello back", sim.line)
     phone.reacts(reply, "love")
@@ -58,7 +59,8 @@ def test_the_sink_verifies_records_and_refuses_forgeries(sim, webhook_sink):
 
 def test_settle_plays_out_a_device(sim, linq):
     bot = sim.phone("+14155550105")  # the echo bot
-    linq.chats.create(from_=sim.line, to=[bot.handle], message={"parts": [{"type": "text", "value": "yo"}]})
+    text = {"parts": [{"type": "text", "value": "yo"}]}
+    linq.chats.create(from_=sim.line, to=[bot.handle], message=text)
     assert sim.settle()["advanced_seconds"] >= 3.0  # read at 1 s, echo at 3 s
     assert bot.texts() == ["yo", "echo: yo"]
 
@@ -88,7 +90,8 @@ def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
 
 def _assert_outcome(result: subprocess.CompletedProcess[str]) -> None:
     summary = result.stdout.strip().splitlines()[-1]
-    assert "1 failed" in summary and "4 passed" in summary, result.stdout + result.stderr
+    assert "1 failed" in summary, result.stdout + result.stderr
+    assert "4 passed" in summary, result.stdout + result.stderr
     assert "openlinq conversations" in result.stdout
     assert "+14155550124 got no message from the agent in 0.3 s" in result.stdout
     assert "→ +14155550124: are you there?" in result.stdout
