@@ -112,7 +112,7 @@ def test_a_reply_that_cannot_be_delivered_is_noted(agent: Starlette, sim: Sim) -
     phone = sim.phone(PERSON)
     phone.says("hello")
     phone.wait_for_message(matching="Hello")
-    sim.phone(PERSON, reachable=False)  # the phone is switched off
+    phone.configure(reachable=False)  # the phone is switched off
     phone.says("still there?")
     phone.wait_for_message(timeout=5)  # the agent answered, into the void
     sim.settle()

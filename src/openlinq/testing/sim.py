@@ -175,6 +175,12 @@ class Phone:
     def __repr__(self) -> str:
         return f"Phone({self.handle!r})"
 
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change only these device settings (PATCH: a script keeps its place), e.g.
+        ``reachable=False`` to switch the phone off; returns the device's profile."""
+        body = _ok(self.sim.http.patch(f"/sim/v1/devices/{self.handle}", json=settings))
+        return dict(body["profile"])
+
     def _target(self, to: str | None) -> dict[str, str]:
         if to is not None:
             return {"to": to}
