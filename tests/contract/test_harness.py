@@ -125,6 +125,17 @@ def test_next_message_returns_what_the_agent_sent_and_moves_past_it(tenant: Tena
     assert _next(tenant, magic("05"), timeout=0)["message"] is None  # another phone
 
 
+def test_next_message_after_an_unknown_message_is_a_404(tenant: Tenant) -> None:
+    _, sent = _send(tenant, PHONE, "hello")
+    _, elsewhere = _send(tenant, magic("04"), "someone else")
+    for after in ("00000000-0000-0000-0000-000000000000", elsewhere):
+        response = tenant.http.get(
+            f"/sim/v1/devices/{PHONE}/next-message", params={"after": after, "timeout": 0}
+        )
+        _assert_linq_error(response, 404, 2002)
+    assert _next(tenant, PHONE, after=sent, timeout=0)["message"] is None
+
+
 def test_next_message_waits_for_a_message_sent_later(tenant: Tenant) -> None:
     timer = threading.Timer(0.3, _send, (tenant, PHONE, "thought about it"))
     began = time.monotonic()

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from openlinq.domain.accounts import AccountService
 from openlinq.domain.clock import Clock, ManualClock
+from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.handles import parse_handle
 from openlinq.domain.models import Account, AccountTier, Direction, Line, LineType, Message
 from openlinq.domain.retention import PURGE_JOB
@@ -120,7 +121,12 @@ class Harness:
         async with self.storage.read() as repos:
             chat_ids = await repos.chats.ids_with_participant(account.id, handle)
             messages = await repos.messages.to_handle(account.id, chat_ids)
-        after_seq = next((m.seq for m in messages if m.id == after), 0) if after else 0
+        after_seq = 0
+        if after is not None:
+            found = next((m.seq for m in messages if m.id == after), None)
+            if found is None:  # a mistyped cursor must not quietly start from the beginning
+                raise LinqError(ErrorCode.MESSAGE_NOT_FOUND, f"no message {after} with {handle}")
+            after_seq = found
         for message in messages:
             if message.direction is not Direction.OUTBOUND or message.seq <= after_seq:
                 continue
