@@ -22,7 +22,7 @@ def agent(linq_env: dict[str, str], webhook_sink: WebhookSink) -> Starlette:
         base_url=linq_env["LINQ_API_V3_BASE_URL"],
         api_key=linq_env["LINQ_API_V3_API_KEY"],
         webhook_secret=webhook_sink.secret,
-        think_seconds=0.3,
+        think_seconds=0.2,
     )
     webhook_sink.forward_to(app)  # served until the test ends
     return app
@@ -85,7 +85,7 @@ def test_it_respects_an_opt_out(agent: Starlette, sim: Sim, webhook_sink: Webhoo
     phone.says("hi again")
     sim.settle()
     with pytest.raises(AssertionError, match="got no message"):
-        phone.wait_for_message(timeout=0.8)
+        phone.wait_for_message(timeout=0.5)
     assert PERSON in state_of(agent).opted_out
     assert [e["data"]["parts"][0]["value"] for e in webhook_sink.events("message.received")] == [
         "hello",
