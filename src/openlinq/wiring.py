@@ -16,6 +16,7 @@ from openlinq.console.live import LiveFeed
 from openlinq.delivery.carrier import Carrier
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
+from openlinq.delivery.simulator.harness import Harness
 from openlinq.domain.accounts import AccountService, Sandbox
 from openlinq.domain.actions import ACTION_JOB, CarrierActions
 from openlinq.domain.app_cards import AppCardService
@@ -70,6 +71,7 @@ class Services:
     lines: LineService
     capability: CapabilityService
     simulator: SimulatorControl
+    harness: Harness
     subscriptions: SubscriptionService
     edits: EditService
     reactions: ReactionService
@@ -133,6 +135,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     sweeper = RetentionSweeper(storage, clock, queue, attachments.blobs)
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
+    accounts = AccountService(storage, clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -143,7 +146,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sweeper=sweeper,
         attachments=attachments,
         events=events,
-        accounts=AccountService(storage, clock),
+        accounts=accounts,
+        harness=Harness(storage, clock, accounts, runner),
         chats=chats,
         inbox=InboxService(storage, clock, chats),
         messages=MessageService(storage),

@@ -11,6 +11,7 @@ from openlinq.api.routes import (
     contact_cards,
     extras,
     files,
+    harness,
     messages,
     phone_numbers,
     simulator,
@@ -40,6 +41,8 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
     if not settings.hosted_mode:
         app.include_router(simulator.router, responses=ERROR_RESPONSES)
         app.include_router(simulator.jobs_router, responses=ERROR_RESPONSES)
+        app.include_router(harness.accounts_router, responses=ERROR_RESPONSES)
+        app.include_router(harness.router, responses=ERROR_RESPONSES)
     elif settings.operator_api_key:
         # Hosted: the simulator is the operator's tool (absent without an operator key).
         app.include_router(
@@ -47,5 +50,11 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
             responses=ERROR_RESPONSES,
             dependencies=[Depends(simulator.require_operator)],
         )
+        for router in (harness.accounts_router, harness.router):
+            app.include_router(
+                router,
+                responses=ERROR_RESPONSES,
+                dependencies=[Depends(simulator.require_operator)],
+            )
     app.include_router(system.router)
     app.include_router(files.router)

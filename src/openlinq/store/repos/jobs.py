@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import JobId, new_id
@@ -69,6 +69,14 @@ class PendingJob:
     attempts: int
     locked_until: datetime | None
     last_error: str | None
+
+
+def _live_except(kinds: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """Conditions for jobs not yet done or buried, leaving out ``kinds``."""
+    conditions: list[ColumnElement[bool]] = [jobs.c.dead_at.is_(None)]
+    if kinds:
+        conditions.append(jobs.c.kind.not_in(kinds))
+    return conditions
 
 
 class JobRepo:
@@ -164,6 +172,13 @@ class JobRepo:
         )
         return int(result.scalar_one())
 
+    async def pending_count(self, exclude_kinds: tuple[str, ...] = ()) -> int:
+        """Live jobs (due or not), jobs of ``exclude_kinds`` not counted."""
+        result = await self.conn.execute(
+            select(func.count()).select_from(jobs).where(*_live_except(exclude_kinds))
+        )
+        return int(result.scalar_one())
+
     async def complete_many(self, job_ids: list[JobId], worker: str) -> None:
         """Delete finished jobs (only while this worker still holds their lease)."""
         if job_ids:
@@ -183,9 +198,10 @@ class JobRepo:
             .values(dead_at=now, locked_by=None, locked_until=None, last_error=error[:2000])
         )
 
-    async def next_run_at(self) -> datetime | None:
+    async def next_run_at(self, exclude_kinds: tuple[str, ...] = ()) -> datetime | None:
+        """When the next live job is due (jobs of ``exclude_kinds`` not counted)."""
         value = await self.conn.execute(
-            select(func.min(jobs.c.run_at)).where(jobs.c.dead_at.is_(None))
+            select(func.min(jobs.c.run_at)).where(*_live_except(exclude_kinds))
         )
         result: datetime | None = value.scalar_one_or_none()
         if isinstance(result, str):  # SQLite aggregates lose the column type
