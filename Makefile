@@ -34,10 +34,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Every test on SQLite, then the storage-touching suites again on PostgreSQL.
+# Every test on SQLite and, side by side (one core each), the storage-touching suites again on
+# PostgreSQL; each run's output is printed whole when it ends.
 test: lint typecheck $(STAMP)
-	$(BIN)/python -m pytest -q
-	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q --backend postgres tests/integration tests/contract
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest -q

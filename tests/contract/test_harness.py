@@ -13,7 +13,7 @@ import pytest
 from linq import LinqAPIV3
 
 from tests.support.server import RunningServer, server_with
-from tests.support.tenant import Tenant, magic
+from tests.support.tenant import Tenant, magic, tenant_on
 
 OPERATOR_KEY = "op_" + "k" * 40
 PHONE = "+14155550142"
@@ -89,7 +89,22 @@ def test_in_hosted_mode_only_the_operator_makes_test_accounts(hosted: RunningSer
     _assert_linq_error(settle, 403, 2005)
 
 
-def test_settle_plays_out_every_delay_in_order(tenant: Tenant) -> None:
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server of its own: settle's ``pending`` counts every account's jobs, and the
+    session server carries what other tests left scheduled (webhook retries, slow phones)."""
+    with server_with(tmp_path_factory.mktemp("quiet-harness")) as running:
+        yield running
+
+
+@pytest.fixture
+def alone(quiet: RunningServer) -> Iterator[Tenant]:
+    with tenant_on(quiet) as tenant:
+        yield tenant
+
+
+def test_settle_plays_out_every_delay_in_order(alone: Tenant) -> None:
+    tenant = alone
     bot = magic("05")  # reads after 1 s, types, echoes after 2 s more
     _send(tenant, bot, "hello there")
     settled = tenant.http.post("/sim/v1/settle", json={}).json()
@@ -101,7 +116,8 @@ def test_settle_plays_out_every_delay_in_order(tenant: Tenant) -> None:
     assert [m["delivery_status"] for m in tenant.sim.screen(bot)][:1] == ["read"]
 
 
-def test_settle_with_no_horizon_only_runs_what_is_due(tenant: Tenant) -> None:
+def test_settle_with_no_horizon_only_runs_what_is_due(alone: Tenant) -> None:
+    tenant = alone
     _send(tenant, magic("05"), "hello")
     settled = tenant.http.post("/sim/v1/settle", json={"max_seconds": 0}).json()
     assert settled["advanced_seconds"] == 0
