@@ -61,15 +61,10 @@ def table(
     from rich.console import Console
     from rich.table import Table
 
-    # Nothing is cut short: an id shown must be an id that can be pasted back. A terminal
-    # wraps long cells; a pipe or file gets whole lines.
-    grid = Table(title=title)
-    for header in headers:
-        grid.add_column(header, overflow="fold")
+    grid = Table(*headers, title=title)
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
-    width = None if sys.stdout.isatty() else 1_000
-    Console(soft_wrap=False, width=width).print(grid)
+    Console(soft_wrap=False).print(grid)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
