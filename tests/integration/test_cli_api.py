@@ -263,3 +263,16 @@ def test_sim_run_refuses_a_missing_or_broken_file_in_one_line(
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_listings_never_cut_an_id_short_in_a_narrow_pipe(
+    env: dict[str, str], tenant: Tenant
+) -> None:
+    created = tenant.client.chats.create(
+        from_=tenant.line,
+        to=[fresh_line_number()],
+        message={"parts": [{"type": "text", "value": "x"}]},
+    )
+    listed = runner.invoke(app, ["chats", "list"], env={**env, "COLUMNS": "80"})
+    assert listed.exit_code == 0, listed.output
+    assert created.chat.id in listed.output

@@ -61,10 +61,15 @@ def table(
     from rich.console import Console
     from rich.table import Table
 
-    grid = Table(*headers, title=title)
+    # Nothing is cut short: an id shown must be an id that can be pasted back. A terminal
+    # wraps long cells; a pipe or file gets whole lines.
+    grid = Table(title=title)
+    for header in headers:
+        grid.add_column(header, overflow="fold")
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(soft_wrap=False).print(grid)
+    width = None if sys.stdout.isatty() else 1_000
+    Console(soft_wrap=False, width=width).print(grid)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
