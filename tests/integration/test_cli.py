@@ -219,6 +219,7 @@ def test_serve_prints_the_base_url_key_and_lines_and_the_sdk_works(
     output = process.communicate(timeout=30)[0]
     assert f"LINQ_API_V3_BASE_URL={base}/api/partner" in output
     assert "LINQ_API_V3_API_KEY=olq_cli_test_key" in output
+    assert f"console: {base}/console" in output
     for number in numbers:
         assert number in output
     logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]

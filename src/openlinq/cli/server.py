@@ -99,7 +99,7 @@ def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
         from rich.console import Console
         from rich.table import Table
 
-        console = Console()
+        console = Console(soft_wrap=True)  # the URLs stay whole on one line each
         base = f"{settings.base_url}/api/partner"
         console.print(
             f"[bold green]openlinq[/] is serving the Linq Partner API v3 at [bold]{base}[/]"
@@ -120,6 +120,7 @@ def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
         console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
         docs = f"{settings.base_url}/docs" if settings.api_docs else "off"
         console.print(f"  clock: {settings.clock}   docs: {docs}")
+        console.print(f"  console: {settings.base_url}/console  (open it in a browser)")
 
     return show
 
