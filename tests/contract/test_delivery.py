@@ -403,3 +403,20 @@ def test_an_invalid_send_is_refused_before_anything_is_queued(tenant: Tenant) ->
     assert e.value.status_code == 400
     tenant.sim.advance(0)
     assert tenant.sim.events() == []
+
+
+def test_one_clock_advance_plays_every_step_at_its_own_time(tenant: Tenant) -> None:
+    """A single advance stops at each job's due time: the delivery, the read a second
+    later and the reply at 3 s all happen inside one advance, each stamped with its time."""
+    bot = magic("05")
+    created = _send(tenant, [bot], parts=[{"type": "text", "value": "one step"}])
+    start = tenant.client.messages.retrieve(created.chat.message.id).created_at
+    tenant.sim.advance(10)
+    sent = tenant.client.messages.retrieve(created.chat.message.id)
+    assert sent.delivery_status == "read"
+    assert sent.delivered_at == start
+    assert sent.read_at == start + timedelta(seconds=1)
+    [received] = tenant.sim.events("message.received")
+    assert received["data"]["parts"] == [{"type": "text", "value": "echo: one step"}]
+    reply = tenant.client.messages.retrieve(received["data"]["id"])
+    assert reply.created_at == start + timedelta(seconds=3)

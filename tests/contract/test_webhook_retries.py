@@ -48,12 +48,29 @@ def _only_delivery(tenant: Tenant, subscription_id: str) -> dict[str, Any]:
     return found
 
 
+def _last_attempt_at(tenant: Tenant) -> datetime:
+    """When the tenant's latest webhook attempt was made, on the simulated clock."""
+    times = [
+        datetime_of(attempt["attempted_at"])
+        for subscription in tenant.client.webhook_subscriptions.list().subscriptions
+        for delivery in _log(tenant, subscription.id)["deliveries"]
+        for attempt in delivery["attempt_log"]
+    ]
+    return max(times)
+
+
+def _advance_to(tenant: Tenant, moment: datetime) -> None:
+    tenant.sim.advance(max(0.0, round((moment - clock_now(tenant)).total_seconds(), 3)))
+
+
 def _next_attempt_comes_after(tenant: Tenant, receiver: Receiver, base: float) -> None:
-    """Nothing arrives before 0.8x ``base`` seconds; exactly one attempt by 1.2x."""
+    """Counted from the previous attempt: nothing arrives before 0.8x ``base`` seconds;
+    exactly one attempt by 1.2x."""
     before = len(receiver.hits)
-    tenant.sim.advance(round(base * 0.8 - 0.01, 2))
+    last = _last_attempt_at(tenant)
+    _advance_to(tenant, last + timedelta(seconds=base * 0.8 - 0.01))
     assert len(receiver.hits) == before, f"an attempt came before {base * 0.8:.2f} s"
-    tenant.sim.advance(round(base * 0.4 + 0.01, 2))
+    _advance_to(tenant, last + timedelta(seconds=base * 1.2 + 0.01))
     assert len(receiver.hits) == before + 1, f"no attempt by {base * 1.2:.2f} s"
 
 
@@ -391,12 +408,14 @@ def test_an_endpoint_failing_for_72_hours_is_disabled_and_can_be_re_enabled(
     hour = 3600.0
     send_text(tenant, "+14155552031")  # event A fails first: the endpoint fails from here
     tenant.sim.advance(0)
-    tenant.sim.advance(36 * hour)  # A's second attempt
-    send_text(tenant, "+14155552032")  # event B keeps it failing
+    tenant.sim.advance(36 * hour)  # A's retries run out within its first half hour
+    send_text(tenant, "+14155552032")  # event B keeps it failing, at 36 h
     tenant.sim.advance(0)
-    tenant.sim.advance(35.9 * hour)  # A's and B's next attempts, at 71.9 h: not yet
+    tenant.sim.advance(35.9 * hour)
+    send_text(tenant, "+14155552035")  # event C fails at 71.9 h: not yet 72 h of failing
+    tenant.sim.advance(0)
     assert _raw_subscription(tenant, subscription.id)["is_active"] is True
-    tenant.sim.advance(0.2 * hour)  # their next attempts, past 72 h
+    tenant.sim.advance(0.2 * hour)  # C's retries, past 72 h
     disabled = _raw_subscription(tenant, subscription.id)
     assert disabled["is_active"] is False
     assert disabled["disabled_reason"].startswith("endpoint failing since")
