@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from openlinq.store.engine import DbConnection
 
 from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import Line, LineStatus, LineType, Reputation
@@ -47,7 +47,7 @@ def line_from_row(row: Any) -> Line:
 
 
 class LineRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def add(self, line: Line) -> None:
