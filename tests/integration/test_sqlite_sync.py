@@ -93,7 +93,7 @@ async def test_waiting_for_a_lock_gives_up_with_the_lock_error(
 
     try:
         with pytest.raises(OperationalError, match="locked"):
-            await retry_on_lock(begin, timeout=0.05)
+            await retry_on_lock(begin, patience=0.05)
         assert attempts > 1
     finally:
         other.close()
@@ -108,11 +108,14 @@ async def test_other_errors_are_raised_at_once(db: Database) -> None:
 async def test_a_failed_transaction_rolls_back_and_leaves_every_connection_usable(
     db: Database,
 ) -> None:
+    async def refused(value: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+            raise RuntimeError("the domain refused")
+
     for value in range(POOL_SIZE + 1):
         with pytest.raises(RuntimeError):
-            async with db.transaction() as conn:
-                await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
-                raise RuntimeError("the domain refused")
+            await refused(value)
     await asyncio.gather(*(_insert(db, value) for value in range(POOL_SIZE * 3)))
     assert await _values(db) == list(range(POOL_SIZE * 3))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVarTuple, Unpack, overload
+from typing import Any, Protocol, TypeVarTuple, overload
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, CursorResult, Dialect, make_url
@@ -27,13 +27,13 @@ class DbConnection(Protocol):
 
     @overload
     async def execute(
-        self, statement: TypedReturnsRows[Unpack[_Ts]], parameters: Any = None
-    ) -> CursorResult[Unpack[_Ts]]: ...
+        self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
+    ) -> CursorResult[*_Ts]: ...
 
     @overload
     async def execute(
         self, statement: Executable, parameters: Any = None
-    ) -> CursorResult[Unpack[TupleAny]]: ...
+    ) -> CursorResult[*TupleAny]: ...
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 

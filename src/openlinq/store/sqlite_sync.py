@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar, TypeVarTuple, Unpack, overload
+from typing import Any, TypeVar, TypeVarTuple, overload
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, CursorResult, Dialect
@@ -57,9 +57,9 @@ def is_lock_error(error: BaseException) -> bool:
     return code is not None and code & 0xFF in _LOCK_ERRORS
 
 
-async def retry_on_lock(call: Callable[[], T], timeout: float = WAIT_TIMEOUT_SECONDS) -> T:
+async def retry_on_lock(call: Callable[[], T], patience: float = WAIT_TIMEOUT_SECONDS) -> T:
     """``call()``, retried after growing pauses while SQLite answers that it is locked."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patience
     pause = _FIRST_PAUSE
     while True:
         try:
@@ -83,17 +83,17 @@ class SqliteConnection:
 
     @overload
     async def execute(
-        self, statement: TypedReturnsRows[Unpack[_Ts]], parameters: Any = None
-    ) -> CursorResult[Unpack[_Ts]]: ...
+        self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
+    ) -> CursorResult[*_Ts]: ...
 
     @overload
     async def execute(
         self, statement: Executable, parameters: Any = None
-    ) -> CursorResult[Unpack[TupleAny]]: ...
+    ) -> CursorResult[*TupleAny]: ...
 
     async def execute(
         self, statement: Executable, parameters: Any = None
-    ) -> CursorResult[Unpack[TupleAny]]:
+    ) -> CursorResult[*TupleAny]:
         return await retry_on_lock(lambda: self.sync.execute(statement, parameters))
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from openlinq.store.engine import DbConnection
-
 from openlinq.store.repos.accounts import AccountRepo
 from openlinq.store.repos.attachments import AttachmentRepo
 from openlinq.store.repos.cards import ContactCardRepo

@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from openlinq.store.engine import DbConnection
 
 from openlinq.domain.ids import AccountId, ApiKeyId
 from openlinq.domain.models import Account, AccountTier
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import accounts, api_keys
 
 

@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from openlinq.store.engine import DbConnection
 
 from openlinq.domain.ids import AccountId, LineId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import contact_cards, lines
 
 

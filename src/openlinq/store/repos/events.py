@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select
-from openlinq.store.engine import DbConnection
 
 from openlinq.domain.ids import AccountId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import events
 
 

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text, update
-from openlinq.store.engine import DbConnection
 
 from openlinq.domain.ids import JobId, new_id
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import jobs
 
 JOBS_CHANNEL = "openlinq_jobs"

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
-from openlinq.store.engine import DbConnection
 
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import rate_hits
 
 # Taken on every send: built once (see repos/chats.py).

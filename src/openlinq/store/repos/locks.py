@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+
 from openlinq.store.engine import DbConnection
 
 _HOLD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")

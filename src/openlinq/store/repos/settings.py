@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from openlinq.store.engine import DbConnection
 
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import server_settings
 
 

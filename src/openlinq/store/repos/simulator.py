@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, union
-from openlinq.store.engine import DbConnection
 
 from openlinq.domain.ids import AccountId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import chat_handles, chats, sim_devices
 
 # Read for every recipient of every send and delivery: built once (see repos/chats.py).

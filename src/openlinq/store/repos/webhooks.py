@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from openlinq.store.engine import DbConnection
 
 from openlinq.domain.ids import AccountId, new_id
+from openlinq.store.engine import DbConnection
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.tables import (
     events,
