@@ -7,15 +7,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVarTuple, overload
 
-import orjson
 from sqlalchemy import text
-from sqlalchemy.engine import URL, CursorResult, Dialect, make_url
+from sqlalchemy.engine import URL, Dialect, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.util.typing import TupleAny
 
 from openlinq.store.sqlite_sync import SqliteDatabase
+from openlinq.store.types import load_json
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -29,14 +29,20 @@ class DbConnection(Protocol):
     @overload
     async def execute(
         self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
-    ) -> CursorResult[*_Ts]: ...
+    ) -> Result[*_Ts]: ...
 
     @overload
-    async def execute(
-        self, statement: Executable, parameters: Any = None
-    ) -> CursorResult[*TupleAny]: ...
+    async def execute(self, statement: Executable, parameters: Any = None) -> Result[*TupleAny]: ...
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE changed (a cursor result on PostgreSQL,
+    store/prepared.py's on SQLite)."""
+    count = getattr(result, "rowcount", None)
+    assert isinstance(count, int), "only a write statement's result counts rows"
+    return count
 
 
 def normalise_url(url: str) -> URL:
@@ -76,7 +82,7 @@ class Database:
                 echo=echo,
                 pool_size=10,
                 max_overflow=10,
-                json_deserializer=orjson.loads,
+                json_deserializer=load_json,
             )
 
     @asynccontextmanager

@@ -27,15 +27,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple, overload
 
-import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import URL, CursorResult, Dialect
+from sqlalchemy.engine import URL, Dialect, Result
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.util.typing import TupleAny
 
 from openlinq.filemodes import prepare_sqlite_file
+from openlinq.store.prepared import Plan, is_prepared
+from openlinq.store.types import load_json
 
 # How long a statement waits for another connection's lock before the error is raised.
 WAIT_TIMEOUT_SECONDS = 15.0
@@ -48,6 +49,8 @@ POOL_SIZE = 4
 _LOCK_ERRORS = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 T = TypeVar("T")
 _Ts = TypeVarTuple("_Ts")
+# Plans by statement and parameter names (store/prepared.py).
+Plans = dict[tuple[int, tuple[str, ...]], "Plan | None"]
 
 
 def is_lock_error(error: BaseException) -> bool:
@@ -75,8 +78,9 @@ async def retry_on_lock(call: Callable[[], T], patience: float = WAIT_TIMEOUT_SE
 class SqliteConnection:
     """What the repositories use of an ``AsyncConnection``, over a synchronous one."""
 
-    def __init__(self, sync: Connection) -> None:
+    def __init__(self, sync: Connection, plans: Plans) -> None:
         self.sync = sync
+        self._plans = plans
 
     @property
     def dialect(self) -> Dialect:
@@ -85,17 +89,29 @@ class SqliteConnection:
     @overload
     async def execute(
         self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
-    ) -> CursorResult[*_Ts]: ...
+    ) -> Result[*_Ts]: ...
 
     @overload
-    async def execute(
-        self, statement: Executable, parameters: Any = None
-    ) -> CursorResult[*TupleAny]: ...
+    async def execute(self, statement: Executable, parameters: Any = None) -> Result[*TupleAny]: ...
 
-    async def execute(
-        self, statement: Executable, parameters: Any = None
-    ) -> CursorResult[*TupleAny]:
+    async def execute(self, statement: Executable, parameters: Any = None) -> Result[*TupleAny]:
+        plan = (
+            self._plan(statement, parameters)
+            if parameters is None or isinstance(parameters, dict)
+            else None
+        )
+        if plan is not None:
+            return await retry_on_lock(lambda: plan.run(self.sync, parameters))
         return await retry_on_lock(lambda: self.sync.execute(statement, parameters))
+
+    def _plan(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:
+        if not is_prepared(statement):
+            return None
+        names = tuple(parameters or ())
+        key = (id(statement), names)
+        if key not in self._plans:
+            self._plans[key] = Plan.of(statement, self.sync.dialect, names)
+        return self._plans[key]
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(self.sync, *args)
@@ -114,12 +130,13 @@ class SqliteDatabase:
             pool_size=POOL_SIZE,
             max_overflow=0,
             connect_args={"check_same_thread": False, "timeout": 0},
-            # Message parts are JSON: orjson reads them several times faster than json.
-            json_deserializer=orjson.loads,
+            json_deserializer=load_json,
         )
         event.listen(self.engine, "connect", _configure)
         # Checkouts wait here, on the loop, never in the pool (which would block the loop).
         self._slots = asyncio.Semaphore(POOL_SIZE)
+        # Prepared statements compiled for this database (store/prepared.py).
+        self._plans: Plans = {}
         # SQLite has one writer at a time. Queueing this process's writers here (first
         # come, first served) beats retrying SQLite's lock in growing steps.
         self._writer = asyncio.Lock()
@@ -142,7 +159,7 @@ class SqliteDatabase:
             with self.engine.connect() as sync:
                 await retry_on_lock(lambda: sync.exec_driver_sql(begin))
                 try:
-                    yield SqliteConnection(sync)
+                    yield SqliteConnection(sync, self._plans)
                 except BaseException:
                     sync.rollback()
                     raise

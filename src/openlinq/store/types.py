@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -32,6 +33,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if moment.tzinfo is None:
             return moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
+
+
+def load_json(value: str | bytes) -> Any:
+    """The engines' JSON reader: orjson, several times faster than json on message parts.
+
+    Anything but text is a TypeError, as with json.loads: SQLite's JSON type then
+    returns a bare stored number as it is."""
+    if not isinstance(value, str | bytes):
+        raise TypeError(f"JSON text expected, not {type(value).__name__}")
+    return orjson.loads(value)
 
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")

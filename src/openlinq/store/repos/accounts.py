@@ -7,7 +7,8 @@ from sqlalchemy import bindparam, func, select, update
 
 from openlinq.domain.ids import AccountId, ApiKeyId
 from openlinq.domain.models import Account, AccountTier
-from openlinq.store.engine import DbConnection
+from openlinq.store.engine import DbConnection, affected_rows
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import accounts, api_keys
 
 
@@ -29,6 +30,10 @@ _FOR_KEY_HASH = (
     .join(api_keys, api_keys.c.account_id == accounts.c.id)
     .where(api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None))
 )
+
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(_FOR_KEY_HASH)
 
 
 class AccountRepo:
@@ -110,4 +115,4 @@ class AccountRepo:
         if account_id is not None:
             query = query.where(api_keys.c.account_id == account_id)
         result = await self.conn.execute(query.values(revoked_at=now))
-        return bool(result.rowcount)
+        return bool(affected_rows(result))

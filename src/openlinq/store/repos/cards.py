@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from openlinq.domain.ids import AccountId, LineId
-from openlinq.store.engine import DbConnection
+from openlinq.store.engine import DbConnection, affected_rows
 from openlinq.store.tables import contact_cards, lines
 
 
@@ -68,7 +68,7 @@ class ContactCardRepo:
         result = await self.conn.execute(
             update(contact_cards).where(contact_cards.c.line_id == card.line_id).values(**values)
         )
-        if not result.rowcount:
+        if not affected_rows(result):
             await self.conn.execute(
                 contact_cards.insert().values(
                     line_id=card.line_id,

@@ -9,7 +9,8 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from openlinq.domain.ids import AccountId, ChatId, HandleId, LineId
 from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, Line, Service
-from openlinq.store.engine import DbConnection
+from openlinq.store.engine import DbConnection, affected_rows
+from openlinq.store.prepared import prepare
 from openlinq.store.repos.lines import line_from_row
 from openlinq.store.tables import chat_handles, chats, lines
 
@@ -52,6 +53,17 @@ _HEALTH = (
     update(chats)
     .where(chats.c.id == bindparam("target_id"))
     .values(health=bindparam("new_health"), health_updated_at=bindparam("now"))
+)
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(
+    _BY_ID,
+    _BY_ID_ANY,
+    _WITH_LINE_BY_ID,
+    _WITH_LINE_BY_ID_ANY,
+    _ACTIVITY,
+    _ACTIVITY_ON_SERVICE,
+    _HEALTH,
 )
 
 
@@ -297,7 +309,7 @@ class ChatRepo:
                 left_at=None,
             )
         )
-        if result.rowcount:
+        if affected_rows(result):
             return
         count = await self.conn.execute(
             select(chat_handles.c.id).where(chat_handles.c.chat_id == member.chat_id)

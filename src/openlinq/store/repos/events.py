@@ -8,6 +8,7 @@ from sqlalchemy import Row, func, select
 
 from openlinq.domain.ids import AccountId
 from openlinq.store.engine import DbConnection
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import events
 
 
@@ -23,6 +24,9 @@ class StoredEvent:
 
 
 _APPEND = events.insert()  # built once: every state change appends an event
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(_APPEND)
 
 
 class EventRepo:

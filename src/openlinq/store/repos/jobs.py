@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text, update
 
 from openlinq.domain.ids import JobId, new_id
-from openlinq.store.engine import DbConnection
+from openlinq.store.engine import DbConnection, affected_rows
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import jobs
 
 JOBS_CHANNEL = "openlinq_jobs"
@@ -16,6 +17,9 @@ JOBS_CHANNEL = "openlinq_jobs"
 # their compiled form by identity instead of building and hashing new statements each time.
 _ENQUEUE = jobs.insert()
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(_ENQUEUE)
 
 
 def _due(*, of_kinds: bool) -> Select[tuple[str]]:
@@ -142,7 +146,7 @@ class JobRepo:
             .where(jobs.c.locked_until.is_not(None))
             .values(locked_by=None, locked_until=None)
         )
-        return int(result.rowcount)
+        return affected_rows(result)
 
     async def renew_leases(self, worker: str, until: datetime) -> int:
         """Extend every lease ``worker`` still holds: its jobs are alive, not abandoned."""
@@ -151,7 +155,7 @@ class JobRepo:
             .where(jobs.c.locked_by == worker, jobs.c.locked_until.is_not(None))
             .values(locked_until=until)
         )
-        return int(result.rowcount)
+        return affected_rows(result)
 
     async def pending(self, limit: int) -> tuple[int, list[PendingJob]]:
         """How many jobs wait (or run), and the ``limit`` due soonest: what the console shows."""

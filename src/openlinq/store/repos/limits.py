@@ -4,7 +4,8 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 
-from openlinq.store.engine import DbConnection
+from openlinq.store.engine import DbConnection, affected_rows
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import rate_hits
 
 # Taken on every send: built once (see repos/chats.py).
@@ -12,6 +13,9 @@ _HITS_SINCE = select(func.count(), func.min(rate_hits.c.at)).where(
     rate_hits.c.key == bindparam("hit_key"), rate_hits.c.at > bindparam("since")
 )
 _HIT = rate_hits.insert()
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(_HITS_SINCE, _HIT)
 
 
 class RateRepo:
@@ -31,4 +35,4 @@ class RateRepo:
 
     async def forget_before(self, before: datetime) -> int:
         result = await self.conn.execute(rate_hits.delete().where(rate_hits.c.at < before))
-        return int(result.rowcount)
+        return affected_rows(result)

@@ -7,7 +7,8 @@ from sqlalchemy import bindparam, func, select, update
 
 from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import Line, LineStatus, LineType, Reputation
-from openlinq.store.engine import DbConnection
+from openlinq.store.engine import DbConnection, affected_rows
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import lines
 
 # Statements on the send and delivery paths, built once (see repos/chats.py).
@@ -28,6 +29,9 @@ _TOUCH_IF_LATEST = _TOUCH.where(
     .where(_other.c.account_id == lines.c.account_id, _other.c.last_used_at >= bindparam("now"))
     .exists()
 )
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(_BY_ID, _LAST_USED, _TOUCH, _TOUCH_IF_LATEST)
 
 
 def line_from_row(row: Any) -> Line:
@@ -109,7 +113,7 @@ class LineRepo:
         (a manual clock, or two uses in one tick), so rotation never stalls on a tie.
         """
         params = {"target_id": line_id, "now": now}
-        if (await self.conn.execute(_TOUCH_IF_LATEST, params)).rowcount:
+        if affected_rows(await self.conn.execute(_TOUCH_IF_LATEST, params)):
             return
         latest = (await self.conn.execute(_LAST_USED, {"line_id": line_id})).scalar()
         if latest is not None and latest >= now:

@@ -21,6 +21,7 @@ from openlinq.domain.models import (
     Service,
 )
 from openlinq.store.engine import DbConnection
+from openlinq.store.prepared import prepare
 from openlinq.store.rows import plain_rows
 from openlinq.store.tables import message_edits, messages, reactions
 
@@ -134,6 +135,10 @@ _RECENT_OUTCOMES = (
     .order_by(messages.c.seq.desc())
     .limit(bindparam("limit"))
 )
+
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(_INSERT, _NEWEST_PAGE, _NEWEST_PAGE_AFTER, _BY_ID, _BY_ID_ANY, _RECENT_OUTCOMES)
 
 
 class MessageRepo:

@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, select, union
 
 from openlinq.domain.ids import AccountId
 from openlinq.store.engine import DbConnection
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import chat_handles, chats, sim_devices
 
 # Read for every recipient of every send and delivery: built once (see repos/chats.py).
@@ -14,6 +15,9 @@ _GET = select(sim_devices.c.profile, sim_devices.c.state).where(
     sim_devices.c.account_id == bindparam("account_id"),
     sim_devices.c.handle == bindparam("handle"),
 )
+
+# Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
+prepare(_GET)
 
 
 class SimDeviceRepo:
