@@ -1,0 +1,127 @@
+"""Prepared statements on SQLite: the driver runs them, and they answer as SQLAlchemy does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from openlinq.store.engine import Database, affected_rows
+from openlinq.store.prepared import prepare
+from openlinq.store.tables import metadata, rate_hits, server_settings
+from openlinq.store.types import JSONDocument, UTCDateTime
+
+pytestmark = pytest.mark.anyio
+
+_scratch = MetaData()
+things = Table(
+    "things",
+    _scratch,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20), nullable=False),
+    Column("flag", Boolean, nullable=False),
+    Column("doc", JSONDocument, nullable=True),
+    Column("at", UTCDateTime, nullable=True),
+)
+_INSERT = insert(things)
+_ONE = select(things).where(things.c.id == bindparam("thing_id"))
+_RENAME = update(things).where(things.c.id == bindparam("thing_id")).values(name=bindparam("to"))
+_ANY_OF = select(things).where(things.c.id.in_(bindparam("ids", expanding=True)))
+_SETTING = insert(server_settings)
+prepare(_INSERT, _ONE, _RENAME, _ANY_OF, _SETTING)
+_ONE_UNPREPARED = select(things).where(things.c.id == bindparam("thing_id"))
+
+WHEN = datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'prepared.db'}")
+    async with database.transaction() as conn:
+        await conn.run_sync(_scratch.create_all)
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+def _statements(db: Database) -> list[str]:
+    """The statements SQLAlchemy itself executes from now on."""
+    assert db.sqlite is not None
+    seen: list[str] = []
+    event.listen(
+        db.sqlite.engine, "before_cursor_execute", lambda *args: seen.append(args[2].split()[0])
+    )
+    return seen
+
+
+async def test_prepared_statements_bypass_sqlalchemy_and_read_back_the_same_values(
+    db: Database,
+) -> None:
+    seen = _statements(db)
+    doc = {"parts": [{"type": "text", "value": "hé 🎉"}], "n": 3}
+    async with db.transaction() as conn:
+        await conn.execute(_INSERT, {"id": 1, "name": "one", "flag": True, "doc": doc, "at": WHEN})
+        await conn.execute(_INSERT, {"id": 2, "name": "two", "flag": False})  # columns left out
+    async with db.read() as conn:
+        fast = (await conn.execute(_ONE, {"thing_id": 1})).one()
+        slow = (await conn.execute(_ONE_UNPREPARED, {"thing_id": 1})).one()
+        partial = (await conn.execute(_ONE, {"thing_id": 2})).one()
+    assert seen == ["BEGIN", "BEGIN", "SELECT"]  # only the unprepared select went through it
+    assert fast == slow
+    assert (fast.id, fast.name, fast.flag, fast.doc, fast.at) == (1, "one", True, doc, WHEN)
+    assert fast.at.tzinfo is UTC
+    assert (partial.flag, partial.doc, partial.at) == (False, None, None)
+    assert fast._mapping["name"] == "one"
+
+
+async def test_a_prepared_update_counts_the_rows_it_changed(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(_INSERT, {"id": 1, "name": "one", "flag": True})
+        changed = affected_rows(await conn.execute(_RENAME, {"thing_id": 1, "to": "uno"}))
+        missed = affected_rows(await conn.execute(_RENAME, {"thing_id": 9, "to": "nueve"}))
+        renamed = (await conn.execute(_ONE, {"thing_id": 1})).one()
+    assert (changed, missed, renamed.name) == (1, 0, "uno")
+
+
+async def test_statements_only_sqlalchemy_can_run_still_work(db: Database) -> None:
+    seen = _statements(db)
+    async with db.transaction() as conn:
+        for thing_id in (1, 2, 3):
+            await conn.execute(_INSERT, {"id": thing_id, "name": "x", "flag": False})
+        found = (await conn.execute(_ANY_OF, {"ids": [1, 3]})).all()
+    assert sorted(row.id for row in found) == [1, 3]
+    assert "SELECT" in seen  # the expanding IN list went through SQLAlchemy
+
+
+async def test_driver_errors_are_sqlalchemy_errors(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(_SETTING, {"key": "k", "value": "v"})
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as conn:
+            await conn.execute(_SETTING, {"key": "k", "value": "again"})
+
+
+async def test_the_serial_key_is_assigned_when_left_out(db: Database) -> None:
+    hit = insert(rate_hits)
+    prepare(hit)
+    async with db.transaction() as conn:
+        for _ in range(2):
+            await conn.execute(hit, {"key": "pair", "at": WHEN})
+        rows = (await conn.execute(select(rate_hits))).all()
+    assert [row.id for row in rows] == [1, 2]
