@@ -384,8 +384,10 @@ class MessagingService:
         await repos.messages.add(message)
         await repos.chats.record_activity(chat.id, selection.service, now)
         await health.refresh(repos, chat, now)
-        await repos.lines.touch(line.id, now)
         await self.queue.schedule(repos, SEND_JOB, {"message_id": message.id})
+        # Last: on PostgreSQL the line's row stays locked until the commit, and every send
+        # from the line waits for it; taken at the end, it is held for the commit alone.
+        await repos.lines.touch(line.id, now)
         recipients = tuple(h.handle for h in chat.recipients)
         repos.after_commit(lambda: self._remember((account.id, chat.id), recipients))
         return SendResult(chat, line, message, created, reason, previous_chat_id)
