@@ -13,6 +13,7 @@ from openlinq.api.routes import (
     files,
     harness,
     messages,
+    metrics,
     phone_numbers,
     simulator,
     system,
@@ -57,4 +58,6 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
                 dependencies=[Depends(simulator.require_operator)],
             )
     app.include_router(system.router)
+    if settings.metrics_exposed:
+        app.include_router(metrics.router)
     app.include_router(files.router)
