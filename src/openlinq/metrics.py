@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,13 +106,20 @@ _INSTRUMENTS: tuple[MetricWrapperBase, ...] = (
 )
 
 
+# Chosen once at import, as prometheus-client chooses in-memory or file-backed values.
+_MULTIPROCESS = MULTIPROC_ENV in os.environ
+# Requests in flight in this process. One process: a plain integer the gauge reads at
+# scrape time (the event loop is the only writer), two locked updates fewer a request.
+_in_flight = 0
+
+
 def _counted_registry() -> CollectorRegistry:
-    """What this process exposes besides the database gauges, chosen once at import (as
-    prometheus-client chooses in-memory or file-backed values)."""
+    """What this process exposes besides the database gauges."""
     registry = CollectorRegistry(auto_describe=True)
-    if MULTIPROC_ENV in os.environ:
+    if _MULTIPROCESS:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return registry
+    IN_FLIGHT.set_function(lambda: _in_flight)
     for collector in (*_INSTRUMENTS, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
     return registry
@@ -121,19 +128,20 @@ def _counted_registry() -> CollectorRegistry:
 _COUNTED = _counted_registry()
 
 
-def prepare_multiprocess(data_dir: Path) -> Path:
+def prepare_multiprocess(data_dir: Path, environ: MutableMapping[str, str] = os.environ) -> Path:
     """Before starting several server processes: give them one fresh, private directory
-    to count in. Must run before the workers start (they read the variable at import)."""
+    to count in (``<data_dir>/metrics``, 0700), named in ``environ`` for them to inherit.
+    Must run before they start: each reads the variable once, at import."""
     directory = data_dir.resolve() / "metrics"
     shutil.rmtree(directory, ignore_errors=True)  # counts of a previous run are not ours
     make_private_dir(directory)
-    os.environ[MULTIPROC_ENV] = str(directory)
+    environ[MULTIPROC_ENV] = str(directory)
     return directory
 
 
 def process_exiting() -> None:
     """A server process stops: its requests in flight no longer count (multiprocess)."""
-    if MULTIPROC_ENV in os.environ:
+    if _MULTIPROCESS:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
@@ -232,11 +240,16 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        IN_FLIGHT.inc()
+        global _in_flight
+        _in_flight += 1
+        if _MULTIPROCESS:
+            IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_status)
         finally:
-            IN_FLIGHT.dec()
+            _in_flight -= 1
+            if _MULTIPROCESS:
+                IN_FLIGHT.dec()
             key = (self._template(scope), scope["method"], status // 100)
             child = self._children.get(key) or self._child(key)
             child.observe(time.perf_counter() - started)
@@ -287,7 +300,12 @@ async def _database_gauges(storage: Storage, now: datetime) -> list[Metric]:
     return [jobs, lag]
 
 
+def counted() -> bytes:
+    """What was counted in memory: this process's, or every worker's (multiprocess)."""
+    return generate_latest(_COUNTED)
+
+
 async def scrape(storage: Storage, now: datetime) -> bytes:
-    """The exposition: this process's (or every worker's) counts, then the database's."""
+    """The exposition: what was counted, then what the database holds now."""
     database: Collector = _Families(await _database_gauges(storage, now))
-    return generate_latest(_COUNTED) + generate_latest(database)
+    return counted() + generate_latest(database)
