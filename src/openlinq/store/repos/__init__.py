@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from openlinq.store.engine import DbConnection
 from openlinq.store.repos.accounts import AccountRepo
 from openlinq.store.repos.attachments import AttachmentRepo
 from openlinq.store.repos.cards import ContactCardRepo
@@ -27,7 +26,7 @@ from openlinq.store.repos.webhooks import WebhookRepo
 class Repos:
     """All repositories bound to one connection, i.e. to one transaction."""
 
-    def __init__(self, conn: AsyncConnection, after_commit: list[Callable[[], None]]) -> None:
+    def __init__(self, conn: DbConnection, after_commit: list[Callable[[], None]]) -> None:
         self.conn = conn
         self._after_commit = after_commit
         self.accounts = AccountRepo(conn)

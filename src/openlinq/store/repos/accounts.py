@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ApiKeyId
 from openlinq.domain.models import Account, AccountTier
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import accounts, api_keys
 
 
@@ -32,7 +32,7 @@ _FOR_KEY_HASH = (
 
 
 class AccountRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def count(self) -> int:

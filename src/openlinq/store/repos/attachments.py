@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, AttachmentId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import attachments
 
 
@@ -47,7 +47,7 @@ def _attachment(row: Any) -> Attachment:
 
 
 class AttachmentRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def add(self, attachment: Attachment) -> None:

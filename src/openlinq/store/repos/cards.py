@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, LineId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import contact_cards, lines
 
 
@@ -44,7 +44,7 @@ _SELECT = select(contact_cards, lines.c.phone_number).join(
 
 
 class ContactCardRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def for_line(self, line_id: LineId) -> ContactCard | None:

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, HandleId, LineId
 from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, Line, Service
+from openlinq.store.engine import DbConnection
 from openlinq.store.repos.lines import line_from_row
 from openlinq.store.tables import chat_handles, chats, lines
 
@@ -108,7 +108,7 @@ def _chat_with_line(rows: Sequence[Any]) -> tuple[Chat, Line] | None:
 
 
 class ChatRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def add(self, chat: Chat) -> None:

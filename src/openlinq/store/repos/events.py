@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import events
 
 
@@ -28,7 +28,7 @@ _APPEND = events.insert()  # built once: every state change appends an event
 class EventRepo:
     """The outbox: events are written in the transaction of the change that causes them."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def append(self, event: StoredEvent) -> None:

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import JobId, new_id
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import jobs
 
 JOBS_CHANNEL = "openlinq_jobs"
@@ -82,7 +82,7 @@ def _live_except(kinds: tuple[str, ...]) -> list[ColumnElement[bool]]:
 class JobRepo:
     """The durable queue: every deferred piece of work is a row here."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def enqueue(

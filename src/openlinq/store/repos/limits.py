@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import rate_hits
 
 # Taken on every send: built once (see repos/chats.py).
@@ -15,7 +15,7 @@ _HIT = rate_hits.insert()
 
 
 class RateRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def hits_since(self, key: str, since: datetime) -> tuple[int, datetime | None]:

@@ -4,10 +4,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import Line, LineStatus, LineType, Reputation
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import lines
 
 # Statements on the send and delivery paths, built once (see repos/chats.py).
@@ -47,7 +47,7 @@ def line_from_row(row: Any) -> Line:
 
 
 class LineRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def add(self, line: Line) -> None:

@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, LineId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import location_shares
 
 
@@ -47,7 +47,7 @@ def _share(row: Any) -> LocationShare:
 
 
 class LocationRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def active(

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openlinq.store.engine import DbConnection
 
 _HOLD = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 
@@ -14,7 +15,7 @@ class LockRepo:
     needs nothing: write transactions there already run one at a time.
     """
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def hold(self, name: str) -> None:

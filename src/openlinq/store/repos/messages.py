@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, Update, bindparam, cast, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.models import (
@@ -21,6 +20,7 @@ from openlinq.domain.models import (
     ReplyTo,
     Service,
 )
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import message_edits, messages, reactions
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ _RECENT_OUTCOMES = (
 
 
 class MessageRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def add(self, message: Message) -> None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import opt_outs
 
 # Checked on every direct send: built once (see repos/chats.py).
@@ -16,7 +16,7 @@ _OPTED_OUT = select(opt_outs.c.handle).where(
 
 
 class OptOutRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def opted_out(self, account_id: AccountId, handles: list[str]) -> list[str]:

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import server_settings
 
 
 class SettingsRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def get(self, key: str) -> str | None:

@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, union
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import chat_handles, chats, sim_devices
 
 # Read for every recipient of every send and delivery: built once (see repos/chats.py).
@@ -19,7 +19,7 @@ _GET = select(sim_devices.c.profile, sim_devices.c.state).where(
 class SimDeviceRepo:
     """Per-account overrides and memory of simulated devices."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def get(

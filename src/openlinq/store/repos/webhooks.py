@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openlinq.domain.ids import AccountId, new_id
+from openlinq.store.engine import DbConnection
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.tables import (
     events,
@@ -114,7 +114,7 @@ _OF_ACCOUNT = (
 
 
 class WebhookRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     # -- subscriptions ------------------------------------------------------------
