@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Integer, and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
+from openlinq.store.engine import DbConnection
 from openlinq.store.tables import OPEN_DELIVERY, jobs, webhook_deliveries
 from openlinq.store.types import UTCDateTime
 
@@ -26,7 +26,7 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 class MonitoringRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: DbConnection) -> None:
         self.conn = conn
 
     async def jobs_by_kind(self, now: datetime) -> dict[str, JobCounts]:
