@@ -3,6 +3,10 @@
 micro   the MetricsMiddleware around an ASGI app that answers at once, with the scope a
         matched route leaves (GET /api/partner/v3/messages/{message_id}), against the same
         app bare: microseconds per request added, best of --repeat runs of --requests.
+app     the whole application, called in-process through ASGI (no sockets), built twice on
+        one set of services and one SQLite database: OPENLINQ_METRICS on and off, taking
+        turns, GET /api/partner/v3/messages/{id}: microseconds per request, best of --repeat
+        runs of --app-requests (CPU cost only: what contention on a shared machine hides).
 wrk     (with --wrk) ``openlinq serve`` with OPENLINQ_METRICS=true and =false, one after
         the other for --rounds rounds, each loaded by wrk on GET /api/partner/v3/messages/{id}
         (--connections, --duration, after a 2 s warm-up): req/s, p50 and p99 of each run.
@@ -71,6 +75,84 @@ def micro(requests: int, repeat: int) -> dict[str, float]:
         "bare_us": round(bare, 3),
         "with_metrics_us": round(with_metrics, 3),
         "added_us": round(with_metrics - bare, 3),
+    }
+
+
+async def _call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    answer: dict[str, Any] = {"status": 0, "body": b""}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    headers = [(b"authorization", f"Bearer {KEY}".encode()), (b"host", b"bench")]
+    if body:
+        headers += [(b"content-type", b"application/json")]
+    raw = path.encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": raw,
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    return answer["status"], answer["body"]
+
+
+async def _app_ab(requests: int, repeat: int) -> dict[str, float]:
+    from openlinq.app import create_app
+    from openlinq.config import Settings
+    from openlinq.wiring import build_services, start, stop
+
+    with tempfile.TemporaryDirectory() as directory:
+        base = Settings(data_dir=Path(directory), dev_api_key=KEY, access_log=False)
+        services = build_services(base)
+        sandbox = await start(services)
+        assert sandbox is not None
+        apps = {
+            on: create_app(base.model_copy(update={"metrics": on}), services)
+            for on in (True, False)
+        }
+        body = json.dumps(
+            {
+                "from": sandbox.lines[0].phone_number,
+                "to": ["+14155552001"],
+                "message": {"parts": [{"type": "text", "value": "hi"}]},
+            }
+        ).encode()
+        status, created = await _call(apps[True], "POST", "/api/partner/v3/chats", body)
+        assert status == 201, created
+        path = f"/api/partner/v3/messages/{json.loads(created)['chat']['message']['id']}"
+        best = {True: float("inf"), False: float("inf")}
+        try:
+            for turn in range(repeat):
+                # Each goes first every other turn: whatever the first of a pair pays, both pay.
+                for on in (True, False) if turn % 2 else (False, True):
+                    app = apps[on]
+                    started = time.perf_counter()
+                    for _ in range(requests):
+                        status, _ = await _call(app, "GET", path)
+                        assert status == 200
+                    best[on] = min(best[on], (time.perf_counter() - started) / requests * 1e6)
+        finally:
+            await stop(services)
+    return {
+        "with_metrics_us": round(best[True], 1),
+        "without_metrics_us": round(best[False], 1),
+        "added_us": round(best[True] - best[False], 1),
     }
 
 
@@ -153,6 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--app-requests", type=int, default=2_000)
     parser.add_argument("--wrk", action="store_true", help="also the whole-server A/B")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
@@ -169,6 +252,8 @@ def main() -> None:
         "micro": micro(args.requests, args.repeat),
     }
     print("middleware alone:", result["micro"], flush=True)
+    result["app"] = asyncio.run(_app_ab(args.app_requests, args.repeat))
+    print("whole app, in-process:", result["app"], flush=True)
     if args.wrk:
         runs = wrk_ab(args.rounds, args.connections, args.duration, args.port)
         result["wrk"] = runs

@@ -54,6 +54,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _JOB_STATES = ("due", "scheduled", "running", "failed")
+_NOTHING: dict[str, object] = {}
 
 # The API answers in well under a millisecond to a few; webhooks may take hours of retries.
 REQUEST_BUCKETS = (
@@ -190,7 +191,7 @@ class RouteTemplates:
         self._of_endpoint: dict[object, str] = {}
 
     def __call__(self, scope: Scope) -> str:
-        context = scope.get("fastapi", {}).get("effective_route_context")
+        context = scope.get("fastapi", _NOTHING).get("effective_route_context")
         if context is not None:
             return str(context.path_format)
         route = scope.get("route")
