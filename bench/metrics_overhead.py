@@ -8,8 +8,9 @@ app     the whole application, called in-process through ASGI (no sockets), buil
         turns, GET /api/partner/v3/messages/{id}: microseconds per request, best of --repeat
         runs of --app-requests (CPU cost only: what contention on a shared machine hides).
 wrk     (with --wrk) ``openlinq serve`` with OPENLINQ_METRICS=true and =false, one after
-        the other for --rounds rounds, each loaded by wrk on GET /api/partner/v3/messages/{id}
-        (--connections, --duration, after a 2 s warm-up): req/s, p50 and p99 of each run.
+        the other (taking turns to go first) for --rounds rounds, each loaded by wrk on
+        GET /api/partner/v3/messages/{id} (--connections, --duration, after a 2 s warm-up):
+        req/s, p50 and p99 of each run.
 
 Prints a table and writes JSON to bench/results/metrics-overhead-<time>.json.
 Run: .venv/bin/python bench/metrics_overhead.py [--wrk]
@@ -215,7 +216,7 @@ def wrk_ab(rounds: int, connections: int, duration: int, port: int) -> list[dict
         raise SystemExit("--wrk needs wrk on the PATH")
     runs: list[dict[str, Any]] = []
     for round_ in range(1, rounds + 1):
-        for metrics in (True, False):
+        for metrics in (True, False) if round_ % 2 else (False, True):
             with tempfile.TemporaryDirectory() as directory:
                 process = _serve(port, metrics, Path(directory))
                 try:
