@@ -65,7 +65,7 @@ DELIVERY_BUCKETS = (
     1800.0, 3600.0,
 )  # fmt: skip
 
-# Not in any registry of prometheus-client's: scrape() builds the one it exposes.
+# In no registry of prometheus-client's own: _counted_registry() picks what is exposed.
 REQUEST_SECONDS = Histogram(
     "openlinq_http_request_duration_seconds",
     "Time from a request's arrival to the end of its answer, by route template.",
@@ -219,8 +219,9 @@ class MetricsMiddleware:
     its path: ids in labels would make a new series per chat.
 
     Pure ASGI and cheap: the route is what the router left in the scope, and each
-    (route, method, status class) keeps its histogram child, so a request costs two
-    clock reads, a dictionary lookup and three locked increments.
+    (route, method, status class) keeps its histogram child, so a request costs a
+    wrapped ``send``, two clock reads, two dictionary lookups and one observation
+    (a few microseconds: bench/metrics_overhead.py).
     """
 
     def __init__(self, app: ASGIApp) -> None:
