@@ -14,6 +14,7 @@ from openlinq.api.errors import install_error_handlers
 from openlinq.api.inputs import InputGuardMiddleware
 from openlinq.api.limits import BodyLimitMiddleware
 from openlinq.api.routes import mount_routes
+from openlinq.api.routing import index_routes
 from openlinq.api.tracing import TraceMiddleware
 from openlinq.config import Settings
 from openlinq.console.pages import mount_console
@@ -72,4 +73,5 @@ def create_app(
     mount_console(app)
     if settings.api_docs:
         mount_docs(app)
+    index_routes(app)
     return app

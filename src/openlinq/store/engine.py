@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVarTuple, overload
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import URL, CursorResult, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -70,7 +71,13 @@ class Database:
         if self.is_sqlite:
             self.sqlite = SqliteDatabase(self.url, echo=echo)
         else:
-            self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10)
+            self.engine = create_async_engine(
+                self.url,
+                echo=echo,
+                pool_size=10,
+                max_overflow=10,
+                json_deserializer=orjson.loads,
+            )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[DbConnection]:

@@ -27,6 +27,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple, overload
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, CursorResult, Dialect
 from sqlalchemy.exc import OperationalError
@@ -113,6 +114,8 @@ class SqliteDatabase:
             pool_size=POOL_SIZE,
             max_overflow=0,
             connect_args={"check_same_thread": False, "timeout": 0},
+            # Message parts are JSON: orjson reads them several times faster than json.
+            json_deserializer=orjson.loads,
         )
         event.listen(self.engine, "connect", _configure)
         # Checkouts wait here, on the loop, never in the pool (which would block the loop).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from openlinq.api.routes import (
     attachments,
@@ -19,45 +19,47 @@ from openlinq.api.routes import (
     system,
     webhooks,
 )
+from openlinq.api.routing import include_flat
 from openlinq.api.schemas.common import ERROR_RESPONSES
 from openlinq.config import Settings
 
+API_MODULES = (
+    chats,
+    messages,
+    attachments,
+    phone_numbers,
+    capability,
+    contact_cards,
+    webhooks,
+    extras,
+)
+
 
 def mount_routes(app: FastAPI, settings: Settings) -> None:
-    v3 = APIRouter(prefix="/v3", responses=ERROR_RESPONSES)
-    for module in (
-        chats,
-        messages,
-        attachments,
-        phone_numbers,
-        capability,
-        contact_cards,
-        webhooks,
-        extras,
-    ):
-        v3.include_router(module.router)
-    app.include_router(v3)
-    # The SDKs' base URL is .../api/partner; the same routes answer there too.
-    app.include_router(v3, prefix="/api/partner", include_in_schema=False)
+    # The SDKs' base URL is .../api/partner; the same routes answer at /v3 too.
+    for prefix, in_schema in (("/v3", True), ("/api/partner/v3", False)):
+        for module in API_MODULES:
+            include_flat(
+                app,
+                module.router,
+                prefix=prefix,
+                responses=ERROR_RESPONSES,
+                include_in_schema=in_schema,
+            )
+    sim_routers = (simulator.router, harness.accounts_router, harness.router)
     if not settings.hosted_mode:
-        app.include_router(simulator.router, responses=ERROR_RESPONSES)
-        app.include_router(simulator.jobs_router, responses=ERROR_RESPONSES)
-        app.include_router(harness.accounts_router, responses=ERROR_RESPONSES)
-        app.include_router(harness.router, responses=ERROR_RESPONSES)
+        for router in (*sim_routers, simulator.jobs_router):
+            include_flat(app, router, responses=ERROR_RESPONSES)
     elif settings.operator_api_key:
         # Hosted: the simulator is the operator's tool (absent without an operator key).
-        app.include_router(
-            simulator.router,
-            responses=ERROR_RESPONSES,
-            dependencies=[Depends(simulator.require_operator)],
-        )
-        for router in (harness.accounts_router, harness.router):
-            app.include_router(
+        for router in sim_routers:
+            include_flat(
+                app,
                 router,
                 responses=ERROR_RESPONSES,
                 dependencies=[Depends(simulator.require_operator)],
             )
-    app.include_router(system.router)
+    include_flat(app, system.router)
     if settings.metrics_exposed:
-        app.include_router(metrics.router)
-    app.include_router(files.router)
+        include_flat(app, metrics.router)
+    include_flat(app, files.router)

@@ -30,10 +30,15 @@ async def require_metrics_token(
         )
 
 
-router = APIRouter(tags=["system"], dependencies=[Depends(require_metrics_token)])
+router = APIRouter(tags=["system"])
 
 
-@router.get("/metrics", include_in_schema=False, response_class=Response)
+@router.get(
+    "/metrics",
+    include_in_schema=False,
+    response_class=Response,
+    dependencies=[Depends(require_metrics_token)],
+)
 async def scrape(services: ServicesDep) -> Response:
     body = await metrics.scrape(services.storage, services.clock.now())
     return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from openlinq.api.routing import include_flat
 from openlinq.console.access import SignInRequiredError
 from openlinq.console.pages import chat, clock, inbox, lines, live, phones, session, webhooks
 
@@ -17,7 +18,7 @@ PAGES = (session, live, inbox, chat, phones, webhooks, lines, clock)
 
 def mount_console(app: FastAPI) -> None:
     for page in PAGES:
-        app.include_router(page.router, prefix="/console", include_in_schema=False)
+        include_flat(app, page.router, prefix="/console", include_in_schema=False)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
     @app.get("/", include_in_schema=False)

@@ -21,6 +21,7 @@ from openlinq.domain.models import (
     Service,
 )
 from openlinq.store.engine import DbConnection
+from openlinq.store.rows import plain_rows
 from openlinq.store.tables import message_edits, messages, reactions
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,24 @@ def _like_escaped(value: str) -> str:
 
 # Statements on the send and delivery paths, built once (see repos/chats.py).
 _INSERT = messages.insert()
+# The API's pages (newest first, deleted messages hidden): read on every list request.
+_NEWEST = select(messages).where(messages.c.chat_id == bindparam("chat_id"), _VISIBLE)
+_NEWEST_PAGE = _NEWEST.order_by(messages.c.seq.desc()).limit(bindparam("limit"))
+_NEWEST_PAGE_AFTER = (
+    _NEWEST.where(messages.c.seq < bindparam("after_seq"))
+    .order_by(messages.c.seq.desc())
+    .limit(bindparam("limit"))
+)
+_REACTIONS_OF = (
+    select(reactions)
+    .where(reactions.c.message_id.in_(bindparam("message_ids", expanding=True)))
+    .order_by(reactions.c.created_at)
+)
+_EDITS_OF = (
+    select(message_edits)
+    .where(message_edits.c.message_id.in_(bindparam("message_ids", expanding=True)))
+    .order_by(message_edits.c.edited_at, message_edits.c.id)
+)
 _BY_ID = select(messages).where(
     messages.c.account_id == bindparam("account_id"),
     messages.c.id == bindparam("message_id"),
@@ -153,7 +172,7 @@ class MessageRepo:
         )
 
     async def _fetch(self, query: Any, params: dict[str, Any] | None = None) -> list[Message]:
-        return [_message(r) for r in (await self.conn.execute(query, params)).all()]
+        return [_message(r) for r in plain_rows(await self.conn.execute(query, params))]
 
     async def get(self, account_id: AccountId, message_id: MessageId) -> Message | None:
         found = await self._fetch(_BY_ID, {"account_id": account_id, "message_id": message_id})
@@ -184,6 +203,11 @@ class MessageRepo:
     ) -> list[Message]:
         """A page of the chat's messages; the console also sees deleted ones
         (``include_deleted``) and asks for everything from ``from_seq`` on."""
+        if not (ascending or include_deleted or from_seq is not None):
+            params = {"chat_id": chat_id, "limit": limit, "after_seq": after_seq}
+            return await self._fetch(
+                _NEWEST_PAGE if after_seq is None else _NEWEST_PAGE_AFTER, params
+            )
         query = select(messages).where(messages.c.chat_id == chat_id)
         if not include_deleted:
             query = query.where(_VISIBLE)
@@ -351,10 +375,8 @@ class MessageRepo:
         found: dict[MessageId, list[Reaction]] = defaultdict(list)
         if not message_ids:
             return found
-        rows = await self.conn.execute(
-            select(reactions)
-            .where(reactions.c.message_id.in_(list(message_ids)))
-            .order_by(reactions.c.created_at)
+        rows = plain_rows(
+            await self.conn.execute(_REACTIONS_OF, {"message_ids": list(message_ids)})
         )
         for r in rows:
             found[MessageId(r.message_id)].append(
@@ -376,11 +398,7 @@ class MessageRepo:
         found: dict[MessageId, list[Edit]] = defaultdict(list)
         if not message_ids:
             return found
-        rows = await self.conn.execute(
-            select(message_edits)
-            .where(message_edits.c.message_id.in_(list(message_ids)))
-            .order_by(message_edits.c.edited_at, message_edits.c.id)
-        )
+        rows = await self.conn.execute(_EDITS_OF, {"message_ids": list(message_ids)})
         for r in rows:
             found[MessageId(r.message_id)].append(
                 Edit(
