@@ -180,11 +180,11 @@ def webhook_attempt(outcome: Outcome, event_at: datetime, now: datetime) -> None
 class RouteTemplates:
     """The template of the route the router matched, prefixes included.
 
-    FastAPI (pinned) does not copy an included router's routes under their prefix:
-    ``scope["route"]`` is the router's own route (``/messages/{message_id}``, the same
-    for /v3 and /api/partner/v3); the full template is on the route context it matched.
-    An application-level route or mount (``/openapi.json``, static files) leaves only
-    its endpoint in the scope: its template is looked up once among the app's routes.
+    A route included flat (api/routing.py) leaves itself, full template and all, in
+    ``scope["route"]``. A router FastAPI (pinned) includes its lazy way leaves its own
+    route there (``/messages/{message_id}``, without the prefix), and the full template
+    on the route context it matched. A plain Starlette route or mount (``/openapi.json``,
+    static files) leaves only its endpoint: its template is looked up once, by endpoint.
     """
 
     def __init__(self) -> None:
