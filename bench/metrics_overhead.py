@@ -43,13 +43,13 @@ KEY = "olq_bench_metrics_overhead_key_0123456789"
 ROUTE = "/api/partner/v3/messages/{message_id}"
 
 
-class _Context:
+class _Route:
     path_format = ROUTE
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
-    # What the router leaves in the scope for a route of an included router.
-    scope["fastapi"] = {"effective_route_context": _Context}
+    # What the router leaves in the scope for a matched API route.
+    scope["route"] = _Route
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"{}"})
 

@@ -54,7 +54,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _JOB_STATES = ("due", "scheduled", "running", "failed")
-_NOTHING: dict[str, object] = {}
 
 # The API answers in well under a millisecond to a few; webhooks may take hours of retries.
 REQUEST_BUCKETS = (
@@ -180,20 +179,17 @@ def webhook_attempt(outcome: Outcome, event_at: datetime, now: datetime) -> None
 class RouteTemplates:
     """The template of the route the router matched, prefixes included.
 
-    A route included flat (api/routing.py) leaves itself, full template and all, in
-    ``scope["route"]``. A router FastAPI (pinned) includes its lazy way leaves its own
-    route there (``/messages/{message_id}``, without the prefix), and the full template
-    on the route context it matched. A plain Starlette route or mount (``/openapi.json``,
-    static files) leaves only its endpoint: its template is looked up once, by endpoint.
+    API routes are included flat (api/routing.py: FastAPI's own lazy inclusion would
+    leave the router's route, without its prefix, in the scope), so a matched API route
+    is in ``scope["route"]`` with its full template. A plain Starlette route or mount
+    (``/openapi.json``, static files) leaves only its endpoint: its template is looked
+    up once, by endpoint.
     """
 
     def __init__(self) -> None:
         self._of_endpoint: dict[object, str] = {}
 
     def __call__(self, scope: Scope) -> str:
-        context = scope.get("fastapi", _NOTHING).get("effective_route_context")
-        if context is not None:
-            return str(context.path_format)
         route = scope.get("route")
         if route is not None:
             return str(route.path_format)
