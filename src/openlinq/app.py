@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
-from openlinq import __version__
+from openlinq import __version__, metrics
 from openlinq.api.access_log import AccessLogMiddleware
 from openlinq.api.docs import OPENAPI_URL, mount_docs
 from openlinq.api.errors import install_error_handlers
@@ -43,6 +43,7 @@ def create_app(
                 yield
         finally:
             await stop(services)
+            metrics.process_exiting()
 
     app = FastAPI(
         title="openlinq",
@@ -63,6 +64,8 @@ def create_app(
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(TraceMiddleware)
+    if settings.metrics_exposed:
+        app.add_middleware(metrics.MetricsMiddleware)
     if settings.access_log_enabled:
         # Outermost: it times the whole request and reads the trace id off the response.
         app.add_middleware(AccessLogMiddleware)

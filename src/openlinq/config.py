@@ -65,11 +65,15 @@ class Settings(BaseSettings):
     # One line per request (method, path, status, ms, trace id); unset: on, except in
     # hosted mode, where a proxy in front usually keeps the access log.
     access_log: bool | None = None
+    # GET /metrics (Prometheus) and the per-request timing behind it; off: neither.
+    metrics: bool = True
+    # Bearer token /metrics requires. Hosted mode: without one, there is no /metrics.
+    metrics_token: str | None = None
 
     @model_validator(mode="after")
     def _hosted_secrets_are_long(self) -> Settings:
         if self.hosted_mode:
-            for name in ("dev_api_key", "operator_api_key"):
+            for name in ("dev_api_key", "operator_api_key", "metrics_token"):
                 value = getattr(self, name)
                 if value is not None and len(value) < MIN_SECRET_LENGTH:
                     raise ValueError(
@@ -85,6 +89,11 @@ class Settings(BaseSettings):
     @property
     def access_log_enabled(self) -> bool:
         return self.access_log if self.access_log is not None else not self.hosted_mode
+
+    @property
+    def metrics_exposed(self) -> bool:
+        """Whether /metrics is served: hosted mode never serves it without a token."""
+        return self.metrics and (self.metrics_token is not None or not self.hosted_mode)
 
     @property
     def base_url(self) -> str:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from openlinq import metrics
 from openlinq.domain.clock import Clock, ManualClock
 from openlinq.domain.ids import JobId
 from openlinq.domain.tracing import current_trace_id, reset_trace_id, set_trace_id
@@ -147,8 +148,10 @@ class JobRunner:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
             await handler(job.payload)
         except Exception as exc:
+            metrics.job_finished(job.kind, ok=False)
             await self._fail(job, exc)
         else:
+            metrics.job_finished(job.kind, ok=True)
             # Deleted with the next claim, in its transaction: one write fewer per job.
             # A crash before then runs the job again, which handlers tolerate.
             self._finished.append(job.id)

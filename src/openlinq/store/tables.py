@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from openlinq.store.types import JSONDocument, SerialKey, UTCDateTime
@@ -29,6 +30,10 @@ metadata = MetaData(
 )
 
 ID = String(36)
+
+# A webhook delivery still on its way. Literal values, not parameters: the query planners
+# use a partial index only for a query whose condition visibly matches the index's.
+OPEN_DELIVERY = text("status IN ('pending', 'retrying')")
 
 server_settings = Table(
     "server_settings",
@@ -261,6 +266,13 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_subscription_seq", "subscription_id", "seq"),
     # The console's log of every subscription of an account, newest first.
     Index("ix_webhook_deliveries_account_seq", "account_id", "seq"),
+    # Only deliveries still on their way: the oldest one (/metrics' outbox lag) is one lookup.
+    Index(
+        "ix_webhook_deliveries_open",
+        "created_at",
+        sqlite_where=OPEN_DELIVERY,
+        postgresql_where=OPEN_DELIVERY,
+    ),
 )
 
 webhook_attempts = Table(

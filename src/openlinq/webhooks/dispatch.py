@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from openlinq import metrics
 from openlinq.domain.clock import Clock, SystemClock
 from openlinq.domain.ids import new_id
 from openlinq.jobs.runner import JobQueue
@@ -195,7 +196,9 @@ class WebhookDispatcher:
             outcome, snippet, token = Outcome(None, f"refused: {exc}", refused=True), None, None
         except (httpx.TimeoutException, TimeoutError):
             outcome, snippet, token = (
-                Outcome(None, f"timed out after {self.settings.timeout_seconds:g} s"),
+                Outcome(
+                    None, f"timed out after {self.settings.timeout_seconds:g} s", timed_out=True
+                ),
                 None,
                 None,
             )
@@ -223,6 +226,7 @@ class WebhookDispatcher:
         now = self.clock.now()
         attempt = delivery.attempts + 1
         outcome = sent.outcome
+        metrics.webhook_attempt(outcome, event.created_at, now)
         async with self.storage.write() as repos:
             await repos.webhooks.add_attempt(
                 Attempt(

@@ -26,6 +26,7 @@ class Outcome:
     error: str | None = None
     retry_after: float | None = None
     refused: bool = False  # we would not send it (e.g. a private address in hosted mode)
+    timed_out: bool = False  # no answer within the attempt's deadline
 
     @property
     def succeeded(self) -> bool:

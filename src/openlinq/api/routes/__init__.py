@@ -13,6 +13,7 @@ from openlinq.api.routes import (
     files,
     harness,
     messages,
+    metrics,
     phone_numbers,
     simulator,
     system,
@@ -59,4 +60,6 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
                 dependencies=[Depends(simulator.require_operator)],
             )
     include_flat(app, system.router)
+    if settings.metrics_exposed:
+        include_flat(app, metrics.router)
     include_flat(app, files.router)

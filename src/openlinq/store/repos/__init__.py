@@ -16,6 +16,7 @@ from openlinq.store.repos.lines import LineRepo
 from openlinq.store.repos.locations import LocationRepo
 from openlinq.store.repos.locks import LockRepo
 from openlinq.store.repos.messages import MessageRepo
+from openlinq.store.repos.monitoring import MonitoringRepo
 from openlinq.store.repos.optouts import OptOutRepo
 from openlinq.store.repos.settings import SettingsRepo
 from openlinq.store.repos.simulator import SimDeviceRepo
@@ -43,6 +44,7 @@ class Repos:
         self.contact_cards = ContactCardRepo(conn)
         self.locations = LocationRepo(conn)
         self.opt_outs = OptOutRepo(conn)
+        self.monitoring = MonitoringRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
