@@ -61,7 +61,8 @@ class Plan:
     keys: tuple[str, ...]
     # Built once: building it costs more than running the statement.
     metadata: SimpleResultMetaData
-    results: tuple[Callable[[Any], Any] | None, ...]
+    # (column position, processor) for each column that has one
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect, keys: Sequence[str]) -> Plan | None:
@@ -91,7 +92,9 @@ class Plan:
             keys=tuple(column.keyname for column in columns),
             metadata=SimpleResultMetaData([column.keyname for column in columns]),
             results=tuple(
-                column.type._cached_result_processor(dialect, None) for column in columns
+                (position, process)
+                for position, column in enumerate(columns)
+                if (process := column.type._cached_result_processor(dialect, None)) is not None
             ),
         )
 
@@ -110,12 +113,12 @@ class Plan:
             raise exc.DBAPIError.instance(
                 self.sql, bound, error, sqlite3.Error, dialect=conn.dialect
             ) from error
-        if rows and any(self.results):
+        if rows and self.results:
             rows = [self._processed(row) for row in rows]
         return CountedResult(self.metadata, rows, cursor.rowcount)
 
     def _processed(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(row, self.results, strict=True)
-        )
+        values = list(row)
+        for position, process in self.results:
+            values[position] = process(values[position])
+        return tuple(values)
