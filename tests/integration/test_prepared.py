@@ -99,14 +99,21 @@ async def test_a_prepared_update_counts_the_rows_it_changed(db: Database) -> Non
     assert (changed, missed, renamed.name) == (1, 0, "uno")
 
 
-async def test_statements_only_sqlalchemy_can_run_still_work(db: Database) -> None:
-    seen = _statements(db)
+async def test_in_lists_are_spelled_out_and_an_empty_one_is_left_to_sqlalchemy(
+    db: Database,
+) -> None:
     async with db.transaction() as conn:
         for thing_id in (1, 2, 3):
             await conn.execute(_INSERT, {"id": thing_id, "name": "x", "flag": False})
+    seen = _statements(db)
+    async with db.read() as conn:
         found = (await conn.execute(_ANY_OF, {"ids": [1, 3]})).all()
+        one = (await conn.execute(_ANY_OF, {"ids": [2]})).all()
+        none = (await conn.execute(_ANY_OF, {"ids": []})).all()
     assert sorted(row.id for row in found) == [1, 3]
-    assert "SELECT" in seen  # the expanding IN list went through SQLAlchemy
+    assert [row.id for row in one] == [2]
+    assert none == []
+    assert seen == ["BEGIN", "SELECT"]  # only the empty list went through SQLAlchemy
 
 
 async def test_driver_errors_are_sqlalchemy_errors(db: Database) -> None:

@@ -58,6 +58,7 @@ class Plan:
     sql: str
     names: tuple[str, ...]
     binds: tuple[Any, ...]  # a processor per parameter, or None
+    expanding: frozenset[str]  # parameters that are lists (IN), spelled out per execution
     keys: tuple[str, ...]
     # Built once: building it costs more than running the statement.
     metadata: SimpleResultMetaData
@@ -68,13 +69,13 @@ class Plan:
     def of(cls, statement: Executable, dialect: Dialect, keys: Sequence[str]) -> Plan | None:
         """The plan for parameters named ``keys`` (an INSERT or UPDATE writes the columns
         given, as in SQLAlchemy), or None when the statement needs what only SQLAlchemy
-        does (expanding IN lists, Python-side defaults, RETURNING)."""
+        does (Python-side defaults, RETURNING, literal rendering)."""
         assert isinstance(statement, ClauseElement), "prepared statements are Core statements"
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         assert isinstance(compiled, SQLCompiler), "Core statements compile to SQL"
         if (
             compiled.positiontup is None
-            or compiled.post_compile_params
+            or not all(param.expanding for param in compiled.post_compile_params)
             or compiled.literal_execute_params
             or compiled.insert_prefetch
             or compiled.update_prefetch
@@ -89,6 +90,7 @@ class Plan:
             sql=compiled.string,
             names=names,
             binds=tuple(processors.get(name) for name in names),
+            expanding=frozenset(param.key for param in compiled.post_compile_params),
             keys=tuple(column.keyname for column in columns),
             metadata=SimpleResultMetaData([column.keyname for column in columns]),
             results=tuple(
@@ -98,20 +100,28 @@ class Plan:
             ),
         )
 
-    def run(self, conn: Connection, parameters: dict[str, Any] | None) -> CountedResult:
+    def run(self, conn: Connection, parameters: dict[str, Any] | None) -> CountedResult | None:
+        """The statement's result, or None when SQLAlchemy must run it (an empty IN list)."""
         values = self.compiled.construct_params(parameters)
-        bound = [
-            value if process is None else process(value)
-            for value, process in zip((values[n] for n in self.names), self.binds, strict=True)
-        ]
+        sql, bound = self.sql, []
+        for name, process in zip(self.names, self.binds, strict=True):
+            value = values[name]
+            if name not in self.expanding:
+                bound.append(value if process is None else process(value))
+                continue
+            items = list(value)
+            if not items:
+                return None  # SQLAlchemy renders an empty IN as an always-false test
+            sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(items)), 1)
+            bound.extend(items if process is None else map(process, items))
         driver = conn.connection.dbapi_connection
         assert driver is not None, "an open connection has a driver connection"
         try:
-            cursor = driver.execute(self.sql, bound)
+            cursor = driver.execute(sql, bound)
             rows = cursor.fetchall() if self.keys else []
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance(
-                self.sql, bound, error, sqlite3.Error, dialect=conn.dialect
+                sql, bound, error, sqlite3.Error, dialect=conn.dialect
             ) from error
         if rows and self.results:
             rows = [self._processed(row) for row in rows]

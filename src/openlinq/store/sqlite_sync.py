@@ -101,7 +101,9 @@ class SqliteConnection:
             else None
         )
         if plan is not None:
-            return await retry_on_lock(lambda: plan.run(self.sync, parameters))
+            result = await retry_on_lock(lambda: plan.run(self.sync, parameters))
+            if result is not None:
+                return result
         return await retry_on_lock(lambda: self.sync.execute(statement, parameters))
 
     def _plan(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:

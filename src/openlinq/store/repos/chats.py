@@ -57,6 +57,7 @@ _HEALTH = (
 
 # Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
 prepare(
+    _HANDLES_OF,
     _BY_ID,
     _BY_ID_ANY,
     _WITH_LINE_BY_ID,
@@ -64,6 +65,7 @@ prepare(
     _ACTIVITY,
     _ACTIVITY_ON_SERVICE,
     _HEALTH,
+    _HANDLES_OF,
 )
 
 

@@ -138,7 +138,16 @@ _RECENT_OUTCOMES = (
 
 
 # Run by every send, read or delivery: through the driver on SQLite (store/prepared.py).
-prepare(_INSERT, _NEWEST_PAGE, _NEWEST_PAGE_AFTER, _BY_ID, _BY_ID_ANY, _RECENT_OUTCOMES)
+prepare(
+    _INSERT,
+    _NEWEST_PAGE,
+    _NEWEST_PAGE_AFTER,
+    _BY_ID,
+    _BY_ID_ANY,
+    _RECENT_OUTCOMES,
+    _REACTIONS_OF,
+    _EDITS_OF,
+)
 
 
 class MessageRepo:

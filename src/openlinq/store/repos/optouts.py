@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, select
 
 from openlinq.domain.ids import AccountId
 from openlinq.store.engine import DbConnection
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import opt_outs
 
 # Checked on every direct send: built once (see repos/chats.py).
@@ -13,6 +14,7 @@ _OPTED_OUT = select(opt_outs.c.handle).where(
     opt_outs.c.account_id == bindparam("account_id"),
     opt_outs.c.handle.in_(bindparam("handles", expanding=True)),
 )
+prepare(_OPTED_OUT)  # through the driver on SQLite (store/prepared.py)
 
 
 class OptOutRepo:
