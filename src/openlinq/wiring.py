@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from openlinq.blobs.local import LocalBlobStore
-from openlinq.blobs.s3 import S3BlobStore
 from openlinq.blobs.store import BlobStore
 from openlinq.config import Settings
 from openlinq.console.live import LiveFeed
@@ -215,6 +214,9 @@ async def background_worker(services: Services) -> AsyncIterator[None]:
 
 def blob_store(settings: Settings) -> BlobStore:
     if settings.s3_bucket:
+        # boto3 costs ~10 MB of memory and ~0.3 s of start-up: only S3 deployments pay it.
+        from openlinq.blobs.s3 import S3BlobStore
+
         return S3BlobStore(
             settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, prefix=settings.s3_prefix
         )
