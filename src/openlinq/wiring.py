@@ -35,7 +35,7 @@ from openlinq.domain.locations import LocationFeed, LocationService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.domain.reactions import ReactionService
-from openlinq.domain.retention import PURGE_JOB, RetentionSweeper
+from openlinq.domain.retention import BATCH, PURGE_JOB, SQLITE_BATCH, RetentionSweeper
 from openlinq.domain.typing import TypingService
 from openlinq.domain.voice_memos import VoiceMemoService
 from openlinq.jobs.runner import JobQueue, JobRunner
@@ -131,7 +131,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     events.subscribe(dispatcher)
     runner.register(DELIVER_JOB, dispatcher.deliver)
-    sweeper = RetentionSweeper(storage, clock, queue, attachments.blobs)
+    sweeper = RetentionSweeper(
+        storage, clock, queue, attachments.blobs, batch=SQLITE_BATCH if db.is_sqlite else BATCH
+    )
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
     accounts = AccountService(storage, clock)

@@ -125,7 +125,7 @@ async def test_a_request_is_answered_between_small_batches(
     assert not sweep.done(), "the request waited for the whole sweep"
     purged_before_the_answer = total - await _left(sweeping)
     # It came in between two batches, a few small ones into the sweep.
-    assert purged_before_the_answer % retention.BATCH == 0
+    assert purged_before_the_answer % sweeping.services.sweeper.batch == 0
     assert purged_before_the_answer < total // 2
     if backend == "sqlite":  # PostgreSQL's statements never held the loop in the first place
         assert purged_before_the_answer > 0
@@ -136,7 +136,7 @@ async def test_a_request_is_answered_between_small_batches(
 async def test_a_large_backlog_is_purged_in_short_runs(
     sweeping: Sweeping, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retention, "BATCH", SMALL_BATCH)
+    sweeping.services.sweeper.batch = SMALL_BATCH
     monkeypatch.setattr(retention, "BATCHES_PER_RUN", 3)
     share = 3 * SMALL_BATCH
     await _expired(sweeping, 2 * share + 5)
@@ -156,7 +156,7 @@ async def test_a_large_backlog_is_purged_in_short_runs(
 async def test_old_rate_limit_hits_go_in_batches_and_recent_ones_stay(
     sweeping: Sweeping, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retention, "BATCH", SMALL_BATCH)
+    sweeping.services.sweeper.batch = SMALL_BATCH
     old = NOW - retention.LONGEST_LIMIT_WINDOW - timedelta(minutes=1)
     recent = NOW - timedelta(hours=1)
     async with sweeping.services.db.transaction() as conn:

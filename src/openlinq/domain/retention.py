@@ -27,10 +27,13 @@ from openlinq.store.unit import Storage
 
 PURGE_JOB = "retention.purge"
 SWEEP_EVERY_SECONDS = 60.0
-# Rows per transaction. Scrubbing a message costs SQLite 30-50 µs, so a batch holds the
-# loop for a few milliseconds (bench/purge.py: p99 under 5 ms on a busy 2-core machine);
-# 5,000 held it for 0.14-0.23 s, and every request of the process waited.
-BATCH = 100
+# Rows per transaction. On SQLite statements run on the event loop (store/sqlite_loop.py)
+# and scrubbing a message costs 30-50 µs, so a batch of 100 holds the loop a few milliseconds
+# (bench/purge.py: p99 5 ms on a busy 2-core machine, where 5,000 held it 0.14-0.25 s and
+# every request waited). PostgreSQL's statements leave the loop free: larger batches there
+# purge faster.
+SQLITE_BATCH = 100
+BATCH = 1000
 # A run does at most this many batches, then queues the next run at once: a backlog of a
 # million rows becomes many short jobs, each far inside its lease.
 BATCHES_PER_RUN = 100
@@ -43,11 +46,14 @@ def expiry(account: Account, line: Line, created_at: datetime) -> datetime | Non
 
 
 class RetentionSweeper:
-    def __init__(self, storage: Storage, clock: Clock, queue: JobQueue, blobs: BlobStore) -> None:
+    def __init__(
+        self, storage: Storage, clock: Clock, queue: JobQueue, blobs: BlobStore, batch: int = BATCH
+    ) -> None:
         self.storage = storage
         self.clock = clock
         self.queue = queue
         self.blobs = blobs
+        self.batch = batch
 
     async def ensure_scheduled(self) -> None:
         """Make sure exactly one sweep is queued (called at start by every process)."""
@@ -71,19 +77,21 @@ class RetentionSweeper:
     async def _drain(self, batch: Callable[[], Awaitable[int]]) -> bool:
         """Run ``batch`` until one comes back short (True) or the run's share is used up."""
         for _ in range(BATCHES_PER_RUN):
-            if await batch() < BATCH:
+            if await batch() < self.batch:
                 return True
             await asyncio.sleep(0)  # requests waiting on the loop go before the next batch
         return False
 
     async def _forget_batch(self) -> int:
         async with self.storage.write() as repos:
-            return await repos.rates.forget_before(self.clock.now() - LONGEST_LIMIT_WINDOW, BATCH)
+            return await repos.rates.forget_before(
+                self.clock.now() - LONGEST_LIMIT_WINDOW, self.batch
+            )
 
     async def _purge_batch(self) -> int:
         now = self.clock.now()
         async with self.storage.write() as repos:
-            purged, attachment_ids = await repos.messages.purge_expired(now, BATCH)
+            purged, attachment_ids = await repos.messages.purge_expired(now, self.batch)
             doomed = [
                 found
                 for attachment_id in attachment_ids
