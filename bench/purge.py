@@ -1,8 +1,12 @@
-"""How fast does the retention sweep purge expired messages from a large table?
+"""How fast does the retention sweep purge expired messages from a large table, and
+how long does it hold the event loop at a stretch?
 
 Builds a fresh SQLite database (or the PostgreSQL one in --database-url) with N
-messages (default 1,000,000), half of them past their expiry, then runs the
-sweep and reports the time and rate. Run: .venv/bin/python bench/purge.py
+messages (default 1,000,000), half of them past their expiry, then lets the job
+runner run the sweep as the server does (a run does a share of the backlog and
+queues the next at once) and reports the time and rate. A ticker task on the same
+loop records the gaps between its turns: the longest is the longest a request
+would have waited for the sweep. Run: .venv/bin/python bench/purge.py
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy import func, select
 from openlinq.config import Settings
 from openlinq.domain.clock import ManualClock
 from openlinq.domain.parts import build_content
+from openlinq.domain.retention import SWEEP_EVERY_SECONDS
 from openlinq.store.tables import messages
 from openlinq.wiring import Services, build_services, start, stop
 
@@ -55,6 +60,20 @@ async def fill(
             await conn.execute(messages.insert(), rows)
 
 
+async def tick(gaps: list[float]) -> None:
+    """Take a turn on the loop as often as it lets us; record the CPU time between turns.
+
+    CPU time, not wall time: on a shared machine the process is also descheduled, and
+    that is not the sweep holding the loop.
+    """
+    last = time.process_time()
+    while True:
+        await asyncio.sleep(0)
+        now = time.process_time()
+        gaps.append(now - last)
+        last = now
+
+
 async def run(count: int, database_url: str | None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as data_dir:
         clock = ManualClock(datetime(2026, 11, 22, tzinfo=UTC))
@@ -71,9 +90,16 @@ async def run(count: int, database_url: str | None) -> dict[str, object]:
             started = time.perf_counter()
             await fill(services, sent.chat.id, sandbox.account.id, count, clock.now())
             filled = time.perf_counter() - started
+            clock.advance(SWEEP_EVERY_SECONDS)  # the sweep queued at start is due
+            gaps: list[float] = []
+            ticker = asyncio.create_task(tick(gaps))
             started = time.perf_counter()
-            await services.sweeper.sweep({})
+            jobs_run = 0
+            while ran := await services.runner.run_due():
+                jobs_run += ran
             purged_in = time.perf_counter() - started
+            ticker.cancel()
+            gaps.sort()
             async with services.db.read() as conn:
                 left = (
                     await conn.execute(
@@ -93,6 +119,10 @@ async def run(count: int, database_url: str | None) -> dict[str, object]:
         "fill_seconds": round(filled, 1),
         "purge_seconds": round(purged_in, 1),
         "purged_per_second": round((count // 2) / purged_in),
+        "jobs_run": jobs_run,
+        # CPU time the loop spent between two turns of the ticker.
+        "longest_loop_hold_ms": round(gaps[-1] * 1000, 1) if gaps else None,
+        "p99_loop_hold_ms": round(gaps[int(len(gaps) * 0.99)] * 1000, 1) if gaps else None,
         "database": "postgresql" if database_url else "sqlite",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",

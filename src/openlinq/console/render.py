@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from openlinq.console.access import ACCOUNT_COOKIE, Console
 from openlinq.domain.clock import ManualClock
 
-_env = Environment(
-    loader=PackageLoader("openlinq.console", "templates"),
-    autoescape=select_autoescape(default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 # Console pages run only their own script and style, load only this server's files (an
@@ -40,8 +36,20 @@ def _time(value: datetime | str | None, fmt: str = "%H:%M:%S") -> str:
     return value.astimezone(UTC).strftime(fmt)
 
 
-_env.filters["time"] = _time
-_env.filters["datetime"] = lambda value: _time(value, "%Y-%m-%d %H:%M:%S UTC")
+@cache
+def _templates() -> Environment:
+    """Built by the first console page: a server nobody opens the console on never loads Jinja2."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("openlinq.console", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["time"] = _time
+    env.filters["datetime"] = lambda value: _time(value, "%Y-%m-%d %H:%M:%S UTC")
+    return env
 
 
 def render(
@@ -49,12 +57,16 @@ def render(
 ) -> HTMLResponse:
     """A whole page (``template`` extends base.html) or a fragment (any other template)."""
     clock = console.services.clock
-    html = _env.get_template(template).render(
-        request=request,
-        console=console,
-        now=clock.now(),
-        manual_clock=isinstance(clock, ManualClock),
-        **context,
+    html = (
+        _templates()
+        .get_template(template)
+        .render(
+            request=request,
+            console=console,
+            now=clock.now(),
+            manual_clock=isinstance(clock, ManualClock),
+            **context,
+        )
     )
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     if request.query_params.get("account") == console.account.id:
@@ -65,5 +77,5 @@ def render(
 
 def render_bare(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page that needs no account (the hosted sign-in form)."""
-    html = _env.get_template(template).render(**context)
+    html = _templates().get_template(template).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)

@@ -9,8 +9,6 @@ PDFs must carry their signature; executables are refused whatever they claim to 
 
 from __future__ import annotations
 
-import puremagic
-
 from openlinq.domain.errors import ErrorCode, LinqError
 
 SUPPORTED_CONTENT_TYPES = frozenset(
@@ -149,6 +147,9 @@ def check_content_type(content_type: str) -> str:
 
 def _candidates(head: bytes) -> tuple[set[str], set[str]]:
     """The MIME types and extensions puremagic sees in ``head``."""
+    # Its signature tables cost ~1.5 MB of memory; a server that takes no upload never loads them.
+    import puremagic
+
     try:
         found = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):

@@ -11,8 +11,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-import mutagen
-
 from openlinq.blobs.store import BlobStore
 from openlinq.domain.attachments import AttachmentService, media_part, spooled
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -93,6 +91,8 @@ class VoiceMemoService:
         return VoiceMemo(sent, attachment, duration)
 
     async def _duration_ms(self, attachment: Attachment) -> int | None:
+        import mutagen  # loaded by the first voice memo, not by every server
+
         async with spooled(self.blobs, attachment) as path:
             try:
                 audio = await asyncio.to_thread(mutagen.File, path)

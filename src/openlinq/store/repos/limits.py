@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 
-from openlinq.store.engine import DbConnection, affected_rows
+from openlinq.store.engine import DbConnection
 from openlinq.store.prepared import prepare
 from openlinq.store.tables import rate_hits
 
@@ -33,6 +33,20 @@ class RateRepo:
     async def hit(self, key: str, at: datetime) -> None:
         await self.conn.execute(_HIT, {"key": key, "at": at})
 
-    async def forget_before(self, before: datetime) -> int:
-        result = await self.conn.execute(rate_hits.delete().where(rate_hits.c.at < before))
-        return affected_rows(result)
+    async def forget_before(self, before: datetime, batch: int) -> int:
+        """Delete hits older than ``before`` among the ``batch`` oldest rows; how many went.
+
+        Rows are read in id order, which is the order hits were counted in, through the
+        primary key: no index on ``at`` is needed, and a batch reads ``batch`` rows however
+        large the table is. A return below ``batch`` means the old ones are gone (a straggler
+        with a later id is caught by a later sweep; the limits never count it anyway).
+        """
+        oldest = (
+            await self.conn.execute(
+                select(rate_hits.c.id, rate_hits.c.at).order_by(rate_hits.c.id).limit(batch)
+            )
+        ).all()
+        doomed = [row.id for row in oldest if row.at < before]
+        if doomed:
+            await self.conn.execute(rate_hits.delete().where(rate_hits.c.id.in_(doomed)))
+        return len(doomed)

@@ -478,20 +478,24 @@ class MessageRepo:
 
     async def purge_expired(self, now: datetime, batch: int) -> tuple[int, list[str]]:
         """Scrub up to ``batch`` expired messages: how many, and the attachments they carried."""
-        due = (
-            select(messages.c.id, messages.c.parts)
-            .where(messages.c.expires_at <= now, messages.c.deleted_at.is_(None))
-            .order_by(messages.c.expires_at)
-            .limit(batch)
-        )
-        rows = (await self.conn.execute(due)).all()
+        rows = (await self.conn.execute(_EXPIRED, {"now": now, "batch": batch})).all()
         if not rows:
             return 0, []
-        await self.conn.execute(
-            update(messages)
-            .where(messages.c.id.in_([r.id for r in rows]))
-            # Clearing expires_at takes purged rows out of the index the sweep scans.
-            .values(parts=[], deleted_at=now, updated_at=now, expires_at=None)
-        )
+        await self.conn.execute(_SCRUB, {"ids": [r.id for r in rows], "now": now})
         media = [p["id"] for r in rows for p in r.parts if p.get("type") == "media" and "id" in p]
         return len(rows), media
+
+
+# The retention sweep's statements, built once: on SQLite they run on the event loop.
+_EXPIRED = (
+    select(messages.c.id, messages.c.parts)
+    .where(messages.c.expires_at <= bindparam("now"), _VISIBLE)
+    .order_by(messages.c.expires_at)
+    .limit(bindparam("batch"))
+)
+_SCRUB = (
+    update(messages)
+    .where(messages.c.id.in_(bindparam("ids", expanding=True)))
+    # Clearing expires_at takes purged rows out of the index the sweep scans.
+    .values(parts=[], deleted_at=bindparam("now"), updated_at=bindparam("now"), expires_at=None)
+)

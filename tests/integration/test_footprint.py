@@ -1,0 +1,101 @@
+"""What a process loads is what it costs: memory for a server, start-up time for the CLI.
+
+Each check runs a fresh interpreter and looks at the modules it imported; a heavy
+library that only a rare feature needs must wait for that feature.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openlinq.store.migrate import alembic_config, head_revision
+
+# Only the features that use them load these (S3 storage, migrations to run, a console
+# page, an upload to sniff, a voice memo).
+RARELY_NEEDED = {"alembic", "mako", "boto3", "botocore", "s3transfer", "jinja2", "puremagic"}
+# The CLI's own start-up: none of the server.
+SERVER = {"fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "boto3", "httpx", "rich"}
+
+SERVER_AT_REST = """
+import asyncio, json, sys
+from pathlib import Path
+
+from openlinq.app import create_app
+from openlinq.config import Settings
+from openlinq.wiring import start, stop
+
+
+async def main() -> None:
+    app = create_app(Settings(data_dir=Path(sys.argv[1]), dev_api_key=sys.argv[2]))
+    services = app.state.services
+    await start(services)
+    await stop(services)
+
+
+asyncio.run(main())
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _packages(modules: list[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+def _server_modules(data_dir: Path) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", SERVER_AT_REST, str(data_dir), "olq_footprint_key_0123456789abcdef"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return _packages(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _cli_modules(*args: str) -> set[str]:
+    """The modules ``openlinq ARGS`` imports (``python -X importtime`` lists each once)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "openlinq", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert lines, done.stderr
+    return _packages([line.rsplit("|", 1)[1].strip() for line in lines[1:]])
+
+
+def test_the_newest_migration_names_the_head_revision() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_server_on_a_database_at_head_loads_no_rarely_needed_library(tmp_path: Path) -> None:
+    _server_modules(tmp_path)  # the first start creates the database (Alembic runs)
+    assert _server_modules(tmp_path) & RARELY_NEEDED == set()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["chats", "--help"],
+        ["webhooks", "list", "--help"],
+        # An API command: it fails (nothing listens there), but it has started and tried.
+        ["chats", "list", "--api-key", "k", "--api-url", "http://127.0.0.1:9/api/partner"],
+    ],
+    ids=" ".join,
+)
+def test_the_cli_starts_without_the_server(args: list[str]) -> None:
+    assert _cli_modules(*args) & SERVER == set()
+
+
+def test_help_does_not_even_load_pydantic() -> None:
+    assert "pydantic" not in _cli_modules("--help")
