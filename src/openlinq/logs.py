@@ -30,7 +30,7 @@ _SECRETS = re.compile(
 )
 # Libraries whose INFO lines repeat what our own lines say, or print URLs with their
 # query strings (where a webhook target may keep a token).
-_QUIET = ("httpx", "httpcore", "alembic", "aiosqlite", "asyncio", "multipart")
+_QUIET = ("httpx", "httpcore", "alembic", "asyncio", "multipart")
 
 
 def scrub(text: str) -> str:

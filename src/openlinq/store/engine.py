@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVarTuple, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVarTuple, overload
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Dialect, Result, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.util.typing import TupleAny
 
 from openlinq.store.sqlite_sync import SqliteDatabase
 from openlinq.store.types import load_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -77,6 +79,10 @@ class Database:
         if self.is_sqlite:
             self.sqlite = SqliteDatabase(self.url, echo=echo)
         else:
+            # Imported here: SQLAlchemy's asyncio extension loads the ORM, megabytes a
+            # SQLite server never uses.
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             self.engine = create_async_engine(
                 self.url,
                 echo=echo,
