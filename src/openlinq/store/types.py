@@ -7,8 +7,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -45,5 +44,21 @@ def load_json(value: str | bytes) -> Any:
     return orjson.loads(value)
 
 
-JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+class JSONDocument(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL.
+
+    A decorator rather than ``JSON().with_variant(JSONB(), ...)``: naming JSONB at import
+    loads SQLAlchemy's whole PostgreSQL dialect into every SQLite server."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
 SerialKey = BigInteger().with_variant(Integer(), "sqlite")
