@@ -405,7 +405,7 @@ def openlinq_supports_workers() -> bool:
 
 def fresh_database(url: str, name: str) -> str:
     """A new, empty database on the server of ``url`` (so runs never share one)."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     async def create() -> None:
         connection = await asyncpg.connect(url)
