@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
-import math
 import os
 import secrets
 import shutil
@@ -59,7 +59,6 @@ from rich.table import Table
 
 from benchlib import (
     API,
-    BENCH,
     BODY_BYTES,
     OPENLINQ,
     PAIR_LIMIT,
@@ -68,10 +67,13 @@ from benchlib import (
     UVICORN_FLAGS,
     RawHttp,
     Server,
+    WrkRun,
     create_chats,
     machine,
     openlinq_cli,
     percentile,
+    read_ids,
+    run_wrk,
     sandbox_account,
     serving,
     slug,
@@ -80,7 +82,6 @@ from benchlib import (
 
 ROWS = ("send", "get", "page")
 PAGE = 20
-WRK_SCRIPT = BENCH / "wrk" / "roundrobin.lua"
 # GET rows spread over at most this many message ids.
 GET_IDS = 2_000
 # A message as openlinq answers it, for the bare app's constant answers.
@@ -218,59 +219,6 @@ class Load:
         return [f"{API}/chats/{chat}/messages?limit={PAGE}" for chat in self.chats]
 
 
-def wrk(
-    server: Server,
-    load: Load,
-    row: str,
-    seconds: float,
-    args: argparse.Namespace,
-    workdir: Path,
-    ids_prefix: Path | None,
-) -> tuple[dict[str, Any], float]:
-    """One wrk run: its JSON summary and its CPU seconds."""
-    paths_file = workdir / f"paths-{row}.txt"
-    paths_file.write_text("\n".join(load.paths(row)) + "\n")
-    body_file = workdir / "body.json"
-    body_file.write_bytes(BODY_BYTES)
-    command = [
-        args.wrk,
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{max(1, math.ceil(seconds))}s",
-        "--timeout",
-        "10s",
-        "--latency",
-        "-s",
-        str(WRK_SCRIPT),
-        *(x for name, value in load.headers.items() for x in ("-H", f"{name}: {value}")),
-        server.url,
-        "--",
-        str(paths_file),
-        "POST" if row == "send" else "GET",
-        str(body_file) if row == "send" else "",
-        str(ids_prefix) if ids_prefix else "",
-    ]
-    out = workdir / "wrk.out"
-    with out.open("wb") as stdout:
-        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    text = out.read_text()
-    for line in text.splitlines():
-        if line.startswith("WRK_JSON "):
-            summary: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
-            return summary, usage.ru_utime + usage.ru_stime
-    raise SystemExit(f"wrk gave no summary (exit {process.returncode}):\n{text[-3000:]}")
-
-
-def read_ids(prefix: Path) -> list[str]:
-    found: list[str] = []
-    for path in sorted(prefix.parent.glob(prefix.name + "*.txt")):
-        found.extend(line for line in path.read_text().splitlines() if line)
-        path.unlink()
-    return found
-
-
 async def open_loop(
     server: Server, load: Load, row: str, rate: float, seconds: float, ids: list[str] | None
 ) -> dict[str, Any]:
@@ -349,16 +297,27 @@ async def measure_row(
     workdir: Path,
 ) -> RowResult:
     ids_prefix = workdir / f"ids-{slug(target.name)}-" if row == "send" else None
+
+    def wrk(seconds: float) -> WrkRun:
+        return run_wrk(
+            args.wrk,
+            server.url,
+            load.paths(row),
+            seconds=seconds,
+            connections=args.connections,
+            threads=args.threads,
+            headers=load.headers,
+            body=BODY_BYTES if row == "send" else None,
+            ids_prefix=ids_prefix,
+            workdir=workdir,
+        )
+
     if args.warmup > 0:
-        wrk(server, load, row, args.warmup, args, workdir, ids_prefix)
+        wrk(args.warmup)
     cpu, worker_cpu = server.cpu_seconds(), server.extra_cpu_seconds()
-    summary, wrk_cpu = wrk(server, load, row, args.duration, args, workdir, ids_prefix)
+    run = wrk(args.duration)
     cpu = server.cpu_seconds() - cpu
     worker_cpu = server.extra_cpu_seconds() - worker_cpu
-    seconds = summary["duration_us"] / 1e6
-    e = summary["errors"]
-    ok = summary["requests"] - e["status"]
-    lat = summary["latency_us"]
     result = RowResult(
         target=target.name,
         kind=target.kind,
@@ -366,18 +325,18 @@ async def measure_row(
         database=target.database,
         worker=target.worker,
         row=row,
-        requests=ok,
-        errors=sum(e.values()),
-        seconds=round(seconds, 2),
-        per_second=round(ok / seconds, 1),
-        p50_ms=round(lat["p50"] / 1000, 2),
-        p90_ms=round(lat["p90"] / 1000, 2),
-        p99_ms=round(lat["p99"] / 1000, 2),
-        max_ms=round(lat["max"] / 1000, 2),
-        server_cpu_pct=round(100 * cpu / seconds, 1),
-        worker_cpu_pct=round(100 * worker_cpu / seconds, 1),
-        wrk_cpu_pct=round(100 * wrk_cpu / seconds, 1),
-        error_kinds={k: v for k, v in e.items() if v},
+        requests=run.ok,
+        errors=sum(run.errors.values()),
+        seconds=run.seconds,
+        per_second=run.per_second,
+        p50_ms=run.p50_ms,
+        p90_ms=run.p90_ms,
+        p99_ms=run.p99_ms,
+        max_ms=run.max_ms,
+        server_cpu_pct=round(100 * cpu / run.seconds, 1),
+        worker_cpu_pct=round(100 * worker_cpu / run.seconds, 1),
+        wrk_cpu_pct=round(100 * run.cpu_seconds / run.seconds, 1),
+        error_kinds=run.errors,
     )
     if ids_prefix is not None:
         load.accepted.extend(read_ids(ids_prefix))
@@ -415,7 +374,9 @@ def fresh_database(url: str, name: str) -> str:
         finally:
             await connection.close()
 
-    asyncio.run(create())
+    # start() runs inside the bench's event loop: run this one in its own thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result()
     parts = urllib.parse.urlsplit(url)
     return urllib.parse.urlunsplit(parts._replace(path="/" + name))
 

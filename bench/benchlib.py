@@ -324,3 +324,96 @@ def machine(database_url: str | None) -> dict[str, Any]:
         "git_commit": commit + ("+dirty src" if dirty else ""),
         "load_average_at_start": os.getloadavg()[0],
     }
+
+
+WRK_SCRIPT = BENCH / "wrk" / "roundrobin.lua"
+
+
+@dataclass
+class WrkRun:
+    """One wrk run's figures (from bench/wrk/roundrobin.lua's summary) and wrk's CPU."""
+
+    ok: int  # 2xx answers (wrk counts status >= 400 as errors)
+    errors: dict[str, int]
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return round(self.ok / self.seconds, 1) if self.seconds else 0.0
+
+
+def run_wrk(
+    wrk: str,
+    url: str,
+    paths: list[str],
+    *,
+    seconds: float,
+    connections: int,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    ids_prefix: Path | None = None,
+    workdir: Path,
+) -> WrkRun:
+    """wrk round-robin over ``paths`` (POST ``body`` when given, else GET); with
+    ``ids_prefix`` the message id of every 2xx answer goes to ``<ids_prefix><thread>.txt``."""
+    paths_file = workdir / "wrk-paths.txt"
+    paths_file.write_text("\n".join(paths) + "\n")
+    body_file = workdir / "wrk-body.json"
+    if body is not None:
+        body_file.write_bytes(body)
+    command = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, math.ceil(seconds))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(WRK_SCRIPT),
+        *(x for name, value in (headers or {}).items() for x in ("-H", f"{name}: {value}")),
+        url,
+        "--",
+        str(paths_file),
+        "GET" if body is None else "POST",
+        "" if body is None else str(body_file),
+        str(ids_prefix) if ids_prefix else "",
+    ]
+    out = workdir / "wrk.out"
+    with out.open("wb") as stdout:
+        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.STDOUT)
+        # wait4 gives the child's own CPU time (the load generator's cost).
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    text = out.read_text()
+    for line in text.splitlines():
+        if line.startswith("WRK_JSON "):
+            summary = json.loads(line.removeprefix("WRK_JSON "))
+            errors = {k: v for k, v in summary["errors"].items() if v}
+            lat = summary["latency_us"]
+            return WrkRun(
+                ok=summary["requests"] - summary["errors"]["status"],
+                errors=errors,
+                seconds=round(summary["duration_us"] / 1e6, 2),
+                p50_ms=round(lat["p50"] / 1000, 2),
+                p90_ms=round(lat["p90"] / 1000, 2),
+                p99_ms=round(lat["p99"] / 1000, 2),
+                max_ms=round(lat["max"] / 1000, 2),
+                cpu_seconds=usage.ru_utime + usage.ru_stime,
+            )
+    raise SystemExit(f"wrk gave no summary (exit {process.returncode}):\n{text[-3000:]}")
+
+
+def read_ids(prefix: Path) -> list[str]:
+    """The ids wrk recorded under ``prefix`` (the files are removed)."""
+    found: list[str] = []
+    for path in sorted(prefix.parent.glob(prefix.name + "*.txt")):
+        found.extend(line for line in path.read_text().splitlines() if line)
+        path.unlink()
+    return found
