@@ -46,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -56,6 +55,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchlib import (
     API,
@@ -63,7 +64,6 @@ from benchlib import (
     OPENLINQ,
     PAIR_LIMIT,
     RESULTS,
-    ROOT,
     UVICORN_FLAGS,
     RawHttp,
     Server,
@@ -76,9 +76,11 @@ from benchlib import (
     run_wrk,
     sandbox_account,
     serving,
+    shown_path,
     slug,
     verify,
 )
+from openlinq.store.engine import normalise_url
 
 ROWS = ("send", "get", "page")
 PAGE = 20
@@ -362,23 +364,31 @@ def openlinq_supports_workers() -> bool:
     return "--workers" in done.stdout
 
 
-def fresh_database(url: str, name: str) -> str:
-    """A new, empty database on the server of ``url`` (so runs never share one)."""
-    import asyncpg  # type: ignore[import-untyped]
+def postgres_admin(url: str, *statements: str) -> None:
+    """Run statements on the server of ``url`` (outside a transaction, as CREATE DATABASE
+    needs), from a thread: the callers run inside the bench's event loop."""
 
-    async def create() -> None:
-        connection = await asyncpg.connect(url)
+    async def run() -> None:
+        engine = create_async_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
         try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            async with engine.connect() as conn:
+                for statement in statements:
+                    await conn.execute(text(statement))
         finally:
-            await connection.close()
+            await engine.dispose()
 
-    # start() runs inside the bench's event loop: run this one in its own thread.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, create()).result()
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+        pool.submit(asyncio.run, run()).result()
+
+
+@contextlib.contextmanager
+def fresh_database(url: str, name: str) -> Iterator[str]:
+    """A new, empty database on the server of ``url`` for the block (runs never share one)."""
+    postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager
@@ -405,14 +415,15 @@ def start(target: Target, args: argparse.Namespace, workdir: Path) -> Iterator[t
         "OPENLINQ_RUN_WORKER": str(target.worker == "in-process").lower(),
         "OPENLINQ_LOG_LEVEL": "warning",
     }
+    stack = contextlib.ExitStack()
     if target.database == "postgresql":
-        name = f"openlinq_bench_{slug(target.name).strip('-').replace('-', '_')}"
-        env["OPENLINQ_DATABASE_URL"] = fresh_database(args.database_url, name.lower())
+        name = f"openlinq_bench_{slug(target.name).strip('-').replace('-', '_')}".lower()
+        env["OPENLINQ_DATABASE_URL"] = stack.enter_context(fresh_database(args.database_url, name))
     command = [*OPENLINQ, "serve", "--host", "127.0.0.1"]
     if target.processes > 1:
         command += ["--workers", str(target.processes)]
     headers = {"Authorization": f"Bearer {key}"}
-    with serving(target.name, command, env, here) as server:
+    with stack, serving(target.name, command, env, here) as server:
         for n in range(target.dedicated_workers):
             with (here / f"worker-{n}.log").open("wb") as out:
                 server.extra.append(
@@ -556,8 +567,8 @@ async def run(args: argparse.Namespace) -> int:
         base = bare.get((r.processes, r.row))
         if r.kind == "openlinq" and base:
             r.ratio_to_bare = round(r.per_second / base, 3)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"api-{args.stamp}{'-scale' if args.scale else ''}.json"
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"api-{args.stamp}{'-scale' if args.scale else ''}.json"
     settings = ("duration", "warmup", "threads", "connections", "chats", "open_loop", "drain")
     report: dict[str, Any] = {
         "bench": "api",
@@ -565,7 +576,7 @@ async def run(args: argparse.Namespace) -> int:
         "settings": {k: getattr(args, k) for k in settings} | {"scale": args.scale},
         "results": [asdict(r) for r in results],
         "skipped": skipped,
-        "file": str(path.relative_to(ROOT)),
+        "file": shown_path(path),
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
     show(console, report, results)
@@ -609,6 +620,7 @@ def main() -> None:
         "--drain", type=float, default=60.0, help="seconds to wait for deliveries after sends"
     )
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
     args.rows = [row.strip() for row in args.rows.split(",") if row.strip()]
     if not set(args.rows) <= set(ROWS) or not args.rows:

@@ -186,6 +186,11 @@ def serving(
         stop_process(process)
 
 
+def shown_path(path: Path) -> str:
+    """A result file's path as the reports show it: relative to the project when inside."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def percentile(ordered: list[float], p: float) -> float:
     """Nearest-rank percentile in milliseconds of sorted seconds (0 for no samples)."""
     if not ordered:

@@ -40,11 +40,11 @@ from benchlib import (
     API,
     OPENLINQ,
     RESULTS,
-    ROOT,
     create_chats,
     machine,
     run_wrk,
     serving,
+    shown_path,
 )
 from openlinq.config import Settings
 from openlinq.store.tables import messages
@@ -307,6 +307,7 @@ def main() -> None:
     parser.add_argument("--low", type=int, default=1, help="wrk connections, low load")
     parser.add_argument("--database-url", help="an empty PostgreSQL database instead of SQLite")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
     args.sizes = sorted(int(size) for size in args.sizes.split(","))
     if args.chats < 2 or not 0 < args.page_share < 1 or args.sizes[0] < 1:
@@ -317,8 +318,8 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     host = machine(args.database_url)
     report: dict[str, Any] = asyncio.run(run(args, console))
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"growth-{stamp}.json"
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"growth-{stamp}.json"
     settings = ("chats", "page_share", "duration", "warmup", "connections", "low", "sizes")
     report = {
         "bench": "growth",
@@ -327,7 +328,7 @@ def main() -> None:
         "settings": {k: getattr(args, k) for k in settings},
         **report,
         "ratios": ratios(report["steps"]),
-        "file": str(path.relative_to(ROOT)),
+        "file": shown_path(path),
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
     show(console, report)
