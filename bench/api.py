@@ -79,6 +79,7 @@ from benchlib import (
     shown_path,
     slug,
     verify,
+    wait_for_output,
 )
 from openlinq.store.engine import normalise_url
 
@@ -414,6 +415,7 @@ def start(target: Target, args: argparse.Namespace, workdir: Path) -> Iterator[t
         "OPENLINQ_CLOCK": "real",
         "OPENLINQ_RUN_WORKER": str(target.worker == "in-process").lower(),
         "OPENLINQ_LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",  # the banner and worker lines reach the logs at once
     }
     stack = contextlib.ExitStack()
     if target.database == "postgresql":
@@ -423,14 +425,17 @@ def start(target: Target, args: argparse.Namespace, workdir: Path) -> Iterator[t
     if target.processes > 1:
         command += ["--workers", str(target.processes)]
     headers = {"Authorization": f"Bearer {key}"}
-    with stack, serving(target.name, command, env, here) as server:
+    # `serve --workers N` prints "processes: N API" once every process answers.
+    ready = "processes:" if target.processes > 1 else None
+    with stack, serving(target.name, command, env, here, ready=ready) as server:
         for n in range(target.dedicated_workers):
-            with (here / f"worker-{n}.log").open("wb") as out:
-                server.extra.append(
-                    subprocess.Popen(
-                        [*OPENLINQ, "worker"], env=env, cwd=here, stdout=out, stderr=out
-                    )
+            log = here / f"worker-{n}.log"
+            with log.open("wb") as out:
+                worker = subprocess.Popen(
+                    [*OPENLINQ, "worker"], env=env, cwd=here, stdout=out, stderr=out
                 )
+            server.extra.append(worker)
+            wait_for_output(worker, log, "running", f"worker {n}")
         openlinq_cli(
             env, "accounts", "policy", sandbox_account(env), "--pair-limit", str(PAIR_LIMIT)
         )
@@ -454,9 +459,8 @@ async def bench_target(
     return results
 
 
-def targets(args: argparse.Namespace, workers_flag: bool) -> tuple[list[Target], list[str]]:
+def targets(args: argparse.Namespace, workers_flag: bool) -> tuple[list[Target], dict[str, str]]:
     """The targets of this run, and the ones skipped (with why)."""
-    skipped: list[str] = []
     if args.scale:
         found: list[Target] = []
         for n in (1, 2, 4):
@@ -492,10 +496,15 @@ def targets(args: argparse.Namespace, workers_flag: bool) -> tuple[list[Target],
             found.append(
                 Target(label, "openlinq", n, database, worker, dedicated_workers=args.workers)
             )
-    if any(t.processes > 1 and t.kind == "openlinq" for t in found) and not workers_flag:
-        skipped = [t.name for t in found if t.processes > 1 and t.kind == "openlinq"]
-        found = [t for t in found if not (t.processes > 1 and t.kind == "openlinq")]
-    return found, skipped
+    skipped: dict[str, str] = {}
+    for t in found:
+        if t.kind != "openlinq" or t.processes == 1:
+            continue
+        if not workers_flag:
+            skipped[t.name] = "`openlinq serve` has no --workers option yet"
+        elif t.database == "sqlite":
+            skipped[t.name] = "several API processes need PostgreSQL (--database-url)"
+    return [t for t in found if t.name not in skipped], skipped
 
 
 def show(console: Console, report: dict[str, Any], results: list[RowResult]) -> None:
@@ -547,8 +556,8 @@ def show(console: Console, report: dict[str, Any], results: list[RowResult]) -> 
             f"{r.target} durability: {d['accepted']} accepted, {d['found']} found via the API, "
             f"{missing}; {drained}"
         )
-    for name in report["skipped"]:
-        console.print(f"[yellow]skipped {name}[/]: `openlinq serve` has no --workers option yet")
+    for name, why in report["skipped"].items():
+        console.print(f"[yellow]skipped {name}[/]: {why}")
     console.print(
         "aims: send >= 25 %, get and page >= 50 % of bare; p99 <= 10 ms at half the peak. "
         f"JSON: {report['file']}"

@@ -158,9 +158,15 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def serving(
-    name: str, command: list[str], env: dict[str, str], cwd: Path, port: int | None = None
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    port: int | None = None,
+    ready: str | None = None,
 ) -> Iterator[Server]:
-    """Run a server process until the block ends; yield once it answers HTTP."""
+    """Run a server process until the block ends; yield once it answers HTTP (and, with
+    ``ready``, once its output says so: several processes answer one by one)."""
     port = port or free_port()
     log = cwd / f"{slug(name)}.log"
     command = [*command, "--port", str(port)]
@@ -179,6 +185,8 @@ def serving(
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        if ready is not None:
+            wait_for_output(process, log, ready, name)
         yield server
     finally:
         for extra in server.extra:
@@ -189,6 +197,19 @@ def serving(
 def shown_path(path: Path) -> str:
     """A result file's path as the reports show it: relative to the project when inside."""
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def wait_for_output(
+    process: subprocess.Popen[bytes], log: Path, text: str, name: str, seconds: float = 60
+) -> None:
+    """Wait until ``text`` appears in the process's log."""
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text(errors="replace"):
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited at start:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name} did not print {text!r} within {seconds:.0f} s")
+        time.sleep(0.1)
 
 
 def percentile(ordered: list[float], p: float) -> float:
