@@ -9,8 +9,9 @@ on that database and measures through the API, with wrk:
   page  GET /api/partner/v3/chats/{id}/messages?limit=20 on the big chat (its newest page)
 
 each at --connections (32) and at --low (1) connections: req/s, p50, p99. The aim: p50
-and p99 at 1 M within 1.3x of 10 k. The query plans (SQLite's EXPLAIN QUERY PLAN of
-the two reads) go in the JSON too, bench/results/growth-<time>.json, with the machine.
+and p99 at 1 M within 1.3x of 10 k. SQLite's EXPLAIN QUERY PLAN of the two reads and
+their time run straight on the file go in the JSON too, bench/results/growth-<time>.json,
+with the machine.
 
 Run: .venv/bin/python bench/growth.py [--sizes 10000,100000,1000000] [--duration 5]
 """
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import os
 import random
 import secrets
@@ -123,19 +126,32 @@ class Filler:
         return time.perf_counter() - started
 
 
-def plans(data_dir: Path) -> dict[str, list[str]]:
-    """SQLite's plan for each read (empty on PostgreSQL)."""
+def sqlite_reads(filler: Filler, data_dir: Path) -> dict[str, Any]:
+    """SQLite's plan for each read, and its time run straight on the file (no HTTP, no
+    server: what the database itself adds as it grows). Empty on PostgreSQL."""
     db = data_dir / "openlinq.db"
-    if not db.exists():
+    if filler.settings.database_url or not db.exists():
         return {}
-    with sqlite3.connect(db) as conn:
-        return {
-            name: [
-                row[3]
-                for row in conn.execute("EXPLAIN QUERY PLAN " + sql, ("a", "b")[: sql.count("?")])
-            ]
-            for name, sql in PLANS.items()
+    found: dict[str, Any] = {}
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        params: dict[str, list[tuple[str, ...]]] = {
+            "get": [(filler.account_id, i) for i in filler.sample],
+            "page": [(filler.chats[0],)] * len(filler.sample),
         }
+        for name, sql in PLANS.items():
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params[name][0])]
+            micros: list[float] = []
+            for values in params[name]:
+                started = time.perf_counter()
+                conn.execute(sql, values).fetchall()
+                micros.append((time.perf_counter() - started) * 1e6)
+            micros.sort()
+            found[name] = {
+                "plan": plan,
+                "p50_us": round(micros[len(micros) // 2], 1),
+                "p99_us": round(micros[math.ceil(0.99 * len(micros)) - 1], 1),
+            }
+    return found
 
 
 def measure(
@@ -220,7 +236,7 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     "fill_seconds": round(seconds, 1),
                     "get": get,
                     "page": page,
-                    "plans": plans(work),
+                    "sqlite": sqlite_reads(filler, work),
                 }
             )
             console.print(
@@ -229,6 +245,11 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 f"page p50 {page['loaded']['p50_ms']} / p99 {page['loaded']['p99_ms']} ms "
                 f"(1 connection: {page['low']['p50_ms']} / {page['low']['p99_ms']} ms)"
             )
+            for name, read in steps[-1]["sqlite"].items():
+                console.print(
+                    f"  SQLite alone, {name}: p50 {read['p50_us']} / p99 {read['p99_us']} µs; "
+                    f"plan {read['plan']}"
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"steps": steps}
