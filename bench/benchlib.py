@@ -340,6 +340,9 @@ def machine(database_url: str | None) -> dict[str, Any]:
         text=True,
         check=False,
     ).stdout.strip()
+    import openlinq
+
+    package = Path(openlinq.__file__).resolve().parent
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -348,6 +351,8 @@ def machine(database_url: str | None) -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "postgresql_url": database_url.split("@")[-1] if database_url else None,
         "git_commit": commit + ("+dirty src" if dirty else ""),
+        # Where the measured openlinq came from (PYTHONPATH can point at another checkout).
+        "openlinq_package": shown_path(package),
         "load_average_at_start": os.getloadavg()[0],
     }
 
