@@ -459,7 +459,7 @@ async def bench_target(
     return results
 
 
-def targets(args: argparse.Namespace, workers_flag: bool) -> tuple[list[Target], dict[str, str]]:
+def targets(args: argparse.Namespace) -> tuple[list[Target], dict[str, str]]:
     """The targets of this run, and the ones skipped (with why)."""
     if args.scale:
         found: list[Target] = []
@@ -497,9 +497,9 @@ def targets(args: argparse.Namespace, workers_flag: bool) -> tuple[list[Target],
                 Target(label, "openlinq", n, database, worker, dedicated_workers=args.workers)
             )
     skipped: dict[str, str] = {}
-    for t in found:
-        if t.kind != "openlinq" or t.processes == 1:
-            continue
+    several = [t for t in found if t.kind == "openlinq" and t.processes > 1]
+    workers_flag = bool(several) and openlinq_supports_workers()
+    for t in several:
         if not workers_flag:
             skipped[t.name] = "`openlinq serve` has no --workers option yet"
         elif t.database == "sqlite":
@@ -566,7 +566,7 @@ def show(console: Console, report: dict[str, Any], results: list[RowResult]) -> 
 
 async def run(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 160)
-    chosen, skipped = targets(args, openlinq_supports_workers())
+    chosen, skipped = targets(args)
     results: list[RowResult] = []
     with tempfile.TemporaryDirectory(prefix="openlinq-bench-api-") as tmp:
         for target in chosen:

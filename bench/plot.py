@@ -53,10 +53,12 @@ def load(path: Path | None) -> dict[str, Any] | None:
 
 def machine_line(report: dict[str, Any]) -> str:
     m = report["machine"]
+    package = m.get("openlinq_package", "src/openlinq")
+    source = "" if package == "src/openlinq" else f", openlinq from `{package}`"
     return (
         f"{m['cpu']}, {m['cores']} cores, {m['os']}, Python {m['python']}, SQLite {m['sqlite']}, "
-        f"commit {m['git_commit'] or '?'}, load average {m['load_average_at_start']:.2f} at start "
-        f"(`{report['file']}`)"
+        f"commit {m['git_commit'] or '?'}{source}, load average "
+        f"{m['load_average_at_start']:.2f} at start (`{report['file']}`)"
     )
 
 
