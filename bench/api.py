@@ -63,6 +63,7 @@ from benchlib import (
     BODY_BYTES,
     OPENLINQ,
     PAIR_LIMIT,
+    REQUEST_TIMEOUT,
     RESULTS,
     UVICORN_FLAGS,
     RawHttp,
@@ -243,8 +244,11 @@ async def open_loop(
             connection = RawHttp(server.url, load.headers)
             opened += 1
         try:
-            status, body = await connection.request(method, paths[n % len(paths)])
+            status, body = await asyncio.wait_for(
+                connection.request(method, paths[n % len(paths)]), REQUEST_TIMEOUT
+            )
         except (OSError, EOFError, ValueError, asyncio.IncompleteReadError) as error:
+            # TimeoutError is an OSError: a request that never ends counts as failed.
             errors.append(type(error).__name__)
             return
         if 200 <= status < 300:
