@@ -205,6 +205,19 @@ def growth_table(report: dict[str, Any]) -> str:
         lines.append(f"| {step['messages']:,} | " + " | ".join(cells) + " |")
     ratios = ", ".join(f"{k} {v}x" for k, v in report["ratios"].items())
     lines += ["", f"Largest over smallest: {ratios} (aim: at most 1.3x)."]
+    direct = [
+        f"{step['messages']:,}: GET message {step['sqlite']['get']['p50_us']:.0f} µs, "
+        f"page {step['sqlite']['page']['p50_us']:.0f} µs"
+        for step in report["steps"]
+        if step.get("sqlite")
+    ]
+    if direct:
+        lines += ["", "The same reads straight on the SQLite file, p50: " + "; ".join(direct) + "."]
+        plans = {name: read["plan"] for name, read in report["steps"][-1]["sqlite"].items()}
+        lines += [
+            "",
+            "Query plans: " + "; ".join(f"{k}: `{' / '.join(v)}`" for k, v in plans.items()),
+        ]
     return "\n".join(lines)
 
 
