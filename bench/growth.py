@@ -44,13 +44,13 @@ from benchlib import (
     API,
     OPENLINQ,
     RESULTS,
-    create_chats,
     machine,
     run_wrk,
     serving,
     shown_path,
 )
 from openlinq.config import Settings
+from openlinq.domain.parts import build_content
 from openlinq.store.tables import messages
 from openlinq.wiring import build_services, start, stop
 
@@ -212,10 +212,8 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     settings = Settings(data_dir=work, database_url=args.database_url, dev_api_key=key)
     steps: list[dict[str, Any]] = []
     try:
-        # The chats are made through the API (as a user would), the messages straight in.
-        with serving("openlinq", command, env, work) as server:
-            chats, _ = create_chats(server, headers, args.chats)
-        filler = Filler(settings, chats, await account_id(settings), args.page_share)
+        account_id, chats = await sandbox_chats(settings, args.chats)
+        filler = Filler(settings, chats, account_id, args.page_share)
         for size in args.sizes:
             seconds = await filler.fill_to(size)
             console.print(f"{filler.count:,} messages stored (+{seconds:.0f} s)")
@@ -260,13 +258,27 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     return {"steps": steps}
 
 
-async def account_id(settings: Settings) -> str:
+async def sandbox_chats(settings: Settings, count: int) -> tuple[str, list[str]]:
+    """The sandbox account's id and ``count`` new one-to-one chats in it, made through the
+    domain as the API makes them (to plain iPhone numbers, +1628...)."""
     services = build_services(settings)
     sandbox = await start(services)
-    await stop(services)
-    if sandbox is None:
-        raise SystemExit("no sandbox account")
-    return str(sandbox.account.id)
+    try:
+        if sandbox is None:
+            raise SystemExit("no sandbox account")
+        line = sandbox.lines[0].phone_number
+        first = build_content({"parts": [{"type": "text", "value": "growth"}]})
+        chats = [
+            (
+                await services.messaging.create_chat(
+                    sandbox.account, line, [f"+1628{n:07d}"], first, f"growth-{n}"
+                )
+            ).chat.id
+            for n in range(count)
+        ]
+    finally:
+        await stop(services)
+    return str(sandbox.account.id), [str(chat) for chat in chats]
 
 
 def ratios(steps: list[dict[str, Any]]) -> dict[str, float]:
