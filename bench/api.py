@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import os
@@ -55,8 +54,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchlib import (
     API,
@@ -70,6 +67,7 @@ from benchlib import (
     Server,
     WrkRun,
     create_chats,
+    fresh_database,
     machine,
     openlinq_cli,
     percentile,
@@ -82,7 +80,6 @@ from benchlib import (
     verify,
     wait_for_output,
 )
-from openlinq.store.engine import normalise_url
 
 ROWS = ("send", "get", "page")
 PAGE = 20
@@ -367,33 +364,6 @@ def openlinq_supports_workers() -> bool:
         check=False,
     )
     return "--workers" in done.stdout
-
-
-def postgres_admin(url: str, *statements: str) -> None:
-    """Run statements on the server of ``url`` (outside a transaction, as CREATE DATABASE
-    needs), from a thread: the callers run inside the bench's event loop."""
-
-    async def run() -> None:
-        engine = create_async_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                for statement in statements:
-                    await conn.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
-
-
-@contextlib.contextmanager
-def fresh_database(url: str, name: str) -> Iterator[str]:
-    """A new, empty database on the server of ``url`` for the block (runs never share one)."""
-    postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ plain name (bench/ is the script's directory, first on sys.path).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import math
@@ -26,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from openlinq.store.engine import normalise_url
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -448,3 +453,30 @@ def read_ids(prefix: Path) -> list[str]:
         found.extend(line for line in path.read_text().splitlines() if line)
         path.unlink()
     return found
+
+
+def postgres_admin(url: str, *statements: str) -> None:
+    """Run statements on the server of ``url`` (outside a transaction, as CREATE DATABASE
+    needs), from a thread: the callers run inside the bench's event loop."""
+
+    async def run() -> None:
+        engine = create_async_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                for statement in statements:
+                    await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+@contextlib.contextmanager
+def fresh_database(url: str, name: str) -> Iterator[str]:
+    """A new, empty database on the server of ``url`` for the block (runs never share one)."""
+    postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        postgres_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

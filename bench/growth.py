@@ -44,6 +44,7 @@ from benchlib import (
     API,
     OPENLINQ,
     RESULTS,
+    fresh_database,
     machine,
     run_wrk,
     serving,
@@ -205,13 +206,18 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "OPENLINQ_CLOCK": "real",
         "OPENLINQ_LOG_LEVEL": "warning",
     }
-    if args.database_url:
-        env["OPENLINQ_DATABASE_URL"] = args.database_url
     headers = {"Authorization": f"Bearer {key}"}
     command = [*OPENLINQ, "serve", "--host", "127.0.0.1"]
-    settings = Settings(data_dir=work, database_url=args.database_url, dev_api_key=key)
     steps: list[dict[str, Any]] = []
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        database_url = None
+        if args.database_url:
+            database_url = stack.enter_context(
+                fresh_database(args.database_url, "openlinq_bench_growth")
+            )
+            env["OPENLINQ_DATABASE_URL"] = database_url
+        settings = Settings(data_dir=work, database_url=database_url, dev_api_key=key)
         account_id, chats = await sandbox_chats(settings, args.chats)
         filler = Filler(settings, chats, account_id, args.page_share)
         for size in args.sizes:
@@ -253,8 +259,6 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                     f"  SQLite alone, {name}: p50 {read['p50_us']} / p99 {read['p99_us']} µs; "
                     f"plan {read['plan']}"
                 )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return {"steps": steps}
 
 
@@ -343,7 +347,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured wrk seconds first")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections, loaded")
     parser.add_argument("--low", type=int, default=1, help="wrk connections, low load")
-    parser.add_argument("--database-url", help="an empty PostgreSQL database instead of SQLite")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL instead of SQLite: a fresh database is made on this server (and dropped)",
+    )
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()

@@ -41,7 +41,7 @@ def api_report(tmp_path_factory: pytest.TempPathFactory, backend: str, database_
     _bench(
         "api.py",
         *("--duration", "1", "--warmup", "0", "--open-loop", "0.5", "--chats", "2"),
-        *("--connections", "4", "--drain", "5", "--results", str(folder)),
+        *("--connections", "4", "--drain", "0", "--results", str(folder)),
         *extra,
     )
     (path,) = folder.glob("api-*.json")
@@ -49,13 +49,16 @@ def api_report(tmp_path_factory: pytest.TempPathFactory, backend: str, database_
 
 
 @pytest.fixture(scope="module")
-def growth_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bench/growth.py on a tiny scale (SQLite: it fills its own data dir)."""
+def growth_report(
+    tmp_path_factory: pytest.TempPathFactory, backend: str, database_url: str
+) -> Path:
+    """bench/growth.py on a tiny scale."""
     folder = tmp_path_factory.mktemp("growth")
     _bench(
         "growth.py",
         *("--sizes", "300", "--chats", "3", "--duration", "1", "--warmup", "0"),
         *("--connections", "2", "--results", str(folder)),
+        *(["--database-url", database_url] if backend == "postgres" else []),
     )
     (path,) = folder.glob("growth-*.json")
     return path
@@ -86,8 +89,9 @@ def test_api_bench_writes_every_row_for_bare_and_openlinq(api_report: Path, back
     assert durability["missing"] == 0
 
 
-def test_growth_bench_measures_each_size(growth_report: Path) -> None:
+def test_growth_bench_measures_each_size(growth_report: Path, backend: str) -> None:
     report = json.loads(growth_report.read_text())
+    assert report["database"] == ("postgresql" if backend == "postgres" else "sqlite")
     assert report["machine"].keys() >= MACHINE_KEYS
     assert [step["messages"] for step in report["steps"]] == [300]
     for step in report["steps"]:
@@ -98,6 +102,7 @@ def test_growth_bench_measures_each_size(growth_report: Path) -> None:
             assert step[row]["loaded"]["errors"] == step[row]["low"]["errors"] == 0
             assert step[row]["loaded"]["per_second"] > 0
         # SQLite's plan for each read is recorded (both use an index), with its time.
+        assert set(step["sqlite"]) == (set() if backend == "postgres" else {"get", "page"})
         for read in step["sqlite"].values():
             assert "INDEX" in " ".join(read["plan"])
             assert 0 < read["p50_us"] <= read["p99_us"]
