@@ -62,7 +62,6 @@ from benchlib import (
     PAIR_LIMIT,
     REQUEST_TIMEOUT,
     RESULTS,
-    UVICORN_FLAGS,
     RawHttp,
     Server,
     WrkRun,
@@ -128,8 +127,13 @@ MESSAGE: dict[str, Any] = {
 }
 
 BARE_APP = f"""
+import contextlib
+import socket
+import subprocess
+import sys
 import uuid
 
+import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -149,7 +153,13 @@ class Body(BaseModel):
     message: Message
 
 
-app = FastAPI()
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    print("bare process ready", flush=True)
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.post("{API}/chats/{{chat_id}}/messages", status_code=202)
@@ -165,6 +175,28 @@ async def get_message(message_id: str) -> dict[str, object]:
 @app.get("{API}/chats/{{chat_id}}/messages")
 async def page(chat_id: str, limit: int = 20) -> dict[str, object]:
     return {{"messages": [{{**MESSAGE, "chat_id": chat_id}}] * limit, "next_cursor": "x"}}
+
+
+if __name__ == "__main__":
+    # As `openlinq serve --workers N` does: each process has its own SO_REUSEPORT socket
+    # (made as TCP, so asyncio turns Nagle off), and the kernel spreads connections.
+    port = int(sys.argv[sys.argv.index("--port") + 1])
+    processes = int(sys.argv[sys.argv.index("--processes") + 1])
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--port", str(port), "--processes", "1"])
+        for _ in range(processes - 1)
+    ]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for child in children:
+            child.terminate()
+            child.wait()
 """
 
 
@@ -373,11 +405,10 @@ def start(target: Target, args: argparse.Namespace, workdir: Path) -> Iterator[t
     here.mkdir()
     if target.kind == "bare":
         (here / "bare_app.py").write_text(BARE_APP)
-        command = [sys.executable, "-m", "uvicorn", "bare_app:app", *UVICORN_FLAGS]
-        if target.processes > 1:
-            command += ["--workers", str(target.processes)]
+        command = [sys.executable, "bare_app.py", "--processes", str(target.processes)]
         headers = {"Authorization": "Bearer olq_bench_bare"}
-        with serving(target.name, command, dict(os.environ), here) as server:
+        ready = ("bare process ready", target.processes)
+        with serving(target.name, command, dict(os.environ), here, ready=ready) as server:
             chats = [str(uuid.uuid4()) for _ in range(args.chats)]
             yield server, Load(headers, chats, [str(uuid.uuid4()) for _ in range(GET_IDS)])
         return
@@ -400,8 +431,8 @@ def start(target: Target, args: argparse.Namespace, workdir: Path) -> Iterator[t
         command += ["--workers", str(target.processes)]
     headers = {"Authorization": f"Bearer {key}"}
     # `serve --workers N` prints "processes: N API" once every process answers.
-    ready = "processes:" if target.processes > 1 else None
-    with stack, serving(target.name, command, env, here, ready=ready) as server:
+    several: tuple[str, int] | None = ("processes:", 1) if target.processes > 1 else None
+    with stack, serving(target.name, command, env, here, ready=several) as server:
         for n in range(target.dedicated_workers):
             log = here / f"worker-{n}.log"
             with log.open("wb") as out:
@@ -409,7 +440,7 @@ def start(target: Target, args: argparse.Namespace, workdir: Path) -> Iterator[t
                     [*OPENLINQ, "worker"], env=env, cwd=here, stdout=out, stderr=out
                 )
             server.extra.append(worker)
-            wait_for_output(worker, log, "running", f"worker {n}")
+            wait_for_output(worker, log, "running", 1, f"worker {n}")
         openlinq_cli(
             env, "accounts", "policy", sandbox_account(env), "--pair-limit", str(PAIR_LIMIT)
         )

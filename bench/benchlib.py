@@ -168,10 +168,11 @@ def serving(
     env: dict[str, str],
     cwd: Path,
     port: int | None = None,
-    ready: str | None = None,
+    ready: tuple[str, int] | None = None,
 ) -> Iterator[Server]:
     """Run a server process until the block ends; yield once it answers HTTP (and, with
-    ``ready``, once its output says so: several processes answer one by one)."""
+    ``ready`` = (text, count), once its output has said so that many times: several
+    processes start one by one)."""
     port = port or free_port()
     log = cwd / f"{slug(name)}.log"
     command = [*command, "--port", str(port)]
@@ -191,7 +192,7 @@ def serving(
             except httpx.TransportError:
                 time.sleep(0.1)
         if ready is not None:
-            wait_for_output(process, log, ready, name)
+            wait_for_output(process, log, *ready, name)
         yield server
     finally:
         for extra in server.extra:
@@ -205,11 +206,16 @@ def shown_path(path: Path) -> str:
 
 
 def wait_for_output(
-    process: subprocess.Popen[bytes], log: Path, text: str, name: str, seconds: float = 60
+    process: subprocess.Popen[bytes],
+    log: Path,
+    text: str,
+    count: int,
+    name: str,
+    seconds: float = 60,
 ) -> None:
-    """Wait until ``text`` appears in the process's log."""
+    """Wait until ``text`` appears ``count`` times in the process's log."""
     deadline = time.monotonic() + seconds
-    while text not in log.read_text(errors="replace"):
+    while log.read_text(errors="replace").count(text) < count:
         if process.poll() is not None:
             raise SystemExit(f"{name} exited at start:\n{log.read_text()[-3000:]}")
         if time.monotonic() > deadline:
