@@ -211,9 +211,10 @@ def wait_for_output(
     text: str,
     count: int,
     name: str,
-    seconds: float = 60,
+    seconds: float = 300,
 ) -> None:
-    """Wait until ``text`` appears ``count`` times in the process's log."""
+    """Wait until ``text`` appears ``count`` times in the process's log (processes start
+    slowly on a loaded machine: 20 s and more)."""
     deadline = time.monotonic() + seconds
     while log.read_text(errors="replace").count(text) < count:
         if process.poll() is not None:
