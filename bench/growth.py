@@ -3,7 +3,7 @@
 Fills one database in steps (default 10 k, 100 k, 1 M messages) straight through the
 store's tables (executemany, the columns the API writes), spread over --chats chats
 with one chat holding --page-share of them. After each step it starts ``openlinq serve``
-on that database and measures through the API, with wrk:
+on that database (worker off: only the reads run) and measures through the API, with wrk:
 
   get   GET /api/partner/v3/messages/{id}, ids sampled from every message stored so far
   page  GET /api/partner/v3/chats/{id}/messages?limit=20 on the big chat (its newest page)
@@ -204,6 +204,8 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "OPENLINQ_DATA_DIR": str(work),
         "OPENLINQ_DEV_API_KEY": key,
         "OPENLINQ_CLOCK": "real",
+        # Only the reads run: no deliveries of the chats' first messages, no sweeps.
+        "OPENLINQ_RUN_WORKER": "false",
         "OPENLINQ_LOG_LEVEL": "warning",
     }
     headers = {"Authorization": f"Bearer {key}"}
