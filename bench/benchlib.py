@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -153,12 +154,34 @@ def free_port() -> int:
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop the process and every process it started (a supervisor may exit on SIGTERM
+    before its children do, uvicorn re-raises the signal after its own shutdown)."""
+    children = descendants(process.pid)[1:]
     process.terminate()
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in children):
+        time.sleep(0.1)
+    for pid in children:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """Whether the process still runs (a zombie left for its parent to reap counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @contextlib.contextmanager
