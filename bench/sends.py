@@ -37,12 +37,8 @@ import contextlib
 import json
 import math
 import os
-import platform
-import re
 import secrets
 import shutil
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -58,21 +54,28 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-RESULTS = BENCH / "results"
-BIN = Path(sys.executable).parent
-OPENLINQ = [sys.executable, "-m", "openlinq"]
-API = "/api/partner/v3"
-BODY: dict[str, Any] = {"message": {"parts": [{"type": "text", "value": "benchmark message"}]}}
-BODY_BYTES = json.dumps(BODY).encode()
-REQUEST_TIMEOUT = 30.0
-UVICORN_FLAGS = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
-# The per-pair limit (30 a minute per line and recipient) stops bot loops; long runs to 64
-# recipients would exceed it. Raise it rather than lift it, so every send still checks it.
-PAIR_LIMIT = 1_000_000
-DELIVERED = frozenset({"delivered", "read"})
-ERROR_SAMPLES = 5
+from benchlib import (
+    API,
+    BIN,
+    BODY_BYTES,
+    ERROR_SAMPLES,
+    OPENLINQ,
+    PAIR_LIMIT,
+    REQUEST_TIMEOUT,
+    RESULTS,
+    ROOT,
+    UVICORN_FLAGS,
+    RawHttp,
+    Server,
+    create_chats,
+    machine,
+    openlinq_cli,
+    percentile,
+    sandbox_account,
+    serving,
+    slug,
+    verify,
+)
 
 BARE_APP = """
 import uuid
@@ -124,20 +127,6 @@ class Result:
 
 
 @dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (Linux /proc)."""
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
 class Sample:
     latency: float
     error: str | None
@@ -148,53 +137,6 @@ class Poster(Protocol):
     async def post(self, path: str) -> tuple[int, bytes]: ...
 
     async def aclose(self) -> None: ...
-
-
-class RawHttp:
-    """One keep-alive HTTP/1.1 connection, written by hand: the default load generator.
-
-    httpx spends about 1.5 ms of CPU per request, so on a small machine one bench process
-    can't load the bare endpoint to its limit (it measured the client, not the server);
-    this costs a tenth of that. Content-Length responses only, which is what uvicorn sends.
-    """
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        self.port = int(url.rsplit(":", 1)[1])
-        lines = {"Host": f"127.0.0.1:{self.port}", "Content-Type": "application/json", **headers}
-        lines["Content-Length"] = str(len(BODY_BYTES))
-        self.rest = "".join(f"{k}: {v}\r\n" for k, v in lines.items()).encode() + b"\r\n"
-        self.rest += BODY_BYTES
-        self.stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-
-    async def post(self, path: str) -> tuple[int, bytes]:
-        if self.stream is None:
-            self.stream = await asyncio.open_connection("127.0.0.1", self.port)
-        reader, writer = self.stream
-        try:
-            writer.write(f"POST {path} HTTP/1.1\r\n".encode() + self.rest)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length, close = 0, False
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection":
-                    close = value.strip().lower() == b"close"
-                elif name == b"transfer-encoding":
-                    raise ValueError("chunked response")
-            body = await reader.readexactly(length)
-        except BaseException:
-            await self.aclose()
-            raise
-        if close:
-            await self.aclose()
-        return int(head[9:12]), body
-
-    async def aclose(self) -> None:
-        if self.stream is not None:
-            self.stream[1].close()
-            self.stream = None
 
 
 class HttpxPoster:
@@ -211,55 +153,6 @@ class HttpxPoster:
 
     async def aclose(self) -> None:
         return None
-
-
-def slug(name: str) -> str:
-    return re.sub(r"\W+", "-", name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def serving(name: str, command: list[str], env: dict[str, str], cwd: Path) -> Iterator[Server]:
-    """Run a server process until the block ends; yield once it answers HTTP."""
-    port = free_port()
-    log = cwd / f"{name}.log"
-    command = [*command, "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(name, process, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited at start:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{name} did not answer within 60 s:\n{log.read_text()[-3000:]}")
-            try:
-                httpx.get(server.url + "/", timeout=1)  # any answer (even 404) means up
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def percentile(ordered: list[float], p: float) -> float:
-    """Nearest-rank percentile in milliseconds (0 for no samples)."""
-    if not ordered:
-        return 0.0
-    return round(ordered[max(0, math.ceil(p * len(ordered)) - 1)] * 1000, 2)
 
 
 async def drive(
@@ -350,105 +243,6 @@ async def measure(
     )
 
 
-def openlinq_cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [*OPENLINQ, *args],
-        env={**env, "COLUMNS": "300", "PYTHONIOENCODING": "utf-8"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"openlinq {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def sandbox_account(env: dict[str, str]) -> str:
-    """The sandbox account's id, from ``openlinq accounts list``."""
-    for row in openlinq_cli(env, "accounts", "list").splitlines():
-        cells = [cell.strip() for cell in re.split(r"[│|┃]", row)]
-        if len(cells) > 3 and cells[2] == "sandbox":
-            return cells[1]
-    raise SystemExit("no sandbox account in `openlinq accounts list`")
-
-
-async def statuses(client: httpx.AsyncClient, chats: list[str]) -> dict[str, str]:
-    """delivery_status of every message in the chats, by id (paged through the API)."""
-
-    async def of_chat(chat: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        cursor: str | None = None
-        while True:
-            params: dict[str, str | int] = {"limit": 100}
-            if cursor:
-                params["cursor"] = cursor
-            response = await client.get(f"{API}/chats/{chat}/messages", params=params)
-            response.raise_for_status()
-            page = response.json()
-            found.update((m["id"], m["delivery_status"]) for m in page["messages"])
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return found
-
-    merged: dict[str, str] = {}
-    for part in await asyncio.gather(*(of_chat(chat) for chat in chats)):
-        merged.update(part)
-    return merged
-
-
-async def verify(
-    server: Server, headers: dict[str, str], chats: list[str], accepted: list[str], drain: float
-) -> dict[str, Any]:
-    """Every accepted message is readable; wait (bounded) for the worker to deliver them."""
-    wanted = set(accepted)
-    limits = httpx.Limits(max_connections=8)
-    async with httpx.AsyncClient(
-        base_url=server.url, headers=headers, limits=limits, timeout=30
-    ) as client:
-        started = time.perf_counter()
-        seen = await statuses(client, chats)
-        delivered_at_stop = sum(seen.get(i) in DELIVERED for i in wanted)
-        while True:
-            delivered = sum(seen.get(i) in DELIVERED for i in wanted)
-            waited = time.perf_counter() - started
-            if delivered == len(wanted) or waited > drain:
-                break
-            await asyncio.sleep(1)
-            seen = await statuses(client, chats)
-    missing = sorted(wanted - seen.keys())
-    return {
-        "accepted": len(wanted),
-        "found": len(wanted) - len(missing),
-        "missing": len(missing),
-        "missing_ids": missing[:ERROR_SAMPLES],
-        "delivered_when_load_stopped": delivered_at_stop,
-        "delivered_at_end": delivered,
-        "seconds_to_drain": round(waited, 1) if delivered == len(wanted) else None,
-        "statuses": dict(Counter(seen[i] for i in wanted if i in seen)),
-    }
-
-
-def create_chats(
-    server: Server, headers: dict[str, str], count: int
-) -> tuple[list[str], list[str]]:
-    """``count`` one-to-one chats from an iMessage line to plain iPhone numbers (+1628...),
-    and the ids of their first messages."""
-    with httpx.Client(base_url=server.url + API, headers=headers, timeout=30) as api:
-        numbers = api.get("/phone_numbers").raise_for_status().json()["phone_numbers"]
-        line = numbers[0]["phone_number"]
-        chats: list[str] = []
-        first_ids: list[str] = []
-        for n in range(count):
-            created = api.post(
-                "/chats",
-                json={"from": line, "to": [f"+1628{n:07d}"], **BODY},
-            ).raise_for_status()
-            chat = created.json()["chat"]
-            chats.append(chat["id"])
-            first_ids.append(chat["message"]["id"])
-    return chats, first_ids
-
-
 async def bench_openlinq(
     name: str, args: argparse.Namespace, database_url: str | None, workdir: Path, worker: bool
 ) -> Result:
@@ -517,39 +311,6 @@ async def bench_bare(args: argparse.Namespace, workdir: Path) -> Result:
     with serving("bare", command, dict(os.environ), app_dir) as server:
         paths = [f"/chats/bench-{n}/messages" for n in range(args.chats)]
         return await measure("bare", server, paths, {}, args)
-
-
-def machine(database_url: str | None) -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "postgresql_url": database_url.split("@")[-1] if database_url else None,
-        "git_commit": commit + ("+dirty src" if dirty else ""),
-        "load_average_at_start": os.getloadavg()[0],
-    }
 
 
 def show(console: Console, report: dict[str, Any], results: list[Result]) -> None:
