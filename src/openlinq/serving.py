@@ -1,17 +1,23 @@
 """How openlinq is served over HTTP: uvicorn, with the connection limits a server facing
-careless or hostile clients needs.
+careless or hostile clients needs, in one process or several.
 
 uvicorn 0.54 times out idle keep-alive connections (``timeout_keep_alive``) and can bound
 concurrent connections (``limit_concurrency``), but a connection that never finishes its
 request head is kept open forever (a slow-loris client holds one socket per connection
 with a byte every few seconds), and its over-limit answer is a text/plain 503. The
 protocol below adds a header deadline and answers the limit with the Linq body.
+
+``serve --workers N`` runs N API processes under uvicorn's own supervisor (``serve_processes``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import functools
+import logging
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import h11
 import uvicorn
@@ -22,7 +28,12 @@ from openlinq.api.errors import error_response
 from openlinq.config import Settings
 from openlinq.domain.errors import ErrorCode, LinqError
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 GRACEFUL_SHUTDOWN_SECONDS = 5
+# How long ``serve --workers N`` waits for each API process to finish starting.
+PROCESS_START_SECONDS = 60
 
 _OVERLOADED = LinqError(
     ErrorCode.SERVER_CONNECTION_ERROR,
@@ -44,6 +55,8 @@ class GuardedH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        if isinstance(config, OpenlinqConfig):
+            self.header_timeout = config.header_timeout
         self.header_timer: asyncio.TimerHandle | None = None
         # The limit is enforced by _limited (Linq-shaped 503), not by uvicorn's text one.
         self.connection_limit = self.limit_concurrency
@@ -92,18 +105,26 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
+class OpenlinqConfig(uvicorn.Config):
+    """uvicorn's configuration and the request-head deadline of ``GuardedH11Protocol``.
+
+    Every part of it pickles (the protocol is a module-level class), so the API processes
+    of ``serve --workers N`` receive it whole.
+    """
+
+    def __init__(self, app: Any, *, header_timeout: float, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.header_timeout = header_timeout
+
+
 def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
     """The uvicorn configuration of ``openlinq serve`` (and of the test servers)."""
-    protocol = type(
-        "OpenlinqH11Protocol",
-        (GuardedH11Protocol,),
-        {"header_timeout": settings.header_timeout_seconds},
-    )
-    return uvicorn.Config(
+    return OpenlinqConfig(
         app,
+        header_timeout=settings.header_timeout_seconds,
         host=settings.host,
         port=settings.port,
-        http=protocol,
+        http=GuardedH11Protocol,
         timeout_keep_alive=settings.keep_alive_seconds,
         limit_concurrency=settings.max_connections,
         # Console pages hold a live-update stream open; shutdown must not wait for them.
@@ -112,3 +133,49 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
         # through the handler logs.configure_logging installs (text or JSON alike).
         **{"log_level": settings.log_level, "access_log": False, "log_config": None, **options},
     )
+
+
+def api_process_app(settings: Settings) -> FastAPI:
+    """The application of one API process of ``serve --workers N`` (called in that process).
+
+    The supervisor has migrated the database and printed the banner already.
+    """
+    from openlinq.app import create_app
+    from openlinq.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    # As in one process: our access line (api/access_log.py), not uvicorn's as well.
+    logging.getLogger("uvicorn.access").propagate = False
+    return create_app(settings, migrate=False)
+
+
+def serve_processes(settings: Settings, sock: socket.socket, on_ready: Callable[[], None]) -> bool:
+    """Serve on ``sock`` from ``settings.workers`` API processes until SIGINT or SIGTERM.
+
+    uvicorn's supervisor starts each process afresh (spawn) with the listening socket,
+    replaces one that dies, restarts them one by one on SIGHUP and, on SIGINT or SIGTERM,
+    passes SIGTERM on and waits for each to finish its requests. The kernel hands each
+    new connection to whichever process accepts it first, so a busy process takes fewer.
+    ``on_ready`` runs once every process answers. False when a process could not start
+    (the supervisor then stops them all).
+    """
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def init_processes(self) -> None:
+            super().init_processes()
+            if all(
+                p.wait_until_ready(PROCESS_START_SECONDS, self.should_exit) for p in self.processes
+            ):
+                on_ready()
+
+    config = uvicorn_config(
+        functools.partial(api_process_app, settings),
+        settings,
+        factory=True,
+        workers=settings.workers,
+    )
+    supervisor = Supervisor(config, sockets=[sock])
+    supervisor.run()
+    return all(p.exitcode != STARTUP_FAILURE for p in supervisor.processes)

@@ -94,6 +94,35 @@ def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+def _processes(settings: Settings) -> str:
+    """What the banner says about this server's processes and who runs its jobs."""
+    api = f"{settings.workers} API"
+    if settings.clock == "manual":
+        return f"{api}; jobs run when the manual clock advances"
+    if not settings.run_worker:
+        return f"{api}, no job runner (OPENLINQ_RUN_WORKER=false): start `openlinq worker`"
+    return f"{api}, " + ("each running jobs" if settings.workers > 1 else "running jobs")
+
+
+def _refuse_processes_it_cannot_share(settings: Settings) -> None:
+    """Several API processes share the database and nothing else: SQLite (one writer,
+    one process) and the manual clock (it lives in one process's memory) cannot."""
+    if settings.workers == 1:
+        return
+    if settings.resolved_database_url.startswith("sqlite"):
+        fail(
+            f"--workers {settings.workers} needs PostgreSQL (--database-url postgresql://…): "
+            "SQLite is served by one process",
+            2,
+        )
+    if settings.clock == "manual":
+        fail(
+            f"--workers {settings.workers} needs the real clock: "
+            "the manual clock lives in one process",
+            2,
+        )
+
+
 def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
     def show(sandbox: Sandbox | None) -> None:
         from rich.console import Console
@@ -110,6 +139,7 @@ def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
                 "  hosted mode: no sandbox account; add accounts with `openlinq accounts create`"
             )
             console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+            console.print(f"  processes: {_processes(settings)}")
             return
         key = _remember_sandbox_key(settings, sandbox)
         console.print(f"  LINQ_API_V3_API_KEY={key or '(set OPENLINQ_DEV_API_KEY to choose one)'}")
@@ -118,6 +148,7 @@ def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
             grid.add_row(line.phone_number, line.line_type.value, line.status.value)
         console.print(grid)
         console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+        console.print(f"  processes: {_processes(settings)}")
         docs = f"{settings.base_url}/docs" if settings.api_docs else "off"
         console.print(f"  clock: {settings.clock}   docs: {docs}")
         console.print(f"  console: {settings.base_url}/console  (open it in a browser)")
@@ -134,14 +165,33 @@ def serve(
         str | None, typer.Option(help="Fix the sandbox API key (OPENLINQ_DEV_API_KEY).")
     ] = None,
     clock: Annotated[str | None, typer.Option(help="real or manual (OPENLINQ_CLOCK).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port (OPENLINQ_WORKERS); more than one needs "
+            "PostgreSQL.",
+        ),
+    ] = None,
     log_format: LogFormat = None,
 ) -> None:
     """Start the server (migrating the database and creating the sandbox on first start)."""
     settings = load_settings(
-        data_dir, database_url, host=host, port=port, dev_api_key=dev_api_key, clock=clock
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        dev_api_key=dev_api_key,
+        clock=clock,
+        workers=workers,
+        log_format=log_format,
     )
+    _refuse_processes_it_cannot_share(settings)
     sock = bind(settings.host, settings.port)
     configure_logging(settings, log_format)
+    if settings.workers > 1:
+        _serve_processes(settings, sock)
+        return
     import uvicorn
 
     from openlinq.app import create_app
@@ -150,6 +200,26 @@ def serve(
     application = create_app(settings, on_started=_banner(settings))
     config = uvicorn_config(application, settings, log_config=None)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_processes(settings: Settings, sock: socket.socket) -> None:
+    """Migrate and bootstrap once, then serve from ``settings.workers`` API processes."""
+    import asyncio
+
+    from openlinq.serving import serve_processes
+    from openlinq.wiring import build_services, start, stop
+
+    async def prepare() -> Sandbox | None:
+        services = build_services(settings)
+        try:
+            return await start(services)
+        finally:
+            await stop(services)
+
+    sandbox = asyncio.run(prepare())
+    show = _banner(settings)
+    if not serve_processes(settings, sock, lambda: show(sandbox)):
+        fail("an API process could not start (the log above says why); all were stopped")
 
 
 def worker(
