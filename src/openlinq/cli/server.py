@@ -64,7 +64,9 @@ def configure_logging(settings: Settings, log_format: str | None) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """Take the port before anything is printed, so "port taken" is the only thing said."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Made as TCP explicitly: asyncio turns Nagle off only then (it checks the protocol),
+    # and with Nagle a response written in two parts waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
