@@ -30,6 +30,7 @@ from openlinq.domain.errors import ErrorCode, LinqError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from uvicorn.supervisors.multiprocess import Multiprocess
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # How long ``serve --workers N`` waits for each API process to finish starting.
@@ -149,33 +150,99 @@ def api_process_app(settings: Settings) -> FastAPI:
     return create_app(settings, migrate=False)
 
 
-def serve_processes(settings: Settings, sock: socket.socket, on_ready: Callable[[], None]) -> bool:
-    """Serve on ``sock`` from ``settings.workers`` API processes until SIGINT or SIGTERM.
+def serve_processes(
+    settings: Settings, sockets: list[socket.socket], on_ready: Callable[[], None]
+) -> bool:
+    """Serve from one API process per socket in ``sockets`` until SIGINT or SIGTERM.
 
-    uvicorn's supervisor starts each process afresh (spawn) with the listening socket,
-    replaces one that dies, restarts them one by one on SIGHUP and, on SIGINT or SIGTERM,
-    passes SIGTERM on and waits for each to finish its requests. The kernel hands each
-    new connection to whichever process accepts it first, so a busy process takes fewer.
-    ``on_ready`` runs once every process answers. False when a process could not start
-    (the supervisor then stops them all).
+    The sockets listen on one port with SO_REUSEPORT, so the kernel spreads new
+    connections evenly over them. (With one shared socket the first process to wake
+    accepts every connection waiting, and a client that opens its keep-alive connections
+    at once, such as a load balancer or wrk, gets them all served by one process.)
+    uvicorn's supervisor starts each process afresh (spawn), replaces one that dies (on
+    its socket, where connections wait meanwhile), restarts them one by one on SIGHUP
+    and, on SIGINT or SIGTERM, passes SIGTERM on and waits for each to finish its
+    requests. ``on_ready`` runs once every process answers. False when a process could
+    not start (the supervisor then stops them all).
     """
     from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors.multiprocess import Multiprocess
-
-    class Supervisor(Multiprocess):
-        def init_processes(self) -> None:
-            super().init_processes()
-            if all(
-                p.wait_until_ready(PROCESS_START_SECONDS, self.should_exit) for p in self.processes
-            ):
-                on_ready()
 
     config = uvicorn_config(
         functools.partial(api_process_app, settings),
         settings,
         factory=True,
-        workers=settings.workers,
+        workers=len(sockets),
     )
-    supervisor = Supervisor(config, sockets=[sock])
+    supervisor = _supervisor(config, sockets, on_ready)
     supervisor.run()
     return all(p.exitcode != STARTUP_FAILURE for p in supervisor.processes)
+
+
+def _supervisor(
+    config: uvicorn.Config, sockets: list[socket.socket], on_ready: Callable[[], None]
+) -> Multiprocess:
+    """uvicorn 0.54's ``Multiprocess`` with the i-th process on the i-th socket.
+
+    Its methods that make processes are restated with the socket of the process's slot;
+    the rest (health pings, signals, SIGHUP restarts) is uvicorn's. The process count is
+    the socket count, so SIGTTIN / SIGTTOU are ignored.
+    """
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
+
+    class Supervisor(Multiprocess):
+        def _start(self, slot: int) -> Process:
+            process = Process(self.config, [sockets[slot]])
+            process.start()
+            return process
+
+        def init_processes(self) -> None:
+            self.processes = [self._start(slot) for slot in range(len(sockets))]
+            ready = (
+                p.wait_until_ready(PROCESS_START_SECONDS, self.should_exit) for p in self.processes
+            )
+            if all(ready):
+                on_ready()
+
+        def keep_subprocess_alive(self) -> None:
+            if self.should_exit.is_set():
+                return
+            for slot, process in enumerate(self.processes):
+                if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                    continue
+                process.kill()  # hung, or already gone
+                process.join()
+                if process.exitcode == STARTUP_FAILURE:
+                    # It would fail the same way again: the app or the database is broken.
+                    logger.error(f"Child process [{process.pid}] failed to start, stopping.")
+                    self.should_exit.set()
+                    return
+                if self.should_exit.is_set():
+                    return
+                logger.info(f"Child process [{process.pid}] died")
+                self.processes[slot] = self._start(slot)
+
+        def restart_all(self) -> None:
+            """SIGHUP: replace each process, the new one serving before the old one stops."""
+            for slot, old in enumerate(self.processes):
+                if self.should_exit.is_set():
+                    return
+                new = self._start(slot)
+                # Not uvicorn's 5 s: importing the server takes longer on a busy machine.
+                if not new.wait_until_ready(PROCESS_START_SECONDS, self.should_exit):
+                    new.kill()
+                    new.join()
+                    if not self.should_exit.is_set():
+                        logger.error(f"Child process [{new.pid}] was not ready; restart stopped.")
+                    return
+                old.terminate()
+                old.join()
+                self.processes[slot] = new
+
+        def handle_ttin(self) -> None:
+            logger.info("Received SIGTTIN: the number of processes is fixed (--workers).")
+
+        def handle_ttou(self) -> None:
+            logger.info("Received SIGTTOU: the number of processes is fixed (--workers).")
+
+    return Supervisor(config, sockets=sockets)

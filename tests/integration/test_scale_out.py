@@ -6,8 +6,10 @@ processes need PostgreSQL (``--backend postgres``); the refusals run on either b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,11 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.postgres import fresh_postgres_database
 from tests.support.process import Served, serving
 from tests.support.processes import wait_until
 from tests.support.server import free_port
 
 KEY = "olq_scale_out_workers_key"
+CONNECTIONS = 36
 
 
 def _openlinq(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -88,26 +92,65 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has finished
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def three_api_processes(
-    backend: str, fresh_database_url: str, tmp_path: Path
+    backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Served, str]]:
+    """One ``serve --workers 3`` for the module (its last test stops it)."""
     if backend != "postgres":
         pytest.skip("several API processes need PostgreSQL")
     port = free_port()
-    env = {
-        **os.environ,
-        "OPENLINQ_PORT": str(port),
-        "OPENLINQ_DATA_DIR": str(tmp_path / "data"),
-        "OPENLINQ_DATABASE_URL": fresh_database_url,
-        "OPENLINQ_DEV_API_KEY": KEY,
-        "OPENLINQ_RUN_WORKER": "false",
-        "COLUMNS": "200",
-    }
-    command = [sys.executable, "-m", "openlinq", "serve", "--workers", "3"]
-    # Each process imports the whole server: on a busy 2-core machine that takes a while.
-    with serving(command, port=port, env=env, cwd=tmp_path, start_seconds=120) as served:
-        yield served, f"http://127.0.0.1:{port}"
+    data = tmp_path_factory.mktemp("workers")
+    with fresh_postgres_database(database_url) as url:
+        env = {
+            **os.environ,
+            "OPENLINQ_PORT": str(port),
+            "OPENLINQ_DATA_DIR": str(data),
+            "OPENLINQ_DATABASE_URL": url,
+            "OPENLINQ_DEV_API_KEY": KEY,
+            "OPENLINQ_RUN_WORKER": "false",
+            "COLUMNS": "200",
+        }
+        command = [sys.executable, "-m", "openlinq", "serve", "--workers", "3"]
+        # Each process imports the whole server: on a busy 2-core machine that takes a while.
+        with serving(command, port=port, env=env, cwd=data, start_seconds=120) as served:
+            yield served, f"http://127.0.0.1:{port}"
+
+
+def _sockets(pid: int) -> int:
+    """How many sockets the process has open (listening, connected, to the database)."""
+    fds = Path(f"/proc/{pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+def test_connections_opened_at_once_are_spread_over_the_api_processes(
+    three_api_processes: tuple[Served, str],
+) -> None:
+    """Each process listens on a socket of its own (SO_REUSEPORT): one process does not
+    take every connection a client opens at once, as it does on one shared socket."""
+    served, base = three_api_processes
+    supervisor = served.process.pid
+    wait_until(lambda: len(_api_processes(supervisor)) == 3, 30, "three API processes")
+    processes = sorted(_api_processes(supervisor))
+    before = {pid: _sockets(pid) for pid in processes}
+    port = int(base.rsplit(":", 1)[1])
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+    try:
+        wait_until(
+            lambda: sum(_sockets(pid) - before[pid] for pid in processes) >= CONNECTIONS,
+            30,
+            "every connection to be accepted",
+        )
+        taken = {pid: _sockets(pid) - before[pid] for pid in processes}
+    finally:
+        for client in clients:
+            client.close()
+    # Spread by a hash of the client's address: all three get some (a miss: p < 1e-5).
+    assert all(count > 0 for count in taken.values()), taken
 
 
 def test_serve_workers_runs_n_api_processes_replaces_a_dead_one_and_stops_them_all(

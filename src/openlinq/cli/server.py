@@ -61,13 +61,18 @@ def configure_logging(settings: Settings, log_format: str | None) -> None:
         fail(str(error), 2)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Take the port before anything is printed, so "port taken" is the only thing said."""
+def bind(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """Take the port before anything is printed, so "port taken" is the only thing said.
+
+    ``shared``: with SO_REUSEPORT, for one socket per API process on one port.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # Made as TCP explicitly: asyncio turns Nagle off only then (it checks the protocol),
     # and with Nagle a response written in two parts waits ~40 ms for a delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as error:
@@ -80,6 +85,18 @@ def bind(host: str, port: int) -> socket.socket:
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     sock.set_inheritable(True)
     return sock
+
+
+def bind_each(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets on one port (SO_REUSEPORT), one per API process.
+
+    The port is first taken without SO_REUSEPORT, so a port another program (or another
+    openlinq with its own processes) listens on is refused as "in use", not shared.
+    """
+    alone = bind(host, port)
+    port = alone.getsockname()[1]  # port 0: the one the system chose, for every socket
+    alone.close()
+    return [bind(host, port, shared=True) for _ in range(count)]
 
 
 def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
@@ -189,11 +206,13 @@ def serve(
         log_format=log_format,
     )
     _refuse_processes_it_cannot_share(settings)
+    if settings.workers > 1:
+        sockets = bind_each(settings.host, settings.port, settings.workers)
+        configure_logging(settings, log_format)
+        _serve_processes(settings, sockets)
+        return
     sock = bind(settings.host, settings.port)
     configure_logging(settings, log_format)
-    if settings.workers > 1:
-        _serve_processes(settings, sock)
-        return
     import uvicorn
 
     from openlinq.app import create_app
@@ -204,7 +223,7 @@ def serve(
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _serve_processes(settings: Settings, sock: socket.socket) -> None:
+def _serve_processes(settings: Settings, sockets: list[socket.socket]) -> None:
     """Migrate and bootstrap once, then serve from ``settings.workers`` API processes."""
     import asyncio
 
@@ -220,7 +239,7 @@ def _serve_processes(settings: Settings, sock: socket.socket) -> None:
 
     sandbox = asyncio.run(prepare())
     show = _banner(settings)
-    if not serve_processes(settings, sock, lambda: show(sandbox)):
+    if not serve_processes(settings, sockets, lambda: show(sandbox)):
         fail("an API process could not start (the log above says why); all were stopped")
 
 
