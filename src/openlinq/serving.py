@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,10 @@ if TYPE_CHECKING:
     from uvicorn.supervisors.multiprocess import Multiprocess
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
-# How long ``serve --workers N`` waits for each API process to finish starting.
-PROCESS_START_SECONDS = 60
+# How long ``serve --workers N`` waits for its API processes to start before it prints the
+# banner (never, past this) or gives up a SIGHUP restart. Each imports the whole server:
+# 30 s at a load average of 10 on a 2-core machine.
+PROCESS_START_SECONDS = 300
 
 _OVERLOADED = LinqError(
     ErrorCode.SERVER_CONNECTION_ERROR,
@@ -198,11 +201,15 @@ def _supervisor(
 
         def init_processes(self) -> None:
             self.processes = [self._start(slot) for slot in range(len(sockets))]
-            ready = (
-                p.wait_until_ready(PROCESS_START_SECONDS, self.should_exit) for p in self.processes
-            )
-            if all(ready):
-                on_ready()
+            deadline = time.monotonic() + PROCESS_START_SECONDS
+            for process in self.processes:
+                while not process.is_ready(timeout=1):
+                    if self.signal_queue or time.monotonic() > deadline:
+                        return  # the run loop acts on the signal; the processes keep starting
+                    if not process.process.is_alive():
+                        return  # the run loop replaces it, or stops on a start-up failure
+                    time.sleep(0.1)
+            on_ready()
 
         def keep_subprocess_alive(self) -> None:
             if self.should_exit.is_set():

@@ -114,7 +114,18 @@ def three_api_processes(
         command = [sys.executable, "-m", "openlinq", "serve", "--workers", "3"]
         # Each process imports the whole server: on a busy 2-core machine that takes a while.
         with serving(command, port=port, env=env, cwd=data, start_seconds=120) as served:
+            wait_until(lambda: _listening(port) == 3, 300, "three API processes to listen")
             yield served, f"http://127.0.0.1:{port}"
+
+
+def _listening(port: int) -> int:
+    """Listening IPv4 sockets on ``port`` (an API process's socket listens once it serves)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1
+        for row in rows
+        if int(row.split()[1].rsplit(":", 1)[1], 16) == port and row.split()[3] == "0A"
+    )
 
 
 def _sockets(pid: int) -> int:
@@ -174,8 +185,10 @@ def test_serve_workers_runs_n_api_processes_replaces_a_dead_one_and_stops_them_a
             60,
             "the supervisor to replace the killed API process",
         )
-        for _ in range(10):  # whichever process takes the connection answers
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as fresh:
+        # Whichever socket a connection lands on answers: one on the replaced process's
+        # socket waits there until the new process serves (it may still be starting).
+        for _ in range(10):
+            with httpx.Client(base_url=base, headers=headers, timeout=300) as fresh:
                 assert fresh.get("/api/partner/v3/phone_numbers").status_code == 200
     every = first | _api_processes(supervisor)
 
