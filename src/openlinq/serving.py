@@ -16,7 +16,6 @@ import asyncio
 import functools
 import logging
 import socket
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +33,8 @@ if TYPE_CHECKING:
     from uvicorn.supervisors.multiprocess import Multiprocess
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
-# How long ``serve --workers N`` waits for its API processes to start before it prints the
-# banner (never, past this) or gives up a SIGHUP restart. Each imports the whole server:
-# 30 s at a load average of 10 on a 2-core machine.
+# How long a SIGHUP restart waits for each new API process before it gives up. Each imports
+# the whole server: 30 s at a load average of 10 on a 2-core machine.
 PROCESS_START_SECONDS = 300
 
 _OVERLOADED = LinqError(
@@ -165,8 +163,8 @@ def serve_processes(
     uvicorn's supervisor starts each process afresh (spawn), replaces one that dies (on
     its socket, where connections wait meanwhile), restarts them one by one on SIGHUP
     and, on SIGINT or SIGTERM, passes SIGTERM on and waits for each to finish its
-    requests. ``on_ready`` runs once every process answers. False when a process could
-    not start (the supervisor then stops them all).
+    requests. ``on_ready`` runs once, when every process first serves. False when a
+    process could not start (the supervisor then stops them all).
     """
     from uvicorn.config import STARTUP_FAILURE
 
@@ -194,6 +192,8 @@ def _supervisor(
     from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
 
     class Supervisor(Multiprocess):
+        announced = False  # on_ready has run
+
         def _start(self, slot: int) -> Process:
             process = Process(self.config, [sockets[slot]])
             process.start()
@@ -201,17 +201,19 @@ def _supervisor(
 
         def init_processes(self) -> None:
             self.processes = [self._start(slot) for slot in range(len(sockets))]
-            deadline = time.monotonic() + PROCESS_START_SECONDS
-            for process in self.processes:
-                while not process.is_ready(timeout=1):
-                    if self.signal_queue or time.monotonic() > deadline:
-                        return  # the run loop acts on the signal; the processes keep starting
-                    if not process.process.is_alive():
-                        return  # the run loop replaces it, or stops on a start-up failure
-                    time.sleep(0.1)
-            on_ready()
 
         def keep_subprocess_alive(self) -> None:
+            """Every half second: replace a dead process; say once when all serve."""
+            self._replace_the_dead()
+            if (
+                not self.announced
+                and not self.should_exit.is_set()
+                and all(process.is_ready(timeout=1) for process in self.processes)
+            ):
+                self.announced = True
+                on_ready()
+
+        def _replace_the_dead(self) -> None:
             if self.should_exit.is_set():
                 return
             for slot, process in enumerate(self.processes):

@@ -12,8 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -92,10 +95,39 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has finished
 
 
+class Followed:
+    """A process's output read as it is written (its pipe never fills), for waiting on."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.text = ""
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.text += line
+        stream.close()
+
+    def wait_for(self, needle: str, seconds: float) -> None:
+        wait_until(lambda: needle in self.text, seconds, repr(needle))
+
+    def finish(self) -> str:
+        """Everything, once the process has exited."""
+        self._reader.join(timeout=30)
+        return self.text
+
+
+@dataclass
+class Workers:
+    served: Served
+    base_url: str
+    stdout: Followed
+
+
 @pytest.fixture(scope="module")
 def three_api_processes(
     backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Served, str]]:
+) -> Iterator[Workers]:
     """One ``serve --workers 3`` for the module (its last test stops it)."""
     if backend != "postgres":
         pytest.skip("several API processes need PostgreSQL")
@@ -114,18 +146,17 @@ def three_api_processes(
         command = [sys.executable, "-m", "openlinq", "serve", "--workers", "3"]
         # Each process imports the whole server: on a busy 2-core machine that takes a while.
         with serving(command, port=port, env=env, cwd=data, start_seconds=120) as served:
-            wait_until(lambda: _listening(port) == 3, 300, "three API processes to listen")
-            yield served, f"http://127.0.0.1:{port}"
-
-
-def _listening(port: int) -> int:
-    """Listening IPv4 sockets on ``port`` (an API process's socket listens once it serves)."""
-    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(
-        1
-        for row in rows
-        if int(row.split()[1].rsplit(":", 1)[1], 16) == port and row.split()[3] == "0A"
-    )
+            assert served.process.stdout is not None
+            assert served.process.stderr is not None
+            stdout, stderr = Followed(served.process.stdout), Followed(served.process.stderr)
+            try:
+                stdout.wait_for("processes: 3 API", 300)  # the banner: all three serve
+                yield Workers(served, f"http://127.0.0.1:{port}", stdout)
+            finally:
+                served.process.terminate()
+                served.process.wait(timeout=60)
+                stdout.finish()
+                stderr.finish()
 
 
 def _sockets(pid: int) -> int:
@@ -139,16 +170,15 @@ def _sockets(pid: int) -> int:
 
 
 def test_connections_opened_at_once_are_spread_over_the_api_processes(
-    three_api_processes: tuple[Served, str],
+    three_api_processes: Workers,
 ) -> None:
     """Each process listens on a socket of its own (SO_REUSEPORT): one process does not
     take every connection a client opens at once, as it does on one shared socket."""
-    served, base = three_api_processes
-    supervisor = served.process.pid
-    wait_until(lambda: len(_api_processes(supervisor)) == 3, 30, "three API processes")
+    supervisor = three_api_processes.served.process.pid
     processes = sorted(_api_processes(supervisor))
+    assert len(processes) == 3
     before = {pid: _sockets(pid) for pid in processes}
-    port = int(base.rsplit(":", 1)[1])
+    port = int(three_api_processes.base_url.rsplit(":", 1)[1])
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
     try:
         wait_until(
@@ -165,12 +195,12 @@ def test_connections_opened_at_once_are_spread_over_the_api_processes(
 
 
 def test_serve_workers_runs_n_api_processes_replaces_a_dead_one_and_stops_them_all(
-    three_api_processes: tuple[Served, str],
+    three_api_processes: Workers,
 ) -> None:
-    served, base = three_api_processes
+    served, base = three_api_processes.served, three_api_processes.base_url
     supervisor = served.process.pid
-    wait_until(lambda: len(_api_processes(supervisor)) == 3, 30, "three API processes")
     first = _api_processes(supervisor)
+    assert len(first) == 3
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
         # The database was migrated and the sandbox made once, before they started.
@@ -195,7 +225,7 @@ def test_serve_workers_runs_n_api_processes_replaces_a_dead_one_and_stops_them_a
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=60) == 0
     assert not [pid for pid in every if _alive(pid)]
-    output = served.process.communicate()[0]
+    output = three_api_processes.stdout.finish()
     assert output.count("openlinq is serving the Linq Partner API v3") == 1
     assert f"LINQ_API_V3_API_KEY={KEY}" in output
     assert (
