@@ -27,12 +27,14 @@ def create_app(
     settings: Settings,
     services: Services | None = None,
     on_started: Callable[[Sandbox | None], None] | None = None,
+    *,
+    migrate: bool = True,
 ) -> FastAPI:
     services = services or build_services(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sandbox = await start(services)
+        sandbox = await start(services, migrate=migrate)
         app.state.sandbox = sandbox
         if on_started is not None:
             on_started(sandbox)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     clock: Literal["real", "manual"] = "real"
     # Run the background job runner in this process (turn off for API-only replicas).
     run_worker: bool = True
+    # API processes of `openlinq serve` sharing its port (more than one needs PostgreSQL).
+    workers: int = Field(default=1, ge=1)
     public_url: str | None = None
     # Largest JSON request body accepted (attachment uploads are limited by their declared size).
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)

@@ -173,13 +173,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
 
 
-async def start(services: Services) -> Sandbox | None:
+async def start(services: Services, *, migrate: bool = True) -> Sandbox | None:
     """Migrate, load the server secret, make sure the sandbox account exists.
 
     In hosted mode there is no implicit sandbox: only a dev key the operator set
-    makes one (None otherwise).
+    makes one (None otherwise). ``migrate=False``: the caller has migrated already
+    (``serve --workers N`` does once, before its API processes start).
     """
-    await upgrade_to_head(services.db)
+    if migrate:
+        await upgrade_to_head(services.db)
     async with services.storage.write() as repos:
         await repos.locks.hold("server-secret")
         secret = await repos.settings.get("server_secret")

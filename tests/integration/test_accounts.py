@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -138,3 +139,23 @@ async def test_a_policy_out_of_range_is_refused(
     with pytest.raises(LinqError):
         await accounts.set_policy(account.id, **values)  # type: ignore[arg-type]
     assert (await accounts.get(account.id)).retention_hours is None
+
+
+# -- several processes starting at once on one database -------------------------------------------
+
+SANDBOX_KEY = "olq_" + "s" * 43
+
+
+async def test_processes_starting_at_once_on_an_empty_database_make_one_sandbox(
+    processes: Processes,
+) -> None:
+    first, second = await asyncio.gather(
+        processes.here.ensure_sandbox(SANDBOX_KEY), processes.elsewhere.ensure_sandbox(SANDBOX_KEY)
+    )
+    assert first.account.id == second.account.id
+    assert sorted([first.created, second.created]) == [False, True]
+    assert [line.phone_number for line in first.lines] == [
+        line.phone_number for line in second.lines
+    ]
+    assert [a.name for a, _ in await processes.here.list_accounts()] == ["sandbox"]
+    assert (await processes.elsewhere.authenticate(SANDBOX_KEY)).id == first.account.id

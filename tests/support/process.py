@@ -22,9 +22,15 @@ class Served:
 
 @contextmanager
 def serving(
-    command: Sequence[str], *, port: int, env: Mapping[str, str], cwd: Path
+    command: Sequence[str],
+    *,
+    port: int,
+    env: Mapping[str, str],
+    cwd: Path,
+    start_seconds: float = 30,
 ) -> Iterator[Served]:
-    """Run ``command`` until ``/health`` answers on ``port``; stop it (SIGTERM) on exit.
+    """Run ``command`` until ``/health`` answers on ``port`` (within ``start_seconds``);
+    stop it (SIGTERM) on exit.
 
     Its output (stdout and stderr apart) is on the yielded ``Served`` after the block.
     """
@@ -38,7 +44,7 @@ def serving(
     )
     served = Served(process)
     try:
-        _wait_for_health(served, port)
+        _wait_for_health(served, port, start_seconds)
         yield served
     finally:
         if process.poll() is None:
@@ -47,8 +53,8 @@ def serving(
             served.stdout, served.stderr = process.communicate(timeout=30)
 
 
-def _wait_for_health(served: Served, port: int) -> None:
-    deadline = time.monotonic() + 30
+def _wait_for_health(served: Served, port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
@@ -59,5 +65,5 @@ def _wait_for_health(served: Served, port: int) -> None:
             out, err = served.process.communicate()
             served.stdout, served.stderr = out, err
             raise AssertionError(f"the server exited ({served.process.returncode}):\n{out}\n{err}")
-        assert time.monotonic() < deadline, "the server did not come up in 30 s"
+        assert time.monotonic() < deadline, f"the server did not come up in {seconds} s"
         time.sleep(0.05)

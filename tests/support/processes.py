@@ -33,7 +33,7 @@ class OpenlinqProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> OpenlinqProcess:
+    def start(self, start_seconds: float = 30) -> OpenlinqProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "openlinq", self.command],
             env=self.env,
@@ -41,11 +41,11 @@ class OpenlinqProcess:
             stderr=subprocess.DEVNULL,
         )
         if self.command == "serve":
-            self._wait_for_health()
+            self._wait_for_health(start_seconds)
         return self
 
-    def _wait_for_health(self) -> None:
-        deadline = time.monotonic() + 30
+    def _wait_for_health(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
@@ -56,7 +56,7 @@ class OpenlinqProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("openlinq did not come up in 30 s")
+        raise RuntimeError(f"openlinq did not come up in {seconds} s")
 
     def get_json(self, path: str, api_key: str, **params: Any) -> Any:
         """GET ``path`` as the holder of ``api_key``; it must answer 200."""

@@ -61,11 +61,18 @@ def configure_logging(settings: Settings, log_format: str | None) -> None:
         fail(str(error), 2)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Take the port before anything is printed, so "port taken" is the only thing said."""
+def bind(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """Take the port before anything is printed, so "port taken" is the only thing said.
+
+    ``shared``: with SO_REUSEPORT, for one socket per API process on one port.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Made as TCP explicitly: asyncio turns Nagle off only then (it checks the protocol),
+    # and with Nagle a response written in two parts waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as error:
@@ -80,6 +87,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_each(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets on one port (SO_REUSEPORT), one per API process.
+
+    The port is first taken without SO_REUSEPORT, so a port another program (or another
+    openlinq with its own processes) listens on is refused as "in use", not shared.
+    """
+    alone = bind(host, port)
+    port = alone.getsockname()[1]  # port 0: the one the system chose, for every socket
+    alone.close()
+    return [bind(host, port, shared=True) for _ in range(count)]
+
+
 def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
     """Keep the generated sandbox key in the data dir so every start can show it."""
     from openlinq.filemodes import make_private_dir, open_private
@@ -92,6 +111,35 @@ def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
                 handle.write(sandbox.api_key.encode() + b"\n")
         return sandbox.api_key
     return path.read_text().strip() if path.exists() else None
+
+
+def _processes(settings: Settings) -> str:
+    """What the banner says about this server's processes and who runs its jobs."""
+    api = f"{settings.workers} API"
+    if settings.clock == "manual":
+        return f"{api}; jobs run when the manual clock advances"
+    if not settings.run_worker:
+        return f"{api}, no job runner (OPENLINQ_RUN_WORKER=false): start `openlinq worker`"
+    return f"{api}, " + ("each running jobs" if settings.workers > 1 else "running jobs")
+
+
+def _refuse_processes_it_cannot_share(settings: Settings) -> None:
+    """Several API processes share the database and nothing else: SQLite (one writer,
+    one process) and the manual clock (it lives in one process's memory) cannot."""
+    if settings.workers == 1:
+        return
+    if settings.resolved_database_url.startswith("sqlite"):
+        fail(
+            f"--workers {settings.workers} needs PostgreSQL (--database-url postgresql://…): "
+            "SQLite is served by one process",
+            2,
+        )
+    if settings.clock == "manual":
+        fail(
+            f"--workers {settings.workers} needs the real clock: "
+            "the manual clock lives in one process",
+            2,
+        )
 
 
 def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
@@ -110,6 +158,7 @@ def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
                 "  hosted mode: no sandbox account; add accounts with `openlinq accounts create`"
             )
             console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+            console.print(f"  processes: {_processes(settings)}")
             return
         key = _remember_sandbox_key(settings, sandbox)
         console.print(f"  LINQ_API_V3_API_KEY={key or '(set OPENLINQ_DEV_API_KEY to choose one)'}")
@@ -118,6 +167,7 @@ def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
             grid.add_row(line.phone_number, line.line_type.value, line.status.value)
         console.print(grid)
         console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
+        console.print(f"  processes: {_processes(settings)}")
         docs = f"{settings.base_url}/docs" if settings.api_docs else "off"
         console.print(f"  clock: {settings.clock}   docs: {docs}")
         console.print(f"  console: {settings.base_url}/console  (open it in a browser)")
@@ -134,12 +184,33 @@ def serve(
         str | None, typer.Option(help="Fix the sandbox API key (OPENLINQ_DEV_API_KEY).")
     ] = None,
     clock: Annotated[str | None, typer.Option(help="real or manual (OPENLINQ_CLOCK).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port (OPENLINQ_WORKERS); more than one needs "
+            "PostgreSQL.",
+        ),
+    ] = None,
     log_format: LogFormat = None,
 ) -> None:
     """Start the server (migrating the database and creating the sandbox on first start)."""
     settings = load_settings(
-        data_dir, database_url, host=host, port=port, dev_api_key=dev_api_key, clock=clock
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        dev_api_key=dev_api_key,
+        clock=clock,
+        workers=workers,
+        log_format=log_format,
     )
+    _refuse_processes_it_cannot_share(settings)
+    if settings.workers > 1:
+        sockets = bind_each(settings.host, settings.port, settings.workers)
+        configure_logging(settings, log_format)
+        _serve_processes(settings, sockets)
+        return
     sock = bind(settings.host, settings.port)
     configure_logging(settings, log_format)
     import uvicorn
@@ -150,6 +221,32 @@ def serve(
     application = create_app(settings, on_started=_banner(settings))
     config = uvicorn_config(application, settings, log_config=None)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_processes(settings: Settings, sockets: list[socket.socket]) -> None:
+    """Migrate and bootstrap once, then serve from ``settings.workers`` API processes."""
+    import asyncio
+
+    from openlinq.serving import serve_processes
+    from openlinq.wiring import build_services, start, stop
+
+    async def prepare() -> Sandbox | None:
+        services = build_services(settings)
+        try:
+            return await start(services)
+        finally:
+            await stop(services)
+
+    sandbox = asyncio.run(prepare())
+    if settings.metrics_exposed:
+        # Before the processes start: each then counts into the shared directory, and a
+        # scrape, whichever process answers it, sums them all.
+        from openlinq.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir)
+    show = _banner(settings)
+    if not serve_processes(settings, sockets, lambda: show(sandbox)):
+        fail("an API process could not start (the log above says why); all were stopped")
 
 
 def worker(

@@ -15,6 +15,7 @@ from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.handles import parse_phone
 from openlinq.domain.ids import AccountId, ApiKeyId, LineId, new_id
 from openlinq.domain.models import Account, AccountTier, Line, LineStatus, LineType, Reputation
+from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
 KEY_PREFIX = "olq_"
@@ -122,19 +123,24 @@ class AccountService:
         return account, await self.add_key(account.id, "default", key)
 
     async def add_key(self, account_id: AccountId, name: str | None, key: str | None = None) -> str:
-        generated = key is None
-        key = key or generate_key()
         async with self.storage.write() as repos:
             if await repos.accounts.get(account_id) is None:
                 raise LookupError(f"account {account_id} does not exist")
-            await repos.accounts.add_key(
-                ApiKeyId(new_id()),
-                account_id,
-                hash_key(key),
-                shown_prefix(key, generated=generated),
-                name,
-                self.clock.now(),
-            )
+            return await self._insert_key(repos, account_id, name, key)
+
+    async def _insert_key(
+        self, repos: Repos, account_id: AccountId, name: str | None, key: str | None
+    ) -> str:
+        generated = key is None
+        key = key or generate_key()
+        await repos.accounts.add_key(
+            ApiKeyId(new_id()),
+            account_id,
+            hash_key(key),
+            shown_prefix(key, generated=generated),
+            name,
+            self.clock.now(),
+        )
         return key
 
     async def add_line(
@@ -146,7 +152,21 @@ class AccountService:
         rcs_enabled: bool = True,
     ) -> Line:
         number = parse_phone(phone_number, "phone_number")
-        line = Line(
+        line = self._new_line(account_id, number, line_type, rcs_enabled=rcs_enabled)
+        async with self.storage.write() as repos:
+            if await repos.accounts.get(account_id) is None:
+                raise LookupError(f"account {account_id} does not exist")
+            if await repos.lines.number_taken(line.phone_number):
+                raise LinqError(
+                    ErrorCode.STATE_CONFLICT, f"{line.phone_number} already belongs to an account"
+                )
+            await repos.lines.add(line)
+        return line
+
+    def _new_line(
+        self, account_id: AccountId, number: str, line_type: LineType, *, rcs_enabled: bool = True
+    ) -> Line:
+        return Line(
             id=LineId(new_id()),
             account_id=account_id,
             phone_number=number,
@@ -158,38 +178,37 @@ class AccountService:
             last_used_at=None,
             created_at=self.clock.now(),
         )
-        async with self.storage.write() as repos:
-            if await repos.accounts.get(account_id) is None:
-                raise LookupError(f"account {account_id} does not exist")
-            if await repos.lines.number_taken(number):
-                raise LinqError(ErrorCode.STATE_CONFLICT, f"{number} already belongs to an account")
-            await repos.lines.add(line)
-        return line
 
     async def list_accounts(self) -> list[tuple[Account, list[Line]]]:
         async with self.storage.read() as repos:
             return [(a, await repos.lines.of_account(a.id)) for a in await repos.accounts.all()]
 
     async def ensure_sandbox(self, dev_key: str | None) -> Sandbox:
-        """Create the local sandbox account on an empty database; honour a fixed dev key."""
+        """Create the local sandbox account on an empty database; honour a fixed dev key.
+
+        One transaction under one lock: processes starting at once on one database (API
+        processes, workers, other hosts) make one sandbox and add the dev key once.
+        """
         async with self.storage.write() as repos:
             await repos.locks.hold("bootstrap")
-            existing = [a for a in await repos.accounts.all() if a.name == SANDBOX_NAME]
-            empty = await repos.accounts.count() == 0
-        if existing or not empty:
-            account = existing[0] if existing else (await self.list_accounts())[0][0]
-            key = None
-            if dev_key is not None:
-                try:
-                    await self.authenticate(dev_key)
-                except LinqError:
-                    await self.add_key(account.id, "dev", dev_key)
-                key = dev_key
-            async with self.storage.read() as repos:
+            accounts = await repos.accounts.all()
+            if accounts:
+                sandboxes = [a for a in accounts if a.name == SANDBOX_NAME]
+                account = (sandboxes or accounts)[0]
+                if dev_key is not None:
+                    holder, _ = await repos.accounts.account_for_key_hash(hash_key(dev_key))
+                    if holder is None:
+                        await self._insert_key(repos, account.id, "dev", dev_key)
                 lines = await repos.lines.of_account(account.id)
-            return Sandbox(account, lines, key, created=False)
-        account, key = await self.create_account(SANDBOX_NAME, AccountTier.LOCAL, dev_key)
-        lines = [await self.add_line(account.id, n, t) for n, t in SANDBOX_LINES]
+                return Sandbox(account, lines, dev_key, created=False)
+            account = Account(
+                AccountId(new_id()), SANDBOX_NAME, AccountTier.LOCAL, self.clock.now()
+            )
+            await repos.accounts.add(account)
+            key = await self._insert_key(repos, account.id, "default", dev_key)
+            lines = [self._new_line(account.id, n, t) for n, t in SANDBOX_LINES]
+            for line in lines:
+                await repos.lines.add(line)
         return Sandbox(account, lines, key, created=True)
 
     async def get(self, account_id: AccountId) -> Account:

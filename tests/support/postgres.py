@@ -1,0 +1,32 @@
+"""Databases of a test's own on the session's PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from openlinq.store.engine import normalise_url
+
+
+async def _admin(url: str, statement: str) -> None:
+    admin_url = normalise_url(url).set(database="postgres")
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+@contextmanager
+def fresh_postgres_database(database_url: str) -> Iterator[str]:
+    """A new, empty database on ``database_url``'s server, dropped afterwards."""
+    name = f"openlinq_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
