@@ -9,6 +9,7 @@ exercised on real sockets.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -218,3 +219,16 @@ async def test_a_timed_out_exchange_never_returns_its_connection_to_the_pool() -
         assert await post(client, s.url()) == (200, b"ok")
     await client.aclose()
     assert [r.connection for r in s.requests] == [1, 2]
+
+
+async def test_credentials_in_the_url_go_as_basic_auth_as_httpx_sent_them() -> None:
+    client = WebhookClient()
+    async with scripted() as s:
+        url = f"http://us%20er:p%40ss@127.0.0.1:{s.port}/hook"
+        target, headers = client.request_headers(url, {}, b"{}")
+        await client.post(target, headers, b"{}", sni_hostname=None, snippet_bytes=8)
+    await client.aclose()
+    (request,) = s.requests
+    expected = "Basic " + base64.b64encode(b"us er:p@ss").decode()  # httpx.BasicAuth's
+    assert f"authorization: {expected}" in request.head.decode().split("\r\n")
+    assert f"host: 127.0.0.1:{s.port}" in request.head.decode().split("\r\n")

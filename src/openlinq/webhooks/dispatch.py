@@ -14,7 +14,6 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,8 +111,7 @@ class WebhookDispatcher:
         # Deliveries to one endpoint beyond its concurrency wait here, in order; beyond
         # WAITING_PER_SLOT per slot they step aside (busy_retry_seconds) so a slow
         # endpoint's backlog never holds every job slot.
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self._waiting: dict[str, int] = defaultdict(int)
+        self._endpoints: dict[str, _Endpoint] = {}
         self._load = GroupCall(self._load_batch)
         self._record = GroupCall(self._record_batch)
 
@@ -139,29 +137,26 @@ class WebhookDispatcher:
         if not subscription.is_active:
             await self._finish(loaded.delivery, "failed", error="the subscription is disabled")
             return
-        slots = self._slots.get(subscription.id)
-        if slots is None:
-            slots = self._slots[subscription.id] = asyncio.Semaphore(
+        endpoint = self._endpoints.get(subscription.id)
+        if endpoint is None:
+            endpoint = self._endpoints[subscription.id] = _Endpoint(
                 self.settings.per_endpoint_concurrency
             )
-        if slots.locked() and self._waiting[subscription.id] >= (
-            WAITING_PER_SLOT * self.settings.per_endpoint_concurrency
-        ):
+        if endpoint.users >= (1 + WAITING_PER_SLOT) * self.settings.per_endpoint_concurrency:
             # This endpoint is saturated: step aside so others' events keep flowing.
             async with self.storage.write() as repos:
                 await self.queue.schedule(
                     repos, DELIVER_JOB, payload, delay=self.settings.busy_retry_seconds
                 )
             return
-        self._waiting[subscription.id] += 1
+        endpoint.users += 1
         try:
-            async with slots:
-                self._waiting[subscription.id] -= 1
+            async with endpoint.slots:
                 sent = await self._post(loaded)
         finally:
-            if not slots.locked() and not self._waiting[subscription.id]:
-                self._slots.pop(subscription.id, None)  # idle endpoints cost nothing
-                self._waiting.pop(subscription.id, None)
+            endpoint.users -= 1
+            if not endpoint.users:
+                del self._endpoints[subscription.id]  # idle endpoints cost nothing
         await self._record(_Done(loaded, sent, self.clock.now()))
 
     async def _load_batch(self, delivery_ids: list[str]) -> list[_Loaded | None]:
@@ -332,6 +327,14 @@ class WebhookDispatcher:
                 next_attempt_at=None,
                 updated_at=self.clock.now(),
             )
+
+
+class _Endpoint:
+    """One endpoint's slots, and the deliveries holding or awaiting one."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.slots = asyncio.Semaphore(concurrency)
+        self.users = 0
 
 
 class _Endpoints:

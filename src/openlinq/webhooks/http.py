@@ -14,11 +14,12 @@ exchange did not finish cleanly is closed, never reused.
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
 
@@ -62,6 +63,7 @@ class _Target:
     port: int
     host_header: str
     request_target: bytes
+    authorization: str | None  # Basic, from credentials in the URL (as httpx sends them)
 
 
 @lru_cache(maxsize=4096)
@@ -72,8 +74,12 @@ def _target(url: str) -> _Target:
         raise RemoteProtocolError(f"cannot POST to {url!r}")
     port = parts.port or (443 if secure else 80)
     # The request line carries the path exactly as httpx would put it on the wire.
-    raw = httpx.URL(url).raw_path or b"/"
-    return _Target(secure, parts.hostname, port, parts.netloc.rpartition("@")[2], raw)
+    parsed = httpx.URL(url)
+    authorization = None
+    if parsed.userinfo:
+        authorization = "Basic " + base64.b64encode(unquote_to_bytes(parsed.userinfo)).decode()
+    host = parts.netloc.rpartition("@")[2]
+    return _Target(secure, parts.hostname, port, host, parsed.raw_path or b"/", authorization)
 
 
 _Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -90,6 +96,8 @@ class WebhookClient:
         """The headers as they go on the wire (ours first, then the framing)."""
         target = _target(url)
         sent = {"host": target.host_header, "user-agent": USER_AGENT, **headers}
+        if target.authorization:
+            sent["authorization"] = target.authorization
         sent["content-length"] = str(len(body))
         return target, sent
 
