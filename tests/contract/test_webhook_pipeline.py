@@ -6,14 +6,16 @@ clock moving" shows that no delivery waited on a poll interval or a retry delay.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from openlinq.domain.ids import AccountId
 from tests.contract.test_webhook_delivery import (
     forget_subscriptions,  # noqa: F401  (autouse fixture)
     send_text,
 )
 from tests.support.receiver import Receiver
-from tests.support.server import server_with
+from tests.support.server import RunningServer, server_with
 from tests.support.tenant import Tenant, tenant_on
 
 
@@ -61,3 +63,28 @@ def test_every_subscription_change_is_seen_by_the_next_event(
     assert arrivals_after_one_send() == ["/b"]
     tenant.client.webhook_subscriptions.delete(created.id)
     assert arrivals_after_one_send() == []
+
+
+def test_the_earliest_failure_starts_the_disable_count_whichever_attempt_records_last(
+    server: RunningServer, tenant: Tenant, receiver: Receiver
+) -> None:
+    # Two attempts at one endpoint, loaded before either failed, record their failures in
+    # either order: the failing-since time stays the first one's.
+    created = tenant.client.webhook_subscriptions.create(
+        target_url=receiver.url(), subscribed_events=["message.sent"]
+    )
+    first, later = datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC)
+
+    async def fail_at(moment: datetime) -> None:
+        async with server.services.storage.write() as repos:
+            await repos.webhooks.mark_failing(created.id, moment)
+
+    async def failing_since() -> datetime | None:
+        async with server.services.storage.read() as repos:
+            found = await repos.webhooks.get(AccountId(tenant.account_id), created.id)
+            assert found is not None
+            return found.failing_since
+
+    server.call(fail_at, first)
+    server.call(fail_at, later)
+    assert server.call(failing_since) == first

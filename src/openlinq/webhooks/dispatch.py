@@ -299,7 +299,10 @@ class WebhookDispatcher:
         failing_since = endpoints.failing_since[subscription.id]
         if failing_since != subscription.failing_since:
             self.subscriptions.changing(repos, subscription.account_id)
-            await repos.webhooks.update(subscription.id, failing_since=failing_since)
+            if failing_since is None:
+                await repos.webhooks.update(subscription.id, failing_since=None)
+            else:
+                await repos.webhooks.mark_failing(subscription.id, failing_since)
             return
         failed_at = endpoints.failed_at.get(subscription.id)
         if failing_since is None or failed_at is None:

@@ -236,6 +236,18 @@ class WebhookRepo:
             .values(**values)
         )
 
+    async def mark_failing(self, subscription_id: str, since: datetime) -> None:
+        """Note when an endpoint started failing, unless a concurrent attempt already did:
+        the earliest failure is what the disable-after count runs from."""
+        await self.conn.execute(
+            update(webhook_subscriptions)
+            .where(
+                webhook_subscriptions.c.id == subscription_id,
+                webhook_subscriptions.c.failing_since.is_(None),
+            )
+            .values(failing_since=since)
+        )
+
     async def delete(self, subscription_id: str) -> None:
         await self.conn.execute(
             webhook_subscriptions.delete().where(webhook_subscriptions.c.id == subscription_id)
