@@ -88,3 +88,27 @@ def test_the_earliest_failure_starts_the_disable_count_whichever_attempt_records
     server.call(fail_at, first)
     server.call(fail_at, later)
     assert server.call(failing_since) == first
+
+
+def test_a_read_begun_before_a_subscription_change_never_caches_the_old_state(
+    server: RunningServer, tenant: Tenant, receiver: Receiver
+) -> None:
+    created = tenant.client.webhook_subscriptions.create(
+        target_url=receiver.url(), subscribed_events=["message.sent"]
+    )
+    account = AccountId(tenant.account_id)
+    storage, cache = server.services.storage, server.services.dispatcher.subscriptions
+
+    async def race() -> bool:
+        generation = cache.generation  # as the dispatcher takes it before it reads
+        async with storage.read() as reader:
+            await reader.webhooks.of_account(account)  # this read's snapshot starts here
+            async with storage.write() as writer:  # a change commits meanwhile
+                cache.changing(writer, account)
+                await writer.webhooks.update(created.id, is_active=False)
+            await cache.of_account(reader, account, generation)  # sees the old state
+        async with storage.read() as fresh:
+            (subscription,) = await cache.of_account(fresh, account)
+            return subscription.is_active
+
+    assert server.call(race) is False

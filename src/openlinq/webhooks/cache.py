@@ -28,12 +28,22 @@ class SubscriptionCache:
         self._generation = 0
         self._writing: WeakKeyDictionary[Repos, set[AccountId]] = WeakKeyDictionary()
 
-    async def of_account(self, repos: Repos, account_id: AccountId) -> list[Subscription]:
+    @property
+    def generation(self) -> int:
+        """Take this before a read transaction's first query and pass it to ``of_account``:
+        the transaction reads the database as of then, and a change committed since must
+        not be cached from it."""
+        return self._generation
+
+    async def of_account(
+        self, repos: Repos, account_id: AccountId, generation: int | None = None
+    ) -> list[Subscription]:
         if not self.enabled or account_id in self._writing.get(repos, ()):
             return await repos.webhooks.of_account(account_id)
         found = self._by_account.get(account_id)
         if found is None:
-            generation = self._generation
+            if generation is None:  # a write transaction: it reads the latest commit
+                generation = self._generation
             found = await repos.webhooks.of_account(account_id)
             if generation == self._generation:
                 self._by_account[account_id] = found

@@ -161,13 +161,14 @@ class WebhookDispatcher:
 
     async def _load_batch(self, delivery_ids: list[str]) -> list[_Loaded | None]:
         """Everything the attempts of ``delivery_ids`` need, in one read transaction."""
+        generation = self.subscriptions.generation
         async with self.storage.read() as repos:
             found = await repos.webhooks.deliveries_with_events(list(set(delivery_ids)))
             live = {i: pair for i, pair in found.items() if pair[0].status not in TERMINAL}
             subscriptions: dict[str, Subscription] = {}
             if self.subscriptions.enabled:
                 for account_id in {d.account_id for d, _ in live.values()}:
-                    for s in await self.subscriptions.of_account(repos, account_id):
+                    for s in await self.subscriptions.of_account(repos, account_id, generation):
                         subscriptions[s.id] = s
             elif live:
                 wanted = list({d.subscription_id for d, _ in live.values()})
