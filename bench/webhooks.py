@@ -1,16 +1,31 @@
 """Webhook throughput and end-to-end latency: API call to signed delivery received.
 
 Starts ``python -m openlinq serve`` as a real process (SQLite in a temporary data
-dir by default, real clock, worker on) and a receiver on loopback (uvicorn, in
-this process), subscribes the receiver to message.sent, then sends N messages
-(default 500) through POST /v3/chats at a fixed concurrency, each to its own
-plain iPhone number. For every message it measures the time from the start of
-its POST to the arrival of its message.sent webhook (matched on data.id), and
-the rate at which webhooks arrive. Every delivery's signature is checked with
-the official SDK (``client.webhooks.unwrap``) after the run, off the clock.
-Bounded: N messages, and at most --timeout seconds of waiting for deliveries.
-Prints the machine and the figures, and writes JSON to bench/results/.
+dir by default, real clock, worker on) and a receiver on loopback (a minimal
+asyncio-protocol HTTP/1.1 server in this process that answers 200 at once), then
+runs one of two modes:
+
+  latency     (default) N messages (--messages, 500) through POST /v3/chats at a
+              fixed --concurrency, each to its own plain iPhone number, one
+              subscription to message.sent; --concurrency 1 is the unloaded latency.
+  throughput  (--rate R) R webhooks a second offered for --duration seconds:
+              --subscriptions S (5) subscriptions to message.sent and
+              message.delivered, so each message sent fans out to 2 x S webhooks,
+              and R / (2 x S) messages a second go out through
+              POST /v3/chats/{id}/messages on --chats (64) chats, open loop (a send
+              starts on time whether or not earlier ones answered, up to
+              --connections in flight). Reports delivered/s and the backlog second
+              by second, so a backlog that keeps growing shows.
+
+For every message it measures the time from the start of its POST to the arrival of
+its message.sent webhook (matched on data.id). Every delivery's signature is checked
+with the official SDK (``client.webhooks.unwrap``) after the run, off the clock. The
+receiver's and the load generator's CPU (this process) and the server's are reported,
+so a figure limited by the bench, not the server, shows. Waits at most --timeout
+seconds for deliveries. Prints the machine and the figures, writes JSON to
+bench/results/, and exits 1 if a delivery is missing, badly signed, or a send failed.
 Run: .venv/bin/python bench/webhooks.py [--messages 500] [--concurrency 8]
+     .venv/bin/python bench/webhooks.py --rate 1000 [--duration 20] [--subscriptions 5]
 """
 
 from __future__ import annotations
@@ -19,78 +34,107 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
-import socket
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from linq import LinqAPIV3
 
-KEY = "olq_bench_webhooks_key"
-EVENT = "message.sent"
-RESULTS = Path(__file__).parent / "results"
+from benchlib import API, BODY, PAIR_LIMIT, RawHttp, Server, openlinq_cli, sandbox_account, serving
 
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+KEY = "olq_bench_webhooks_key"
+SENT = "message.sent"
+THROUGHPUT_EVENTS = [SENT, "message.delivered"]
+RESULTS = Path(__file__).parent / "results"
+BIN = Path(sys.executable).parent
+REQUEST_TIMEOUT = 30.0
+OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+
 Report = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arrival:
-    at: float  # time.perf_counter() when the whole body was in
-    headers: dict[str, str]
+    at: float  # time.perf_counter() when the whole request was in
+    head: bytes
     body: bytes
+
+    def headers(self) -> dict[str, str]:
+        lines = self.head.decode("latin-1").split("\r\n")[1:]
+        return {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
 
 
 @dataclass
-class Receiver:
-    """A minimal ASGI webhook endpoint: record the request, answer 200 at once."""
+class Inbox:
+    """Every request the receiver took, in arrival order; parsed after the run."""
 
     arrivals: list[Arrival] = field(default_factory=list)
-    first_sent: dict[str, float] = field(default_factory=dict)  # message id -> first arrival
-    _wanted: int | None = None
-    _all_in: asyncio.Event = field(default_factory=asyncio.Event)
+    wanted: int | None = None
+    all_in: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+    def add(self, arrival: Arrival) -> None:
+        self.arrivals.append(arrival)
+        if self.wanted is not None and len(self.arrivals) >= self.wanted:
+            self.all_in.set()
+
+    async def wait_for(self, count: int) -> None:
+        """Until ``count`` requests arrived (callers bound it with a timeout)."""
+        self.wanted = count
+        if len(self.arrivals) >= count:
             return
-        body = b""
+        self.all_in.clear()
+        await self.all_in.wait()
+
+
+class ReceiverConnection(asyncio.Protocol):
+    """One keep-alive connection of the receiver: Content-Length requests, 200 at once.
+
+    A few microseconds a request, so the receiver is never what limits a run (uvicorn
+    plus an ASGI app cost about as much CPU per request as the server's own delivery).
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
         while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        at = time.perf_counter()
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        self.arrivals.append(Arrival(at, headers, body))
-        event = json.loads(body)
-        if event["event_type"] == EVENT:
-            self.first_sent.setdefault(event["data"]["id"], at)
-        self._check()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    def _check(self) -> None:
-        if self._wanted is not None and len(self.first_sent) >= self._wanted:
-            self._all_in.set()
-
-    async def wait_for(self, messages: int) -> None:
-        """Until ``messages`` messages' webhooks arrived (callers bound it with a timeout)."""
-        self._wanted = messages
-        self._check()
-        await self._all_in.wait()
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end]
+            lower = head.lower()
+            at = lower.find(b"\r\ncontent-length:")
+            length = 0
+            if at >= 0:
+                stop = lower.find(b"\r\n", at + 2)
+                length = int(lower[at + 17 : stop if stop >= 0 else len(lower)])
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            self.inbox.add(Arrival(time.perf_counter(), head, body))
+            assert self.transport is not None
+            self.transport.write(OK)
 
 
 @dataclass
@@ -98,15 +142,15 @@ class Sends:
     started: dict[str, float] = field(default_factory=dict)  # message id -> POST start
     api_ms: list[float] = field(default_factory=list)
     errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    late: int = 0  # throughput mode: sends that found every connection busy
     first_start: float = 0.0
     last_end: float = 0.0
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    def failed(self, detail: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(detail[:200])
 
 
 def machine() -> dict[str, str]:
@@ -125,6 +169,7 @@ def machine() -> dict[str, str]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
+        "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -144,25 +189,26 @@ def commit() -> str:
 
 def percentile(ordered: list[float], p: float) -> float:
     """Nearest-rank percentile of an ascending list."""
-    return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered)) - 1))]
 
 
-async def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"openlinq exited with {server.returncode} during start-up")
-            try:
-                if (await client.get(f"{base}/health", timeout=1)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("openlinq did not come up in 60 s")
+def ms(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    if not values:
+        return {}
+    return {
+        "p50": round(statistics.median(values), 1),
+        "p90": round(percentile(values, 0.90), 1),
+        "p99": round(percentile(values, 0.99), 1),
+        "max": round(values[-1], 1),
+    }
 
 
-async def send_messages(api: httpx.AsyncClient, line: str, count: int, concurrency: int) -> Sends:
+# -- latency mode ---------------------------------------------------------------------
+
+
+async def send_new_chats(api: httpx.AsyncClient, line: str, count: int, concurrency: int) -> Sends:
+    """``count`` POST /chats, each to its own plain iPhone, ``concurrency`` at a time."""
     sends = Sends(first_start=time.perf_counter())
     numbers = iter(range(count))
 
@@ -179,7 +225,7 @@ async def send_messages(api: httpx.AsyncClient, line: str, count: int, concurren
             )
             end = time.perf_counter()
             if response.status_code != 201:
-                sends.errors += 1
+                sends.failed(f"HTTP {response.status_code}: {response.text}")
                 continue
             sends.started[response.json()["chat"]["message"]["id"]] = begin
             sends.api_ms.append((end - begin) * 1000)
@@ -189,155 +235,367 @@ async def send_messages(api: httpx.AsyncClient, line: str, count: int, concurren
     return sends
 
 
-async def run(args: argparse.Namespace, base: str, server: subprocess.Popen[bytes]) -> Report:
-    receiver = Receiver()
-    receiver_port = free_port()
-    listener = uvicorn.Server(
-        uvicorn.Config(
-            receiver,
-            host="127.0.0.1",
-            port=receiver_port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+# -- throughput mode ------------------------------------------------------------------
+
+
+async def create_chats(api: httpx.AsyncClient, line: str, count: int) -> tuple[list[str], Sends]:
+    """``count`` chats to plain iPhones; their first messages count as sends too."""
+    sends = Sends(first_start=time.perf_counter())
+    chats: list[str] = []
+    for n in range(count):
+        begin = time.perf_counter()
+        created = await api.post("/chats", json={"from": line, "to": [f"+1628666{n:04d}"], **BODY})
+        created.raise_for_status()
+        chat = created.json()["chat"]
+        chats.append(chat["id"])
+        sends.started[chat["message"]["id"]] = begin
+    return chats, sends
+
+
+async def offer(
+    base: str, chats: list[str], per_second: float, seconds: float, connections: int
+) -> Sends:
+    """Open loop: send i starts at ``i / per_second``, on a free keep-alive connection."""
+    sends = Sends()
+    free: asyncio.Queue[RawHttp] = asyncio.Queue()
+    for _ in range(connections):
+        free.put_nowait(RawHttp(base, {"Authorization": f"Bearer {KEY}"}))
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(client: RawHttp, path: str) -> None:
+        begin = time.perf_counter()
+        try:
+            status, body = await asyncio.wait_for(client.post(path), REQUEST_TIMEOUT)
+        except (OSError, EOFError, ValueError, TimeoutError) as error:
+            sends.failed(type(error).__name__)
+            return
+        finally:
+            free.put_nowait(client)
+        end = time.perf_counter()
+        if status != 202:
+            sends.failed(f"HTTP {status}: {body.decode(errors='replace')}")
+            return
+        sends.started[json.loads(body)["message"]["id"]] = begin
+        sends.api_ms.append((end - begin) * 1000)
+        sends.last_end = max(sends.last_end, end)
+
+    total = int(per_second * seconds)
+    sends.first_start = start = time.perf_counter()
+    for i in range(total):
+        delay = start + i / per_second - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if free.empty():
+            sends.late += 1
+        client = await free.get()
+        task = asyncio.create_task(one(client, f"{API}/chats/{chats[i % len(chats)]}/messages"))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    while not free.empty():
+        await free.get_nowait().aclose()
+    return sends
+
+
+# -- the run --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    server: Server
+    inbox: Inbox
+    secrets: dict[str, str] = field(default_factory=dict)  # subscription id -> secret
+    events: list[str] = field(default_factory=list)
+    sends: Sends = field(default_factory=Sends)
+    server_cpu: float = 0.0
+    bench_cpu: float = 0.0
+    elapsed: float = 0.0
+    verifier: Verifier = field(default_factory=lambda: Verifier({}))
+
+
+@dataclass
+class Verifier:
+    """Checks every delivery's signatures with the SDK's ``webhooks.unwrap``, as they come:
+    it refuses a timestamp over five minutes old, and a long run's first deliveries would be."""
+
+    secrets: dict[str, str]
+    checked: int = 0
+    invalid: int = 0
+
+    def check(self, arrivals: list[Arrival]) -> None:
+        with LinqAPIV3(base_url="http://unused.invalid", api_key=KEY) as sdk:
+            for arrival in arrivals[self.checked :]:
+                headers = arrival.headers()
+                secret = self.secrets.get(headers.get("x-webhook-subscription-id", ""), "")
+                try:
+                    sdk.webhooks.unwrap(arrival.body.decode(), headers=headers, key=secret)
+                except Exception:
+                    self.invalid += 1
+                self.checked += 1
+
+    async def keep_checking(self, inbox: Inbox) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.check(inbox.arrivals)
+
+
+async def subscribe(
+    api: httpx.AsyncClient, receiver: str, count: int, events: list[str]
+) -> dict[str, str]:
+    secrets: dict[str, str] = {}
+    for n in range(count):
+        created = await api.post(
+            "/webhook-subscriptions",
+            json={"target_url": f"{receiver}/hook/{n}", "subscribed_events": events},
         )
-    )
-    listening = asyncio.create_task(listener.serve())
+        created.raise_for_status()
+        secrets[created.json()["id"]] = created.json()["signing_secret"]
+    return secrets
+
+
+async def run(args: argparse.Namespace, server: Server) -> Run:
+    inbox = Inbox()
+    loop = asyncio.get_running_loop()
+    listener = await loop.create_server(lambda: ReceiverConnection(inbox), "127.0.0.1", 0)
+    receiver = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    throughput = args.rate is not None
+    state = Run(args, server, inbox, events=THROUGHPUT_EVENTS if throughput else [SENT])
     try:
-        await wait_until_up(base, server)
         async with httpx.AsyncClient(
-            base_url=f"{base}/api/partner/v3",
+            base_url=f"{server.url}{API}",
             headers={"Authorization": f"Bearer {KEY}"},
             limits=httpx.Limits(max_connections=args.concurrency),
-            timeout=60,
+            timeout=REQUEST_TIMEOUT,
         ) as api:
-            created = await api.post(
-                "/webhook-subscriptions",
-                json={
-                    "target_url": f"http://127.0.0.1:{receiver_port}/hook",
-                    "subscribed_events": [EVENT],
-                },
-            )
-            created.raise_for_status()
-            secret: str = created.json()["signing_secret"]
-            numbers = (await api.get("/phone_numbers")).json()["phone_numbers"]
-            sends = await send_messages(
-                api, numbers[0]["phone_number"], args.messages, args.concurrency
-            )
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(args.timeout):
-                await receiver.wait_for(len(sends.started))
+            subscriptions = args.subscriptions if throughput else 1
+            state.secrets = await subscribe(api, receiver, subscriptions, state.events)
+            state.verifier = Verifier(state.secrets)
+            checking = asyncio.create_task(state.verifier.keep_checking(inbox))
+            line = (await api.get("/phone_numbers")).json()["phone_numbers"][0]["phone_number"]
+            fan_out = subscriptions * len(state.events)
+            if throughput:
+                chats, warm = await create_chats(api, line, args.chats)
+                await settle(inbox, len(warm.started) * fan_out, args.timeout)
+            cpu = server.cpu_seconds(), time.process_time(), time.perf_counter()
+            with profiling(server, args):
+                if throughput:
+                    state.sends = await offer(
+                        server.url, chats, args.rate / fan_out, args.duration, args.connections
+                    )
+                    state.sends.started.update(warm.started)
+                else:
+                    state.sends = await send_new_chats(api, line, args.messages, args.concurrency)
+                await settle(inbox, len(state.sends.started) * fan_out, args.timeout)
+            state.server_cpu = server.cpu_seconds() - cpu[0]
+            state.bench_cpu = time.process_time() - cpu[1]
+            state.elapsed = time.perf_counter() - cpu[2]
+            checking.cancel()
+            state.verifier.check(inbox.arrivals)
     finally:
-        listener.should_exit = True
-        await listening
-    return report(args, receiver, sends, secret)
+        listener.close()
+    return state
 
 
-def report(args: argparse.Namespace, receiver: Receiver, sends: Sends, secret: str) -> Report:
-    if not sends.started:
-        raise SystemExit(f"the server accepted none of the {args.messages} messages")
-    arrivals = dict(receiver.first_sent)
-    latencies = sorted(
-        (arrivals[i] - begin) * 1000 for i, begin in sends.started.items() if i in arrivals
+async def settle(inbox: Inbox, count: int, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await inbox.wait_for(count)
+
+
+@contextlib.contextmanager
+def profiling(server: Server, args: argparse.Namespace) -> Iterator[None]:
+    """With --profile, sample the server with py-spy while the load runs (SVG)."""
+    if not args.profile:
+        yield
+        return
+    spy = shutil.which("py-spy", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"webhooks-{args.stamp}-profile.svg"
+    recorder = subprocess.Popen(
+        [spy, "record", "--pid", str(server.process.pid), "-o", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    invalid = 0
-    with LinqAPIV3(base_url="http://unused.invalid", api_key=KEY) as sdk:
-        for arrival in receiver.arrivals:
-            try:
-                sdk.webhooks.unwrap(arrival.body.decode(), headers=arrival.headers, key=secret)
-            except Exception:
-                invalid += 1
-    times = [a.at for a in receiver.arrivals]
-    api_ms = sorted(sends.api_ms)
+    try:
+        yield
+    finally:
+        recorder.send_signal(2)  # SIGINT: py-spy writes the graph and exits
+        recorder.wait(timeout=120)
+    args.profile_path = str(out)
 
-    def ms(values: list[float]) -> dict[str, float]:
-        if not values:
-            return {}
-        return {
-            "p50": round(statistics.median(values), 1),
-            "p90": round(percentile(values, 0.90), 1),
-            "p99": round(percentile(values, 0.99), 1),
-            "max": round(values[-1], 1),
-        }
 
-    return {
+def report(state: Run) -> Report:
+    args, sends = state.args, state.sends
+    if not sends.started:
+        raise SystemExit(f"the server accepted no messages: {sends.error_samples}")
+    first: dict[str, float] = {}
+    seen: Counter[tuple[str, str, str]] = Counter()
+    for arrival in state.inbox.arrivals:
+        subscription = arrival.headers().get("x-webhook-subscription-id", "")
+        event = json.loads(arrival.body)
+        message_id = event["data"]["id"]
+        seen[(subscription, event["event_type"], message_id)] += 1
+        if event["event_type"] == SENT:
+            first.setdefault(message_id, arrival.at)
+    expected = len(sends.started) * len(state.secrets) * len(state.events)
+    latencies = [(first[i] - begin) * 1000 for i, begin in sends.started.items() if i in first]
+    times = sorted(a.at for a in state.inbox.arrivals)
+    result: Report = {
         "bench": "webhooks",
+        "mode": "throughput" if args.rate is not None else "latency",
         "machine": machine(),
         "commit": commit(),
         "database": "postgresql" if args.database_url else "sqlite",
-        "messages": args.messages,
-        "concurrency": args.concurrency,
+        "subscriptions": len(state.secrets),
+        "events": state.events,
+        "messages_accepted": len(sends.started),
         "send_errors": sends.errors,
-        "webhooks_received": len(receiver.arrivals),
-        "duplicates": len(receiver.arrivals) - len(arrivals),
-        "missing": len(set(sends.started) - set(arrivals)),
-        "invalid_signatures": invalid,
-        "sends_per_second": round(len(sends.started) / (sends.last_end - sends.first_start), 1),
-        # First POST to last webhook: what a client sending this batch sees.
-        "webhooks_per_second_end_to_end": (
-            round(len(times) / (max(times) - sends.first_start), 1) if times else 0.0
+        "send_error_samples": sends.error_samples,
+        "webhooks_expected": expected,
+        "webhooks_received": len(state.inbox.arrivals),
+        "duplicates": sum(n - 1 for n in seen.values()),
+        "missing": expected - len(seen),
+        "invalid_signatures": state.verifier.invalid,
+        "seconds": round(state.elapsed, 1),
+        "server_cpu_seconds": round(state.server_cpu, 1),
+        "server_cpu_pct": round(100 * state.server_cpu / state.elapsed, 1),
+        # The server's CPU time for the whole run (sends, receipts, deliveries) per webhook
+        # received: on a shared machine it moves far less than the rates do.
+        "server_cpu_ms_per_webhook": (
+            round(1000 * state.server_cpu / len(state.inbox.arrivals), 2)
+            if state.inbox.arrivals
+            else None
         ),
-        # First webhook to last: the delivery pipeline's own rate while it has a backlog.
-        "webhooks_per_second_delivering": (
-            round((len(times) - 1) / (max(times) - min(times)), 1) if len(times) > 1 else 0.0
-        ),
-        "api_call_ms": ms(api_ms),
+        "bench_cpu_pct": round(100 * state.bench_cpu / state.elapsed, 1),
+        "api_call_ms": ms(sends.api_ms),
         "post_to_webhook_ms": ms(latencies),
     }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--timeout", type=float, default=120.0, help="max wait for webhooks")
-    parser.add_argument("--database-url", default=None, help="bench PostgreSQL instead")
-    args = parser.parse_args()
-    if not 1 <= args.concurrency <= args.messages <= 10_000:
-        parser.error("need 1 <= concurrency <= messages <= 10000")
-    port = free_port()
-    with tempfile.TemporaryDirectory() as data_dir, Path(data_dir, "server.log").open("wb") as log:
-        env = {
-            **os.environ,
-            "OPENLINQ_DATA_DIR": data_dir,
-            "OPENLINQ_PORT": str(port),
-            "OPENLINQ_DEV_API_KEY": KEY,
-            "OPENLINQ_LOG_LEVEL": "warning",
+    if args.rate is None:
+        result |= {
+            "messages": args.messages,
+            "concurrency": args.concurrency,
+            "sends_per_second": round(len(sends.started) / (sends.last_end - sends.first_start), 1),
+            # First POST to last webhook: what a client sending this batch sees.
+            "webhooks_per_second_end_to_end": (
+                round(len(times) / (times[-1] - sends.first_start), 1) if times else 0.0
+            ),
+            # First webhook to last: the delivery pipeline's own rate while it has a backlog.
+            "webhooks_per_second_delivering": (
+                round((len(times) - 1) / (times[-1] - times[0]), 1) if len(times) > 1 else 0.0
+            ),
         }
-        if args.database_url:
-            env["OPENLINQ_DATABASE_URL"] = args.database_url
-        server = subprocess.Popen(
-            [sys.executable, "-m", "openlinq", "serve"], env=env, stdout=log, stderr=log
-        )
-        try:
-            result = asyncio.run(run(args, f"http://127.0.0.1:{port}", server))
-        except BaseException:
-            sys.stderr.write(Path(data_dir, "server.log").read_text()[-4000:])
-            raise
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=30)
+        return result
+    fan_out = len(state.secrets) * len(state.events)
+    begin = sends.first_start
+    measured = [t for t in times if t >= begin]
+    offered_sends = sends.api_ms and len(sends.api_ms) / args.duration
+    timeline = []
+    accepted_at = sorted(b for b in sends.started.values() if b >= begin)
+    for second in range(math.ceil((measured[-1] - begin) if measured else 0) + 1):
+        until = begin + second + 1
+        owed = sum(1 for b in accepted_at if b < until) * fan_out
+        got = sum(1 for t in measured if begin + second <= t < until)
+        done = sum(1 for t in measured if t < until)
+        timeline.append({"second": second + 1, "delivered": got, "backlog": max(0, owed - done)})
+    in_window = sum(1 for t in measured if t < begin + args.duration)
+    result |= {
+        "rate_offered": args.rate,
+        "duration": args.duration,
+        "chats": args.chats,
+        "connections": args.connections,
+        "sends_per_second": round(offered_sends, 1) if offered_sends else 0.0,
+        "sends_late": sends.late,
+        # Deliveries inside the offered window, per second: the sustained rate when the
+        # backlog stays flat.
+        "webhooks_per_second": round(in_window / args.duration, 1),
+        "backlog_at_end_of_offer": timeline[min(len(timeline), int(args.duration)) - 1]["backlog"],
+        "seconds_to_drain": round(measured[-1] - begin - args.duration, 1) if measured else None,
+        "timeline": timeline,
+    }
+    return result
+
+
+def show(result: Report) -> None:
     print(f"machine: {result['machine']}  commit: {result['commit']}")
     print(
-        f"{result['database']}: {result['messages']} messages at concurrency "
-        f"{result['concurrency']}; {result['webhooks_received']} webhooks received, "
+        f"{result['database']} {result['mode']}: {result['messages_accepted']} messages, "
+        f"{result['subscriptions']} subscriptions x {len(result['events'])} events; "
+        f"{result['webhooks_received']} of {result['webhooks_expected']} webhooks received, "
         f"{result['missing']} missing, {result['duplicates']} duplicates, "
         f"{result['invalid_signatures']} bad signatures, {result['send_errors']} send errors"
     )
+    if result["mode"] == "latency":
+        print(
+            f"sends/s {result['sends_per_second']}   webhooks/s end-to-end "
+            f"{result['webhooks_per_second_end_to_end']}, while delivering "
+            f"{result['webhooks_per_second_delivering']}"
+        )
+    else:
+        print(
+            f"offered {result['rate_offered']} webhooks/s ({result['sends_per_second']} sends/s, "
+            f"{result['sends_late']} late) for {result['duration']} s: delivered "
+            f"{result['webhooks_per_second']}/s; backlog at end of offer "
+            f"{result['backlog_at_end_of_offer']}, drained {result['seconds_to_drain']} s later"
+        )
+        print(
+            "backlog by second: " + " ".join(str(row["backlog"]) for row in result["timeline"][:60])
+        )
     print(
-        f"sends/s {result['sends_per_second']}   webhooks/s end-to-end "
-        f"{result['webhooks_per_second_end_to_end']}, while delivering "
-        f"{result['webhooks_per_second_delivering']}"
+        f"server CPU {result['server_cpu_pct']} % of one core, "
+        f"{result['server_cpu_ms_per_webhook']} ms per webhook received; "
+        f"bench CPU (receiver + sends) {result['bench_cpu_pct']} %"
     )
     for name in ("api_call_ms", "post_to_webhook_ms"):
         figures = "  ".join(f"{k} {v:.1f}" for k, v in result[name].items())
         print(f"{name:20} {figures}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=500, help="latency mode: messages")
+    parser.add_argument("--concurrency", type=int, default=8, help="latency mode: clients")
+    parser.add_argument("--rate", type=float, default=None, help="throughput mode: webhooks/s")
+    parser.add_argument("--duration", type=float, default=20.0, help="throughput mode: seconds")
+    parser.add_argument("--subscriptions", type=int, default=5, help="throughput mode")
+    parser.add_argument("--chats", type=int, default=64, help="throughput mode")
+    parser.add_argument(
+        "--connections", type=int, default=64, help="throughput mode: max sends in flight"
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="max wait for webhooks")
+    parser.add_argument("--database-url", default=None, help="bench PostgreSQL instead")
+    parser.add_argument("--profile", action="store_true", help="py-spy flame graph (SVG)")
+    args = parser.parse_args()
+    if args.rate is None and not 1 <= args.concurrency <= args.messages <= 10_000:
+        parser.error("need 1 <= concurrency <= messages <= 10000")
+    args.stamp = time.strftime("%Y%m%dT%H%M%S")
+    args.profile_path = None
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            **os.environ,
+            "OPENLINQ_DATA_DIR": data_dir,
+            "OPENLINQ_DEV_API_KEY": KEY,
+            "OPENLINQ_CLOCK": "real",
+            "OPENLINQ_LOG_LEVEL": "warning",
+        }
+        if args.database_url:
+            env["OPENLINQ_DATABASE_URL"] = args.database_url
+        command = [sys.executable, "-m", "openlinq", "serve", "--host", "127.0.0.1"]
+        with serving("openlinq", command, env, Path(data_dir)) as server:
+            if args.rate is not None:  # the per-pair limit is 30 a minute: raise it
+                account = sandbox_account(env)
+                openlinq_cli(env, "accounts", "policy", account, "--pair-limit", str(PAIR_LIMIT))
+            state = asyncio.run(run(args, server))
+    result = report(state)
+    result["profile"] = args.profile_path
+    show(result)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"webhooks-{time.strftime('%Y%m%dT%H%M%S')}-c{args.concurrency}.json"
+    suffix = f"r{args.rate:g}" if args.rate is not None else f"c{args.concurrency}"
+    path = RESULTS / f"webhooks-{args.stamp}-{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     if result["missing"] or result["invalid_signatures"] or result["send_errors"]:

@@ -159,7 +159,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         simulator=SimulatorControl(
             storage, clock, carrier, recorder, runner, location_feed, attachments, groups
         ),
-        subscriptions=SubscriptionService(storage, clock, queue, events, policy),
+        subscriptions=SubscriptionService(
+            storage, clock, queue, events, policy, dispatcher.subscriptions
+        ),
         dispatcher=dispatcher,
         edits=EditService(storage, clock, events, actions),
         reactions=ReactionService(storage, clock, events, actions, attachments),

@@ -49,8 +49,19 @@ class JobQueue:
     async def schedule(
         self, repos: Repos, kind: str, payload: dict[str, Any], delay: float = 0.0
     ) -> None:
+        await self.schedule_many(repos, kind, [payload], delay)
+
+    async def schedule_many(
+        self, repos: Repos, kind: str, payloads: list[dict[str, Any]], delay: float = 0.0
+    ) -> None:
+        """Several jobs of one kind, due together, written in one statement."""
+        if not payloads:
+            return
         run_at = self.clock.now() + timedelta(seconds=delay)
-        await repos.jobs.enqueue(kind, payload, run_at, current_trace_id())
+        if len(payloads) == 1:
+            await repos.jobs.enqueue(kind, payloads[0], run_at, current_trace_id())
+        else:
+            await repos.jobs.enqueue_many(kind, payloads, run_at, current_trace_id())
         await repos.jobs.notify()
         for listener in self._listeners:
             repos.after_commit(listener)

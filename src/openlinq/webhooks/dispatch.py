@@ -14,12 +14,9 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-
-import httpx
 
 from openlinq import metrics
 from openlinq.domain.clock import Clock, SystemClock
@@ -29,9 +26,12 @@ from openlinq.logs import redact_url
 from openlinq.outbound import OutboundPolicy, pinned_request
 from openlinq.store.repos import Repos
 from openlinq.store.repos.events import StoredEvent
-from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
+from openlinq.store.repos.webhooks import Attempt, Delivery, DeliveryOutcome, Subscription
 from openlinq.store.unit import Storage
+from openlinq.webhooks.batch import GroupCall
+from openlinq.webhooks.cache import SubscriptionCache
 from openlinq.webhooks.catalogue import V2026, V2026_ONLY, payload_version
+from openlinq.webhooks.http import WebhookClient
 from openlinq.webhooks.payloads import chat_id_of, envelope
 from openlinq.webhooks.retry import Outcome, next_delay, parse_retry_after
 from openlinq.webhooks.signing import signed_headers
@@ -42,6 +42,7 @@ DELIVER_JOB = "webhook.deliver"
 DEFAULT_ROUTING_ID_HEADER = "Linq-Chat-Id"
 SNIPPET_BYTES = 512
 TERMINAL = frozenset({"succeeded", "failed"})
+WAITING_PER_SLOT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,21 @@ class _Sent:
     request_body: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    delivery: Delivery
+    subscription: Subscription
+    event: StoredEvent
+    routing_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    loaded: _Loaded
+    sent: _Sent
+    now: datetime
+
+
 class WebhookDispatcher:
     def __init__(
         self,
@@ -91,61 +107,87 @@ class WebhookDispatcher:
         # Signature timestamps are wall-clock time even when the simulator's clock is
         # manual: receivers check them against their own clocks.
         self.wall_clock = SystemClock()
-        self._in_flight: dict[str, int] = defaultdict(int)
-        self._http: httpx.AsyncClient | None = None
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-                headers={"user-agent": "openlinq-webhooks/1"},
-            )
-        return self._http
+        self.subscriptions = SubscriptionCache(enabled=storage.db.is_sqlite)
+        self.http = WebhookClient()
+        # Deliveries to one endpoint beyond its concurrency wait here, in order; beyond
+        # WAITING_PER_SLOT per slot they step aside (busy_retry_seconds) so a slow
+        # endpoint's backlog never holds every job slot.
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._load = GroupCall(self._load_batch)
+        self._record = GroupCall(self._record_batch)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self.http.aclose()
 
     # -- fan-out (an event sink) -----------------------------------------------------
 
     async def on_event(self, repos: Repos, event: StoredEvent) -> None:
-        for subscription in await repos.webhooks.of_account(event.account_id):
-            if subscribed(subscription, event):
-                delivery_id = await repos.webhooks.add_delivery(subscription, event)
-                await self.queue.schedule(repos, DELIVER_JOB, {"delivery_id": delivery_id})
+        found = await self.subscriptions.of_account(repos, event.account_id)
+        matching = [s for s in found if subscribed(s, event)]
+        if matching:
+            ids = await repos.webhooks.add_deliveries(matching, event)
+            await self.queue.schedule_many(repos, DELIVER_JOB, [{"delivery_id": i} for i in ids])
 
     # -- one attempt -----------------------------------------------------------------
 
     async def deliver(self, payload: dict[str, Any]) -> None:
-        async with self.storage.read() as repos:
-            delivery = await repos.webhooks.delivery(payload["delivery_id"])
-            if delivery is None or delivery.status in TERMINAL:
-                return
-            subscription = await repos.webhooks.get(delivery.account_id, delivery.subscription_id)
-            event = await repos.webhooks.event(delivery.event_id)
-        if subscription is None or event is None:
+        loaded = await self._load(payload["delivery_id"])
+        if loaded is None:
             return
+        subscription = loaded.subscription
         if not subscription.is_active:
-            await self._finish(delivery, "failed", error="the subscription is disabled")
+            await self._finish(loaded.delivery, "failed", error="the subscription is disabled")
             return
-        if self._in_flight[subscription.id] >= self.settings.per_endpoint_concurrency:
+        endpoint = self._endpoints.get(subscription.id)
+        if endpoint is None:
+            endpoint = self._endpoints[subscription.id] = _Endpoint(
+                self.settings.per_endpoint_concurrency
+            )
+        if endpoint.users >= (1 + WAITING_PER_SLOT) * self.settings.per_endpoint_concurrency:
             # This endpoint is saturated: step aside so others' events keep flowing.
             async with self.storage.write() as repos:
                 await self.queue.schedule(
                     repos, DELIVER_JOB, payload, delay=self.settings.busy_retry_seconds
                 )
             return
-        self._in_flight[subscription.id] += 1
+        endpoint.users += 1
         try:
-            sent = await self._post(subscription, event)
+            async with endpoint.slots:
+                sent = await self._post(loaded)
         finally:
-            self._in_flight[subscription.id] -= 1
-        await self._record(delivery, subscription, event, sent)
+            endpoint.users -= 1
+            if not endpoint.users:
+                del self._endpoints[subscription.id]  # idle endpoints cost nothing
+        await self._record(_Done(loaded, sent, self.clock.now()))
 
-    async def _post(self, subscription: Subscription, event: StoredEvent) -> _Sent:
+    async def _load_batch(self, delivery_ids: list[str]) -> list[_Loaded | None]:
+        """Everything the attempts of ``delivery_ids`` need, in one read transaction."""
+        generation = self.subscriptions.generation
+        async with self.storage.read() as repos:
+            found = await repos.webhooks.deliveries_with_events(list(set(delivery_ids)))
+            live = {i: pair for i, pair in found.items() if pair[0].status not in TERMINAL}
+            subscriptions: dict[str, Subscription] = {}
+            if self.subscriptions.enabled:
+                for account_id in {d.account_id for d, _ in live.values()}:
+                    for s in await self.subscriptions.of_account(repos, account_id, generation):
+                        subscriptions[s.id] = s
+            elif live:
+                wanted = list({d.subscription_id for d, _ in live.values()})
+                subscriptions = await repos.webhooks.subscriptions(wanted)
+            loaded: dict[str, _Loaded] = {}
+            for delivery_id, (delivery, event) in live.items():
+                subscription = subscriptions.get(delivery.subscription_id)
+                if subscription is None:
+                    continue
+                token = None
+                chat_id = chat_id_of(event)
+                if subscription.routing_key_header and chat_id is not None:
+                    token = await repos.webhooks.routing_token(subscription.id, chat_id)
+                loaded[delivery_id] = _Loaded(delivery, subscription, event, token)
+        return [loaded.get(i) for i in delivery_ids]
+
+    async def _post(self, loaded: _Loaded) -> _Sent:
+        subscription, event = loaded.subscription, loaded.event
         version = payload_version(subscription.target_url)
         body = envelope(event, version, event.account_id)
         headers = signed_headers(
@@ -156,11 +198,12 @@ class WebhookDispatcher:
             body=body,
             sent_at=self.wall_clock.now(),
         )
-        headers.update(await self._routing_headers(subscription, event))
-        # What the log shows as sent: the headers httpx put on the wire once the request
-        # is built (until then, ours). Signatures only, never the secret.
+        headers.update(_routing_headers(loaded))
+        # What the log shows as sent: the headers put on the wire once the request is
+        # built (until then, ours). Signatures only, never the secret.
         sent_headers = dict(headers)
         started = time.perf_counter()
+        token = snippet = None
         try:
             # The timeout bounds the whole attempt, not each read: an endpoint that
             # drips its answer cannot hold a delivery slot for longer.
@@ -168,137 +211,119 @@ class WebhookDispatcher:
                 target = await self.policy.resolve(subscription.target_url)
                 url, pin_headers, extensions = pinned_request(target)
                 headers.update(pin_headers)
-                request = self.http.build_request(
-                    "POST",
-                    url,
-                    content=body,
-                    headers=headers,
-                    timeout=self.settings.timeout_seconds,
-                    extensions=extensions,
+                request, sent_headers = self.http.request_headers(url, headers, body)
+                answer = await self.http.post(
+                    request,
+                    sent_headers,
+                    body,
+                    sni_hostname=extensions.get("sni_hostname"),
+                    snippet_bytes=SNIPPET_BYTES,
                 )
-                sent_headers = dict(request.headers)
-                response = await self.http.send(request, stream=True)
-                try:
-                    snippet = await _read_snippet(response)
-                finally:
-                    await response.aclose()
-                outcome = Outcome(
-                    response.status_code,
-                    None if response.is_success else f"HTTP {response.status_code}",
-                    parse_retry_after(response.headers.get("retry-after")),
-                )
-                token = (
-                    response.headers.get(subscription.routing_key_header)
-                    if subscription.routing_key_header and response.is_success
-                    else None
-                )
-        except PermissionError as exc:
-            outcome, snippet, token = Outcome(None, f"refused: {exc}", refused=True), None, None
-        except (httpx.TimeoutException, TimeoutError):
-            outcome, snippet, token = (
-                Outcome(
-                    None, f"timed out after {self.settings.timeout_seconds:g} s", timed_out=True
-                ),
-                None,
-                None,
+            snippet = answer.snippet.decode("utf-8", "replace") if answer.snippet else None
+            outcome = Outcome(
+                answer.status_code,
+                None if answer.is_success else f"HTTP {answer.status_code}",
+                parse_retry_after(answer.headers.get("retry-after")),
             )
-        except (httpx.TransportError, OSError) as exc:
-            outcome, snippet, token = Outcome(None, f"{type(exc).__name__}: {exc}"), None, None
+            if subscription.routing_key_header and answer.is_success:
+                token = answer.headers.get(subscription.routing_key_header.lower())
+        except PermissionError as exc:
+            outcome = Outcome(None, f"refused: {exc}", refused=True)
+        except TimeoutError:
+            outcome = Outcome(
+                None, f"timed out after {self.settings.timeout_seconds:g} s", timed_out=True
+            )
+        except (OSError, EOFError) as exc:  # asyncio.IncompleteReadError is an EOFError
+            outcome = Outcome(None, f"{type(exc).__name__}: {exc}")
         latency = int((time.perf_counter() - started) * 1000)
         return _Sent(outcome, latency, snippet, token, sent_headers, body.decode())
 
-    async def _routing_headers(
-        self, subscription: Subscription, event: StoredEvent
-    ) -> dict[str, str]:
-        chat_id = chat_id_of(event)
-        if not subscription.routing_key_header or chat_id is None:
-            return {}
-        headers = {subscription.routing_id_header or DEFAULT_ROUTING_ID_HEADER: chat_id}
-        async with self.storage.read() as repos:
-            token = await repos.webhooks.routing_token(subscription.id, chat_id)
-        if token:
-            headers[subscription.routing_key_header] = token
-        return headers
+    async def _record_batch(self, done: list[_Done]) -> list[None]:
+        """Log the attempts and move each delivery on, all in one write transaction."""
+        endpoints = _Endpoints()
+        async with self.storage.write() as repos:
+            await repos.webhooks.add_attempts(
+                [
+                    Attempt(
+                        id=new_id(),
+                        delivery_id=d.loaded.delivery.id,
+                        attempted_at=d.now,
+                        status_code=d.sent.outcome.status_code,
+                        latency_ms=d.sent.latency_ms,
+                        error=d.sent.outcome.error,
+                        response_snippet=d.sent.snippet,
+                        request_headers=d.sent.request_headers,
+                        request_body=d.sent.request_body,
+                    )
+                    for d in done
+                ]
+            )
+            outcomes = [await self._outcome(repos, d, endpoints) for d in done]
+            await repos.webhooks.record_outcomes(outcomes)
+            for subscription in endpoints.seen.values():
+                await self._note_health(repos, subscription, endpoints)
+        return [None] * len(done)
 
-    async def _record(
-        self, delivery: Delivery, subscription: Subscription, event: StoredEvent, sent: _Sent
-    ) -> None:
-        now = self.clock.now()
+    async def _outcome(self, repos: Repos, done: _Done, endpoints: _Endpoints) -> DeliveryOutcome:
+        delivery, subscription = done.loaded.delivery, done.loaded.subscription
+        event, sent, now = done.loaded.event, done.sent, done.now
         attempt = delivery.attempts + 1
         outcome = sent.outcome
         metrics.webhook_attempt(outcome, event.created_at, now)
-        async with self.storage.write() as repos:
-            await repos.webhooks.add_attempt(
-                Attempt(
-                    id=new_id(),
-                    delivery_id=delivery.id,
-                    attempted_at=now,
-                    status_code=outcome.status_code,
-                    latency_ms=sent.latency_ms,
-                    error=outcome.error,
-                    response_snippet=sent.snippet,
-                    request_headers=sent.request_headers,
-                    request_body=sent.request_body,
+        endpoints.saw(subscription, now, outcome.succeeded)
+        base = DeliveryOutcome(
+            delivery_id=delivery.id,
+            status="succeeded",
+            attempts=attempt,
+            last_status_code=outcome.status_code,
+            last_error=outcome.error,
+            delivered_at=None,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        if outcome.succeeded:
+            chat_id = chat_id_of(event)
+            if sent.routing_token and chat_id:
+                await repos.webhooks.remember_routing_token(
+                    subscription.id, chat_id, sent.routing_token, now
                 )
-            )
-            common: dict[str, Any] = {
-                "attempts": attempt,
-                "last_status_code": outcome.status_code,
-                "last_error": outcome.error,
-                "updated_at": now,
-            }
-            if outcome.succeeded:
-                await repos.webhooks.update_delivery(
-                    delivery.id,
-                    status="succeeded",
-                    delivered_at=now,
-                    next_attempt_at=None,
-                    **common,
-                )
-                if subscription.failing_since is not None:
-                    await repos.webhooks.update(subscription.id, failing_since=None)
-                chat_id = chat_id_of(event)
-                if sent.routing_token and chat_id:
-                    await repos.webhooks.remember_routing_token(
-                        subscription.id, chat_id, sent.routing_token, now
-                    )
-                _log_attempt(repos, delivery, subscription, event, sent, attempt, now, None)
-                return
-            delay = next_delay(attempt, outcome, self.rng)
-            _log_attempt(repos, delivery, subscription, event, sent, attempt, now, delay)
-            if delay is None:
-                await repos.webhooks.update_delivery(
-                    delivery.id, status="failed", next_attempt_at=None, **common
-                )
-            else:
-                await repos.webhooks.update_delivery(
-                    delivery.id,
-                    status="retrying",
-                    next_attempt_at=now + timedelta(seconds=delay),
-                    **common,
-                )
-                await self.queue.schedule(
-                    repos, DELIVER_JOB, {"delivery_id": delivery.id}, delay=delay
-                )
-            await self._note_failure(repos, subscription, now)
+            _log_attempt(repos, delivery, subscription, event, sent, attempt, now, None)
+            return replace(base, delivered_at=now)
+        delay = next_delay(attempt, outcome, self.rng)
+        _log_attempt(repos, delivery, subscription, event, sent, attempt, now, delay)
+        if delay is None:
+            return replace(base, status="failed")
+        await self.queue.schedule(repos, DELIVER_JOB, {"delivery_id": delivery.id}, delay=delay)
+        return replace(base, status="retrying", next_attempt_at=now + timedelta(seconds=delay))
 
-    async def _note_failure(self, repos: Repos, subscription: Subscription, now: Any) -> None:
-        """Disable a subscription whose endpoint has failed for too long without a success."""
-        if subscription.failing_since is None:
-            await repos.webhooks.update(subscription.id, failing_since=now)
+    async def _note_health(
+        self, repos: Repos, subscription: Subscription, endpoints: _Endpoints
+    ) -> None:
+        """Note when an endpoint started failing, or that it recovered; disable one that
+        has failed for too long without a success."""
+        failing_since = endpoints.failing_since[subscription.id]
+        if failing_since != subscription.failing_since:
+            self.subscriptions.changing(repos, subscription.account_id)
+            if failing_since is None:
+                await repos.webhooks.update(subscription.id, failing_since=None)
+            else:
+                await repos.webhooks.mark_failing(subscription.id, failing_since)
             return
-        failing_for = (now - subscription.failing_since).total_seconds()
-        if failing_for >= self.settings.disable_after_seconds:
+        failed_at = endpoints.failed_at.get(subscription.id)
+        if failing_since is None or failed_at is None:
+            return
+        if (failed_at - failing_since).total_seconds() >= self.settings.disable_after_seconds:
             log.warning(
                 "disabling webhook subscription %s: failing since %s",
                 subscription.id,
-                subscription.failing_since,
+                failing_since,
             )
+            self.subscriptions.changing(repos, subscription.account_id)
             await repos.webhooks.update(
                 subscription.id,
                 is_active=False,
-                disabled_reason=f"endpoint failing since {subscription.failing_since.isoformat()}",
-                updated_at=now,
+                disabled_reason=f"endpoint failing since {failing_since.isoformat()}",
+                updated_at=failed_at,
             )
 
     async def _finish(self, delivery: Delivery, status: str, *, error: str) -> None:
@@ -310,6 +335,44 @@ class WebhookDispatcher:
                 next_attempt_at=None,
                 updated_at=self.clock.now(),
             )
+
+
+class _Endpoint:
+    """One endpoint's slots, and the deliveries holding or awaiting one."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.slots = asyncio.Semaphore(concurrency)
+        self.users = 0
+
+
+class _Endpoints:
+    """What one batch of attempts says about each endpoint, in the order they finished."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Subscription] = {}
+        self.failing_since: dict[str, datetime | None] = {}
+        self.failed_at: dict[str, datetime] = {}
+
+    def saw(self, subscription: Subscription, now: datetime, succeeded: bool) -> None:
+        self.seen.setdefault(subscription.id, subscription)
+        since = self.failing_since.get(subscription.id, subscription.failing_since)
+        if succeeded:
+            self.failing_since[subscription.id] = None
+            self.failed_at.pop(subscription.id, None)
+        else:
+            self.failing_since[subscription.id] = since or now
+            self.failed_at[subscription.id] = now
+
+
+def _routing_headers(loaded: _Loaded) -> dict[str, str]:
+    subscription = loaded.subscription
+    chat_id = chat_id_of(loaded.event)
+    if not subscription.routing_key_header or chat_id is None:
+        return {}
+    headers = {subscription.routing_id_header or DEFAULT_ROUTING_ID_HEADER: chat_id}
+    if loaded.routing_token:
+        headers[subscription.routing_key_header] = loaded.routing_token
+    return headers
 
 
 def _log_attempt(
@@ -355,12 +418,3 @@ def _log_attempt(
         fields["next_attempt_at"] = retry_at.isoformat()
     if log.isEnabledFor(level):
         repos.after_commit(lambda: log.log(level, "%s", text, extra=fields))
-
-
-async def _read_snippet(response: httpx.Response) -> str | None:
-    collected = b""
-    async for chunk in response.aiter_bytes():
-        collected += chunk
-        if len(collected) >= SNIPPET_BYTES:
-            break
-    return collected[:SNIPPET_BYTES].decode("utf-8", "replace") if collected else None

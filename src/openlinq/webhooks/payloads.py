@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from openlinq.store.repos.events import StoredEvent
 from openlinq.webhooks.catalogue import V2025
@@ -47,7 +48,8 @@ def envelope(event: StoredEvent, version: str, partner_id: str) -> bytes:
         "partner_id": partner_id,
         "data": data,
     }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    # Compact UTF-8 JSON, as json.dumps(separators=(",", ":"), ensure_ascii=False) writes it.
+    return orjson.dumps(body)
 
 
 def chat_id_of(event: StoredEvent) -> str | None:

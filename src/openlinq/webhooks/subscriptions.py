@@ -18,6 +18,7 @@ from openlinq.outbound import OutboundPolicy
 from openlinq.store.repos import Repos
 from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
 from openlinq.store.unit import Storage
+from openlinq.webhooks.cache import SubscriptionCache
 from openlinq.webhooks.catalogue import EVENT_TYPE_SET, payload_version
 from openlinq.webhooks.dispatch import DELIVER_JOB
 from openlinq.webhooks.signing import new_secret
@@ -83,12 +84,14 @@ class SubscriptionService:
         queue: JobQueue,
         events: EventLog,
         policy: OutboundPolicy,
+        cache: SubscriptionCache,
     ) -> None:
         self.storage = storage
         self.clock = clock
         self.queue = queue
         self.events = events
         self.policy = policy
+        self.cache = cache
 
     async def _check_target(self, target_url: str) -> str:
         """Before any transaction: in hosted mode this resolves the host."""
@@ -155,6 +158,7 @@ class SubscriptionService:
                     "a subscription with this target_url exists; add a query parameter to "
                     "subscribe the same endpoint twice",
                 )
+            self.cache.changing(repos, account.id)
             await repos.webhooks.add(subscription)
             await self._emit(
                 repos, subscription, "webhook_subscription.created", "Webhook subscription created"
@@ -215,6 +219,7 @@ class SubscriptionService:
                 if is_active:
                     new = replace(new, failing_since=None, disabled_reason=None)
             new = replace(new, updated_at=now)
+            self.cache.changing(repos, account.id)
             await repos.webhooks.update(
                 old.id,
                 target_url=new.target_url,
@@ -236,6 +241,7 @@ class SubscriptionService:
     async def delete(self, account: Account, subscription_id: str) -> None:
         async with self.storage.write() as repos:
             subscription = await self._owned(repos, account, subscription_id)
+            self.cache.changing(repos, account.id)
             await self._emit(
                 repos, subscription, "webhook_subscription.deleted", "Webhook subscription deleted"
             )

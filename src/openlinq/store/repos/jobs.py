@@ -107,6 +107,26 @@ class JobRepo:
         )
         return job_id
 
+    async def enqueue_many(
+        self, kind: str, payloads: list[dict[str, Any]], run_at: datetime, trace_id: str | None
+    ) -> None:
+        """``enqueue`` for several jobs of one kind, in one statement."""
+        await self.conn.execute(
+            _ENQUEUE,
+            [
+                {
+                    "id": new_id(),
+                    "kind": kind,
+                    "payload": payload,
+                    "run_at": run_at,
+                    "attempts": 0,
+                    "trace_id": trace_id,
+                    "created_at": run_at,
+                }
+                for payload in payloads
+            ],
+        )
+
     async def claim(
         self,
         worker: str,

@@ -68,6 +68,20 @@ class Attempt:
     number: int | None = None  # set when stored; None for attempts logged before 0009
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """A delivery's state after an attempt."""
+
+    delivery_id: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+    updated_at: datetime
+
+
 def _subscription(row: Any) -> Subscription:
     return Subscription(
         id=row.id,
@@ -111,6 +125,59 @@ _OF_ACCOUNT = (
     .where(webhook_subscriptions.c.account_id == bindparam("account_id"))
     .order_by(webhook_subscriptions.c.created_at, webhook_subscriptions.c.id)
 )
+
+
+# A delivery's fan-out, its attempts and their outcomes go in batches: built once.
+_ADD_DELIVERY = webhook_deliveries.insert()
+_DELIVERIES = select(webhook_deliveries).where(
+    webhook_deliveries.c.id.in_(bindparam("ids", expanding=True))
+)
+_EVENTS = select(events).where(events.c.id.in_(bindparam("ids", expanding=True)))
+_SUBSCRIPTIONS = select(webhook_subscriptions).where(
+    webhook_subscriptions.c.id.in_(bindparam("ids", expanding=True))
+)
+_ATTEMPT_COLUMNS = (
+    "id",
+    "delivery_id",
+    "attempted_at",
+    "status_code",
+    "latency_ms",
+    "error",
+    "response_snippet",
+    "request_headers",
+    "request_body",
+)
+_ADD_ATTEMPT = webhook_attempts.insert().values(
+    **{name: bindparam(f"b_{name}") for name in _ATTEMPT_COLUMNS},
+    number=select(func.count() + 1)
+    .where(webhook_attempts.c.delivery_id == bindparam("b_delivery_id"))
+    .scalar_subquery(),
+)
+_OUTCOME = (
+    update(webhook_deliveries)
+    .where(webhook_deliveries.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        last_status_code=bindparam("last_status_code"),
+        last_error=bindparam("last_error"),
+        delivered_at=bindparam("delivered_at"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
+def _event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        row.id,
+        AccountId(row.account_id),
+        row.type,
+        row.phone_number,
+        row.trace_id,
+        row.data,
+        row.created_at,
+    )
 
 
 class WebhookRepo:
@@ -169,6 +236,18 @@ class WebhookRepo:
             .values(**values)
         )
 
+    async def mark_failing(self, subscription_id: str, since: datetime) -> None:
+        """Note when an endpoint started failing, unless a concurrent attempt already did:
+        the earliest failure is what the disable-after count runs from."""
+        await self.conn.execute(
+            update(webhook_subscriptions)
+            .where(
+                webhook_subscriptions.c.id == subscription_id,
+                webhook_subscriptions.c.failing_since.is_(None),
+            )
+            .values(failing_since=since)
+        )
+
     async def delete(self, subscription_id: str) -> None:
         await self.conn.execute(
             webhook_subscriptions.delete().where(webhook_subscriptions.c.id == subscription_id)
@@ -176,23 +255,30 @@ class WebhookRepo:
 
     # -- deliveries ---------------------------------------------------------------
 
-    async def add_delivery(self, subscription: Subscription, event: StoredEvent) -> str:
-        delivery_id = new_id()
+    async def add_deliveries(
+        self, subscriptions: list[Subscription], event: StoredEvent
+    ) -> list[str]:
+        """One pending delivery of ``event`` per subscription, in one statement."""
+        ids = [new_id() for _ in subscriptions]
         await self.conn.execute(
-            webhook_deliveries.insert().values(
-                id=delivery_id,
-                account_id=subscription.account_id,
-                subscription_id=subscription.id,
-                event_id=event.id,
-                event_type=event.type,
-                status="pending",
-                attempts=0,
-                next_attempt_at=event.created_at,
-                created_at=event.created_at,
-                updated_at=event.created_at,
-            )
+            _ADD_DELIVERY,
+            [
+                {
+                    "id": delivery_id,
+                    "account_id": subscription.account_id,
+                    "subscription_id": subscription.id,
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": event.created_at,
+                    "created_at": event.created_at,
+                    "updated_at": event.created_at,
+                }
+                for delivery_id, subscription in zip(ids, subscriptions, strict=True)
+            ],
         )
-        return delivery_id
+        return ids
 
     async def delivery(self, delivery_id: str) -> Delivery | None:
         row = (
@@ -204,17 +290,22 @@ class WebhookRepo:
 
     async def event(self, event_id: str) -> StoredEvent | None:
         row = (await self.conn.execute(select(events).where(events.c.id == event_id))).first()
-        if row is None:
-            return None
-        return StoredEvent(
-            row.id,
-            AccountId(row.account_id),
-            row.type,
-            row.phone_number,
-            row.trace_id,
-            row.data,
-            row.created_at,
-        )
+        return _event(row) if row else None
+
+    async def deliveries_with_events(
+        self, delivery_ids: list[str]
+    ) -> dict[str, tuple[Delivery, StoredEvent]]:
+        """The deliveries among ``delivery_ids`` that exist, each with its event."""
+        found = [_delivery(r) for r in await self.conn.execute(_DELIVERIES, {"ids": delivery_ids})]
+        if not found:
+            return {}
+        rows = await self.conn.execute(_EVENTS, {"ids": list({d.event_id for d in found})})
+        by_id = {r.id: _event(r) for r in rows}
+        return {d.id: (d, by_id[d.event_id]) for d in found if d.event_id in by_id}
+
+    async def subscriptions(self, subscription_ids: list[str]) -> dict[str, Subscription]:
+        rows = await self.conn.execute(_SUBSCRIPTIONS, {"ids": subscription_ids})
+        return {r.id: _subscription(r) for r in rows}
 
     async def update_delivery(self, delivery_id: str, **values: Any) -> None:
         await self.conn.execute(
@@ -224,21 +315,32 @@ class WebhookRepo:
         )
 
     async def add_attempt(self, attempt: Attempt) -> None:
+        await self.add_attempts([attempt])
+
+    async def add_attempts(self, attempts: list[Attempt]) -> None:
+        """Log attempts, each numbered after its delivery's earlier ones."""
         await self.conn.execute(
-            webhook_attempts.insert().values(
-                id=attempt.id,
-                delivery_id=attempt.delivery_id,
-                attempted_at=attempt.attempted_at,
-                number=select(func.count() + 1)
-                .where(webhook_attempts.c.delivery_id == attempt.delivery_id)
-                .scalar_subquery(),
-                status_code=attempt.status_code,
-                latency_ms=attempt.latency_ms,
-                error=attempt.error,
-                response_snippet=attempt.response_snippet,
-                request_headers=attempt.request_headers,
-                request_body=attempt.request_body,
-            )
+            _ADD_ATTEMPT,
+            [{f"b_{name}": getattr(a, name) for name in _ATTEMPT_COLUMNS} for a in attempts],
+        )
+
+    async def record_outcomes(self, outcomes: list[DeliveryOutcome]) -> None:
+        """Set each delivery's state after an attempt, in one statement."""
+        await self.conn.execute(
+            _OUTCOME,
+            [
+                {
+                    "b_id": o.delivery_id,
+                    "status": o.status,
+                    "attempts": o.attempts,
+                    "last_status_code": o.last_status_code,
+                    "last_error": o.last_error,
+                    "delivered_at": o.delivered_at,
+                    "next_attempt_at": o.next_attempt_at,
+                    "updated_at": o.updated_at,
+                }
+                for o in outcomes
+            ],
         )
 
     async def attempts(self, delivery_ids: list[str]) -> dict[str, list[Attempt]]:
