@@ -19,6 +19,7 @@ import pytest
 
 from openlinq.webhooks.http import (
     ConnectError,
+    LocalProtocolError,
     RemoteProtocolError,
     WebhookClient,
 )
@@ -232,3 +233,36 @@ async def test_credentials_in_the_url_go_as_basic_auth_as_httpx_sent_them() -> N
     expected = "Basic " + base64.b64encode(b"us er:p@ss").decode()  # httpx.BasicAuth's
     assert f"authorization: {expected}" in request.head.decode().split("\r\n")
     assert f"host: 127.0.0.1:{s.port}" in request.head.decode().split("\r\n")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"x chat id": "a"},  # a name that is no token
+        {"x-key": "a\r\nx-injected: 1"},  # a value that would smuggle a header in
+        {"x-key": "\u20ac"},  # not Latin-1
+    ],
+)
+async def test_a_header_that_cannot_go_on_the_wire_is_refused_unsent(
+    header: dict[str, str],
+) -> None:
+    client = WebhookClient()
+    async with scripted() as s:
+        target, headers = client.request_headers(s.url(), header, b"{}")
+        with pytest.raises(LocalProtocolError):
+            await client.post(target, headers, b"{}", sni_hostname=None, snippet_bytes=8)
+    await client.aclose()
+    assert s.requests == []
+
+
+async def test_a_latin_1_routing_key_read_from_an_answer_goes_back_as_it_came() -> None:
+    client = WebhookClient()
+    keyed = b"HTTP/1.1 200 OK\r\nX-Key: \xe9t\xe9\r\nContent-Length: 0\r\n\r\n"
+    async with scripted(keyed) as s:
+        target, headers = client.request_headers(s.url(), {}, b"{}")
+        answer = await client.post(target, headers, b"{}", sni_hostname=None, snippet_bytes=8)
+        assert answer.headers["x-key"] == "\u00e9t\u00e9"
+        target, headers = client.request_headers(s.url(), {"x-key": answer.headers["x-key"]}, b"")
+        await client.post(target, headers, b"", sni_hostname=None, snippet_bytes=8)
+    await client.aclose()
+    assert b"\r\nx-key: \xe9t\xe9\r\n" in s.requests[1].head
