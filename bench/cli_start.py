@@ -23,12 +23,9 @@ Run: .venv/bin/python bench/cli_start.py [--runs 10]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import resource
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -37,6 +34,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchlib import machine
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -97,40 +96,8 @@ def imported(args: list[str]) -> dict[str, Any]:
     return {"modules": len(names), "heavy": [p for p in HEAVY if p in packages]}
 
 
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "git_commit": commit + ("+dirty src" if dirty else ""),
-        "load_average_at_start": os.getloadavg()[0],
-    }
-
-
 def run(runs: int) -> dict[str, Any]:
-    report: dict[str, Any] = {"runs": runs, "machine": machine(), "commands": {}}
+    report: dict[str, Any] = {"runs": runs, "machine": machine(None), "commands": {}}
     with tempfile.TemporaryDirectory(prefix="openlinq-cli-") as tmp:
         data_dir = Path(tmp)
         subprocess.run([*OPENLINQ, "migrate", "--data-dir", tmp], capture_output=True, check=True)

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import socket
 import sqlite3
 import subprocess
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from benchlib import machine
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -215,40 +216,8 @@ def read_some(base: str) -> int:
     return done
 
 
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "git_commit": commit + ("+dirty src" if dirty else ""),
-        "load_average_at_start": os.getloadavg()[0],
-    }
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    report: dict[str, Any] = {"settings": vars(args), "machine": machine(), "memory_mib": {}}
+    report: dict[str, Any] = {"settings": vars(args), "machine": machine(None), "memory_mib": {}}
     memory = report["memory_mib"]
     with tempfile.TemporaryDirectory(prefix="openlinq-memory-") as tmp:
         data_dir = Path(tmp) / "data"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVarTuple, overload
 
@@ -91,19 +91,18 @@ class Database:
                 json_deserializer=load_json,
             )
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[DbConnection]:
-        if self.sqlite is not None:
-            async with self.sqlite.transaction() as conn:
-                yield conn
-            return
-        async with self._pg.connect() as pg, pg.begin():
-            yield pg
+    def transaction(self) -> AbstractAsyncContextManager[DbConnection]:
+        return self._begin(write=True)
+
+    def read(self) -> AbstractAsyncContextManager[DbConnection]:
+        return self._begin(write=False)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[DbConnection]:
+    async def _begin(self, *, write: bool) -> AsyncIterator[DbConnection]:
         if self.sqlite is not None:
-            async with self.sqlite.read() as conn:
+            # SQLite: one writer at a time, readers beside it (store/sqlite_sync.py).
+            begin = self.sqlite.transaction if write else self.sqlite.read
+            async with begin() as conn:
                 yield conn
             return
         async with self._pg.connect() as pg, pg.begin():
