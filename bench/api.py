@@ -66,8 +66,10 @@ from benchlib import (
     Server,
     WrkRun,
     create_chats,
+    exit_status,
     fresh_database,
     machine,
+    machine_line,
     openlinq_cli,
     percentile,
     read_ids,
@@ -515,11 +517,7 @@ def targets(args: argparse.Namespace) -> tuple[list[Target], dict[str, str]]:
 def show(console: Console, report: dict[str, Any], results: list[RowResult]) -> None:
     host = report["machine"]
     s = report["settings"]
-    console.print(
-        f"[bold]{host['cpu']}[/], {host['cores']} cores, Python {host['python']}, "
-        f"SQLite {host['sqlite']}, commit {host['git_commit'] or '?'}, "
-        f"load average {host['load_average_at_start']:.2f} at start"
-    )
+    console.print(machine_line(host))
     table = Table(
         title=f"wrk -t{s['threads']} -c{s['connections']}, {s['duration']} s after "
         f"{s['warmup']} s warm-up; open loop at half the peak for {s['open_loop']} s"
@@ -594,8 +592,7 @@ async def run(args: argparse.Namespace) -> int:
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
     show(console, report, results)
-    failed = any(r.errors or (r.durability and r.durability["missing"]) for r in results)
-    return 1 if failed or not all(r.requests for r in results) else 0
+    return exit_status(results)
 
 
 def main() -> None:

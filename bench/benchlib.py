@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,6 +390,21 @@ def machine(database_url: str | None) -> dict[str, Any]:
         "openlinq_package": shown_path(package),
         "load_average_at_start": os.getloadavg()[0],
     }
+
+
+def machine_line(host: dict[str, Any]) -> str:
+    """The machine a report was measured on, as the first line a script prints."""
+    return (
+        f"[bold]{host['cpu']}[/], {host['cores']} cores, Python {host['python']}, "
+        f"SQLite {host['sqlite']}, commit {host['git_commit'] or '?'}, "
+        f"load average {host['load_average_at_start']:.2f} at start"
+    )
+
+
+def exit_status(results: Sequence[Any]) -> int:
+    """1 when a row had errors, lost an accepted message or measured nothing, else 0."""
+    failed = any(r.errors or (r.durability and r.durability["missing"]) for r in results)
+    return 1 if failed or not all(r.requests for r in results) else 0
 
 
 WRK_SCRIPT = BENCH / "wrk" / "roundrobin.lua"

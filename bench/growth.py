@@ -46,6 +46,7 @@ from benchlib import (
     RESULTS,
     fresh_database,
     machine,
+    machine_line,
     run_wrk,
     serving,
     shown_path,
@@ -303,11 +304,7 @@ def ratios(steps: list[dict[str, Any]]) -> dict[str, float]:
 def show(console: Console, report: dict[str, Any]) -> None:
     host = report["machine"]
     s = report["settings"]
-    console.print(
-        f"[bold]{host['cpu']}[/], {host['cores']} cores, Python {host['python']}, "
-        f"SQLite {host['sqlite']}, commit {host['git_commit'] or '?'}, "
-        f"load average {host['load_average_at_start']:.2f} at start"
-    )
+    console.print(machine_line(host))
     table = Table(
         title=f"wrk {s['duration']} s per figure, {s['connections']} and {s['low']} connections"
     )

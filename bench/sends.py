@@ -68,7 +68,9 @@ from benchlib import (
     RawHttp,
     Server,
     create_chats,
+    exit_status,
     machine,
+    machine_line,
     openlinq_cli,
     percentile,
     sandbox_account,
@@ -315,11 +317,7 @@ async def bench_bare(args: argparse.Namespace, workdir: Path) -> Result:
 
 def show(console: Console, report: dict[str, Any], results: list[Result]) -> None:
     host = report["machine"]
-    console.print(
-        f"[bold]{host['cpu']}[/], {host['cores']} cores, Python {host['python']}, "
-        f"SQLite {host['sqlite']}, commit {host['git_commit'] or '?'}, "
-        f"load average {host['load_average_at_start']:.2f} at start"
-    )
+    console.print(machine_line(host))
     s = report["settings"]
     table = Table(
         title=f"{s['concurrency']} connections ({s['client']} client), "
@@ -402,8 +400,7 @@ async def run(args: argparse.Namespace) -> int:
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
     show(Console(width=None if sys.stdout.isatty() else 120), report, results)
-    failed = any(r.errors or (r.durability and r.durability["missing"]) for r in results)
-    return 1 if failed or not all(r.requests for r in results) else 0
+    return exit_status(results)
 
 
 def main() -> None:

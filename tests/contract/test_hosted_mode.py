@@ -139,12 +139,13 @@ def test_private_or_plain_http_webhook_targets_are_refused_when_set(
     assert [s.target_url for s in stored] == [public.target_url]
 
 
-def test_a_short_dev_key_stops_the_server_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["OPENLINQ_DEV_API_KEY", "OPENLINQ_METRICS_TOKEN"])
+def test_a_short_key_stops_the_server_with_one_line(tmp_path: Path, setting: str) -> None:
     env = {
         **os.environ,
         "OPENLINQ_DATA_DIR": str(tmp_path / "data"),
         "OPENLINQ_HOSTED_MODE": "true",
-        "OPENLINQ_DEV_API_KEY": "only-twenty-chars-xx",
+        setting: "only-twenty-chars-xx",
     }
     result = subprocess.run(
         [sys.executable, "-m", "openlinq", "serve"],
@@ -155,8 +156,7 @@ def test_a_short_dev_key_stops_the_server_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "openlinq: invalid configuration: OPENLINQ_DEV_API_KEY must be at least 32 "
-        "characters in hosted mode"
+        f"openlinq: invalid configuration: {setting} must be at least 32 characters in hosted mode"
     ]
     assert not (tmp_path / "data").exists()
 

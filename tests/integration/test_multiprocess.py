@@ -10,7 +10,7 @@ import httpx
 import pytest
 from linq import LinqAPIV3
 
-from tests.support.processes import OpenlinqProcess, wait_until
+from tests.support.processes import OpenlinqProcess, subscribe_and_send, wait_until
 from tests.support.receiver import Answer, Hit, Receiver
 
 KEY = "olq_multiprocess_test_key"
@@ -71,18 +71,9 @@ def test_two_workers_share_the_work_and_deliver_each_event_once(
         with LinqAPIV3(
             base_url=f"{api.base_url}/api/partner", api_key=KEY, max_retries=0
         ) as client:
-            subscription = client.webhook_subscriptions.create(
-                target_url=receiver.url(), subscribed_events=EVENTS
+            subscription, ids = subscribe_and_send(
+                client, receiver.url(), EVENTS, MESSAGES, first=8000
             )
-            line = client.phone_numbers.list().phone_numbers[0].phone_number
-            ids = [
-                client.chats.create(
-                    from_=line,
-                    to=[f"+1628556{8000 + n}"],  # plain iPhones: delivered at once
-                    message={"parts": [{"type": "text", "value": f"m{n}"}]},
-                ).chat.message.id
-                for n in range(MESSAGES)
-            ]
             wait_until(
                 lambda: all(
                     client.messages.retrieve(i).delivery_status == "delivered" for i in ids

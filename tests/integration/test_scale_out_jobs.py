@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from openlinq.store.engine import Database
 from openlinq.store.tables import jobs
-from tests.support.processes import OpenlinqProcess, wait_until
+from tests.support.processes import OpenlinqProcess, subscribe_and_send, wait_until
 from tests.support.receiver import Answer, Receiver
 
 KEY = "olq_scale_out_jobs_key"
@@ -68,18 +68,9 @@ def test_a_killed_workers_jobs_are_taken_over_and_nothing_runs_twice(
         with LinqAPIV3(
             base_url=f"{api.base_url}/api/partner", api_key=KEY, max_retries=0
         ) as client:
-            subscription = client.webhook_subscriptions.create(
-                target_url=receiver.url(), subscribed_events=EVENTS
+            subscription, ids = subscribe_and_send(
+                client, receiver.url(), EVENTS, MESSAGES, first=8100
             )
-            line = client.phone_numbers.list().phone_numbers[0].phone_number
-            ids = [
-                client.chats.create(
-                    from_=line,
-                    to=[f"+1628556{8100 + n}"],  # plain iPhones: delivered at once
-                    message={"parts": [{"type": "text", "value": f"m{n}"}]},
-                ).chat.message.id
-                for n in range(MESSAGES)
-            ]
             receiver.wait_for(IN_FLIGHT, timeout=60)  # the doomed worker is mid-delivery
             doomed.kill()
             received_before = {hit.event["event_id"] for hit in list(receiver.hits)}

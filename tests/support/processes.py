@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from linq import LinqAPIV3
 
 from tests.support.server import free_port
 
@@ -104,3 +105,24 @@ def wait_until(condition: object, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def subscribe_and_send(
+    client: LinqAPIV3, target_url: str, events: Any, count: int, first: int
+) -> tuple[Any, list[str]]:
+    """Subscribe ``target_url`` to ``events``, then open ``count`` chats from the first line
+    to plain iPhones (+1628556<first + n>: delivered at once); the subscription and the
+    first message ids."""
+    subscription = client.webhook_subscriptions.create(
+        target_url=target_url, subscribed_events=events
+    )
+    line = client.phone_numbers.list().phone_numbers[0].phone_number
+    ids = [
+        client.chats.create(
+            from_=line,
+            to=[f"+1628556{first + n}"],
+            message={"parts": [{"type": "text", "value": f"m{n}"}]},
+        ).chat.message.id
+        for n in range(count)
+    ]
+    return subscription, ids
