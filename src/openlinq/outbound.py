@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import idna
 
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -119,6 +118,8 @@ def parse_url(raw: str, field: str, code: ErrorCode = ErrorCode.INVALID_PARAMETE
         raise refuse("does not name a valid host")
     if port == 0:
         raise refuse("has an invalid port")
+    import httpx  # loaded by the first URL to check, not by a server at rest
+
     try:
         httpx.URL(raw)  # the client that fetches it must agree
     except (httpx.InvalidURL, ValueError) as exc:

@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import socket
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import h11
 import uvicorn
@@ -135,6 +138,40 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
         # through the handler logs.configure_logging installs (text or JSON alike).
         **{"log_level": settings.log_level, "access_log": False, "log_config": None, **options},
     )
+
+
+# The listening socket a server started by ``exec_server`` inherits (its descriptor number).
+SOCKET_VARIABLE = "OPENLINQ_LISTEN_FD"
+
+
+def exec_server(flags: Mapping[str, object], sock: socket.socket) -> NoReturn:
+    """Become the server: replace this interpreter with one that loads only what serving needs.
+
+    The CLI has typer, click and rich loaded (~10 MiB resident that a server would keep
+    for its whole life); ``openlinq.server_main`` starts without them. The process keeps
+    its PID, so a supervisor's signals and Ctrl-C reach the server as before. The flags
+    travel as the OPENLINQ_* variables they stand for, the bound socket as an inherited
+    descriptor (the port was taken, and "in use" said, before anything else).
+    """
+    environment = dict(os.environ)
+    environment.update({f"OPENLINQ_{name.upper()}": str(value) for name, value in flags.items()})
+    environment[SOCKET_VARIABLE] = str(sock.fileno())
+    # The interpreter's own options (-X dev, -W error, ...) carry over, as multiprocessing's do.
+    options: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *options, "-m", "openlinq.server_main"], environment)
+
+
+def serve_inherited_socket(settings: Settings, on_ready: Callable[..., None]) -> None:
+    """Serve on the socket ``exec_server`` passed down, in this one process."""
+    from openlinq.app import create_app
+    from openlinq.logs import configure_logging
+
+    sock = socket.socket(fileno=int(os.environ.pop(SOCKET_VARIABLE)))
+    configure_logging(settings.log_level, settings.log_format)
+    application = create_app(settings, on_started=on_ready)
+    uvicorn.Server(uvicorn_config(application, settings)).run(sockets=[sock])
 
 
 def api_process_app(settings: Settings) -> FastAPI:

@@ -203,7 +203,17 @@ def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, subprocess.
         yield base, process
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.communicate(timeout=30)  # a test that read no output: the pipe closes too
+
+
+def test_serve_becomes_the_lean_server_process_keeping_its_pid(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    """The CLI (typer, click, rich) hands over to a fresh interpreter running only the server;
+    the PID stays, so signals and supervisors reach the server."""
+    _, process = served
+    command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+    assert command[-3:] == [b"-m", b"openlinq.server_main", b""]
 
 
 def test_serve_prints_the_base_url_key_and_lines_and_the_sdk_works(

@@ -15,8 +15,8 @@ from alembic import command
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from openlinq.banner import _remember_sandbox_key
 from openlinq.cli import app
-from openlinq.cli.server import _remember_sandbox_key
 from openlinq.config import Settings
 from openlinq.domain.accounts import Sandbox
 from openlinq.domain.clock import ManualClock

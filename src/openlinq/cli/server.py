@@ -12,12 +12,8 @@ import typer
 from openlinq.cli.common import fail, say
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from openlinq.config import Settings
     from openlinq.domain.accounts import Sandbox
-
-SANDBOX_KEY_FILE = "sandbox-api-key"
 
 DataDir = Annotated[
     Path | None, typer.Option(help="Data directory (OPENLINQ_DATA_DIR).", show_default=False)
@@ -99,30 +95,6 @@ def bind_each(host: str, port: int, count: int) -> list[socket.socket]:
     return [bind(host, port, shared=True) for _ in range(count)]
 
 
-def _remember_sandbox_key(settings: Settings, sandbox: Sandbox) -> str | None:
-    """Keep the generated sandbox key in the data dir so every start can show it."""
-    from openlinq.filemodes import make_private_dir, open_private
-
-    path = settings.data_dir / SANDBOX_KEY_FILE
-    if sandbox.api_key:
-        if sandbox.created and not settings.dev_api_key:
-            make_private_dir(settings.data_dir)
-            with open_private(path) as handle:
-                handle.write(sandbox.api_key.encode() + b"\n")
-        return sandbox.api_key
-    return path.read_text().strip() if path.exists() else None
-
-
-def _processes(settings: Settings) -> str:
-    """What the banner says about this server's processes and who runs its jobs."""
-    api = f"{settings.workers} API"
-    if settings.clock == "manual":
-        return f"{api}; jobs run when the manual clock advances"
-    if not settings.run_worker:
-        return f"{api}, no job runner (OPENLINQ_RUN_WORKER=false): start `openlinq worker`"
-    return f"{api}, " + ("each running jobs" if settings.workers > 1 else "running jobs")
-
-
 def _refuse_processes_it_cannot_share(settings: Settings) -> None:
     """Several API processes share the database and nothing else: SQLite (one writer,
     one process) and the manual clock (it lives in one process's memory) cannot."""
@@ -140,39 +112,6 @@ def _refuse_processes_it_cannot_share(settings: Settings) -> None:
             "the manual clock lives in one process",
             2,
         )
-
-
-def _banner(settings: Settings) -> Callable[[Sandbox | None], None]:
-    def show(sandbox: Sandbox | None) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
-        console = Console(soft_wrap=True)  # the URLs stay whole on one line each
-        base = f"{settings.base_url}/api/partner"
-        console.print(
-            f"[bold green]openlinq[/] is serving the Linq Partner API v3 at [bold]{base}[/]"
-        )
-        console.print(f"  LINQ_API_V3_BASE_URL={base}")
-        if sandbox is None:
-            console.print(
-                "  hosted mode: no sandbox account; add accounts with `openlinq accounts create`"
-            )
-            console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
-            console.print(f"  processes: {_processes(settings)}")
-            return
-        key = _remember_sandbox_key(settings, sandbox)
-        console.print(f"  LINQ_API_V3_API_KEY={key or '(set OPENLINQ_DEV_API_KEY to choose one)'}")
-        grid = Table("line", "type", "status", title=f"sandbox account {sandbox.account.id}")
-        for line in sandbox.lines:
-            grid.add_row(line.phone_number, line.line_type.value, line.status.value)
-        console.print(grid)
-        console.print(f"  database: {settings.resolved_database_url.split('@')[-1]}")
-        console.print(f"  processes: {_processes(settings)}")
-        docs = f"{settings.base_url}/docs" if settings.api_docs else "off"
-        console.print(f"  clock: {settings.clock}   docs: {docs}")
-        console.print(f"  console: {settings.base_url}/console  (open it in a browser)")
-
-    return show
 
 
 def serve(
@@ -195,16 +134,15 @@ def serve(
     log_format: LogFormat = None,
 ) -> None:
     """Start the server (migrating the database and creating the sandbox on first start)."""
-    settings = load_settings(
-        data_dir,
-        database_url,
-        host=host,
-        port=port,
-        dev_api_key=dev_api_key,
-        clock=clock,
-        workers=workers,
-        log_format=log_format,
-    )
+    flags: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "dev_api_key": dev_api_key,
+        "clock": clock,
+        "workers": workers,
+        "log_format": log_format,
+    }
+    settings = load_settings(data_dir, database_url, **flags)
     _refuse_processes_it_cannot_share(settings)
     if settings.workers > 1:
         sockets = bind_each(settings.host, settings.port, settings.workers)
@@ -212,15 +150,11 @@ def serve(
         _serve_processes(settings, sockets)
         return
     sock = bind(settings.host, settings.port)
-    configure_logging(settings, log_format)
-    import uvicorn
+    configure_logging(settings, log_format)  # a bad level fails here, in one line
+    from openlinq.serving import exec_server
 
-    from openlinq.app import create_app
-    from openlinq.serving import uvicorn_config
-
-    application = create_app(settings, on_started=_banner(settings))
-    config = uvicorn_config(application, settings, log_config=None)
-    uvicorn.Server(config).run(sockets=[sock])
+    flags |= {"data_dir": data_dir, "database_url": database_url}
+    exec_server({name: value for name, value in flags.items() if value is not None}, sock)
 
 
 def _serve_processes(settings: Settings, sockets: list[socket.socket]) -> None:
@@ -244,7 +178,9 @@ def _serve_processes(settings: Settings, sockets: list[socket.socket]) -> None:
         from openlinq.metrics import prepare_multiprocess
 
         prepare_multiprocess(settings.data_dir)
-    show = _banner(settings)
+    from openlinq.banner import banner
+
+    show = banner(settings)
     if not serve_processes(settings, sockets, lambda: show(sandbox)):
         fail("an API process could not start (the log above says why); all were stopped")
 

@@ -14,10 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
-
-import httpx
 
 from openlinq.blobs.store import BlobNotFoundError, BlobStore, BlobTooLargeError
 from openlinq.domain.clock import Clock
@@ -30,6 +28,9 @@ from openlinq.domain.sniffing import check_content, check_content_type
 from openlinq.outbound import Deadline, OutboundPolicy, pinned_request
 from openlinq.store.repos.attachments import Attachment
 from openlinq.store.unit import Storage
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 MAX_URL_MEDIA_BYTES = 10 * 1024 * 1024
@@ -77,6 +78,8 @@ class AttachmentService:
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx  # the first media URL loads it: not a server at rest
+
             self._http = httpx.AsyncClient(follow_redirects=False, timeout=FETCH_TIMEOUT_SECONDS)
         return self._http
 
@@ -320,6 +323,8 @@ class AttachmentService:
         The whole download (resolving, connecting, headers, body) must finish within the
         fetch deadline; the database writes in between are not cut short by it.
         """
+        import httpx  # its error type below; loaded by the first media URL
+
         self.policy.check_url(url, field, ErrorCode.INVALID_MESSAGE_CONTENT)
         filename = posixpath.basename(unquote(urlsplit(url).path)) or "attachment"
         now = self.clock.now()

@@ -28,7 +28,6 @@ from typing import cast
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import h11
-import httpx
 
 USER_AGENT = "openlinq-webhooks/1"
 # An answer's head must fit in this; a longer one is a protocol error.
@@ -85,6 +84,8 @@ def _target(url: str) -> _Target:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RemoteProtocolError(f"cannot POST to {url!r}")
     port = parts.port or (443 if secure else 80)
+    import httpx  # loaded by the first delivery, not by a server at rest
+
     # The request line carries the path exactly as httpx would put it on the wire.
     parsed = httpx.URL(url)
     authorization = None
@@ -169,6 +170,8 @@ class WebhookClient:
         if not target.secure:
             return await asyncio.open_connection(target.host, target.port)
         if self._ssl is None:
+            import httpx
+
             self._ssl = httpx.create_ssl_context()  # the CA bundle httpx would use
         return await asyncio.open_connection(
             target.host, target.port, ssl=self._ssl, server_hostname=sni_hostname or target.host

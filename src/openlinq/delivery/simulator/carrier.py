@@ -15,9 +15,7 @@ import json
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
 from openlinq.delivery.simulator.devices import DeviceProfile, Reply, resolve_profile
@@ -31,6 +29,9 @@ from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.outbound import OutboundPolicy, pinned_request
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class SimulatorCarrier(Carrier):
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx  # only a device with a webhook hook needs it: not a server at rest
+
             self._http = httpx.AsyncClient(
                 follow_redirects=False, headers={"user-agent": "openlinq-simulator/1"}
             )
