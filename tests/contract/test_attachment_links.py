@@ -162,3 +162,19 @@ def test_an_inline_stickers_url_is_stable(tenant: Tenant) -> None:
     assert sticker.url == created.download_url
     tenant.sim.advance(2 * HOUR)
     assert httpx.get(sticker.url).content == PNG
+
+
+def test_only_this_servers_links_name_its_attachments(tenant: Tenant) -> None:
+    created = _upload(tenant)
+    ours = urlsplit(created.download_url)
+    elsewhere = urlunsplit(ours._replace(netloc="files.example.invalid"))
+    part: Any = {
+        "type": "text",
+        "value": "cake 🎂",
+        "inline_stickers": [{"range": [5, 7], "url": elsewhere}],
+    }
+    with pytest.raises(linq.BadRequestError) as refused:
+        tenant.client.chats.create(
+            from_=tenant.line, to=["+14155557008"], message={"parts": [part]}
+        )
+    assert (refused.value.status_code, refused.value.code) == (400, 1004)
