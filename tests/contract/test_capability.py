@@ -88,3 +88,25 @@ def test_rcs_check_from_a_line_without_rcs_is_a_sender_fault(
     assert (e.value.status_code, e.value.code) == (503, 4004)
     # A sender fault, not an answer: the same recipient checks fine from an RCS line.
     assert tenant.client.capability.check_RCS(address=magic("02"), from_=tenant.line).available
+
+
+def test_without_from_the_check_answers_for_the_line_a_send_would_use(
+    server: RunningServer, tenant: Tenant
+) -> None:
+    add_line = functools.partial(server.services.accounts.add_line, rcs_enabled=False)
+    server.call(add_line, AccountId(tenant.account_id), fresh_line_number())
+    for line in tenant.lines:  # the line without RCS is now the least recently used
+        tenant.client.chats.create(
+            from_=line.phone_number,
+            to=[IPHONE],
+            message={"parts": [{"type": "text", "value": "hi"}]},
+        )
+        tenant.sim.advance(1)
+    # The line without RCS reaches this Android phone on SMS only; a send opens the chat on
+    # a line with RCS, and the check says so.
+    answer = tenant.client.capability.check_i_message(address=magic("02"))
+    assert (answer.available, answer.selected_service) == (False, "RCS")
+    sent = tenant.client.messages.create(
+        to=[magic("02")], message={"parts": [{"type": "text", "value": "hi"}]}
+    )
+    assert sent.message.service == "RCS"

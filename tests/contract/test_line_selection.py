@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,9 +10,10 @@ import linq
 import pytest
 from linq.types.message_create_response import MessageCreateResponse
 
-from openlinq.domain.models import LineType
+from openlinq.domain.ids import AccountId
+from openlinq.domain.models import Line, LineType
 from tests.support.server import RunningServer
-from tests.support.tenant import Tenant, create_tenant
+from tests.support.tenant import Tenant, create_tenant, fresh_line_number, magic
 
 A, B, C, D = "+14155556001", "+14155556002", "+14155556003", "+14155556004"
 TEXT: Any = {"parts": [{"type": "text", "value": "hello"}]}
@@ -45,6 +47,21 @@ def three_lines(server: RunningServer) -> Iterator[Tenant]:
     yield created
     created.client.close()
     created.http.close()
+
+
+@pytest.fixture
+def imessage_and_rcs(server: RunningServer) -> Iterator[Tenant]:
+    """An iMessage line (lines[0]) and an RCS-only line (lines[1])."""
+    created = create_tenant(server, line_types=(LineType.IMESSAGE, LineType.RCS))
+    yield created
+    created.client.close()
+    created.http.close()
+
+
+def _use(tenant: Tenant, line: str) -> None:
+    """A send from ``line`` (a use of it), then a second later: the other lines are older."""
+    tenant.client.chats.create(from_=line, to=["+14155556099"], message=TEXT)
+    tenant.sim.advance(1)
 
 
 # -- new, then reuse -------------------------------------------------------------------
@@ -152,6 +169,70 @@ def test_post_chats_with_an_explicit_line_counts_as_a_use(tenant: Tenant) -> Non
     assert _send(tenant, C).from_ == lines[0]
     tenant.sim.advance(1)
     assert _send(tenant, D).from_ == lines[1]
+
+
+# -- reaching the recipient -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("to", ["+14155556010", "someone@example.com"], ids=["iphone", "email"])
+def test_an_apple_recipient_gets_the_imessage_line_though_the_rcs_line_is_older(
+    imessage_and_rcs: Tenant, to: str
+) -> None:
+    tenant = imessage_and_rcs
+    imessage, _ = _numbers(tenant)
+    _use(tenant, imessage)  # least recently used is now the RCS-only line
+    sent = _send(tenant, to)
+    assert (sent.from_, sent.service, sent.message.service) == (imessage, "iMessage", "iMessage")
+    tenant.sim.settle(2)
+    message = tenant.client.messages.retrieve(sent.message.id)
+    assert message.delivery_status == "delivered"
+    # On iMessage, the edits SMS refuses (409 / 2017) work.
+    edited = tenant.client.messages.update(sent.message.id, text="hello, edited")
+    assert [p.value for p in edited.parts] == ["hello, edited"]  # type: ignore[union-attr]
+
+
+def test_an_android_recipient_gets_a_line_with_rcs_though_an_imessage_line_is_older(
+    server: RunningServer, tenant: Tenant
+) -> None:
+    add_line = functools.partial(server.services.accounts.add_line, rcs_enabled=False)
+    plain: Line = server.call(add_line, AccountId(tenant.account_id), fresh_line_number())
+    with_rcs = _numbers(tenant)
+    for line in with_rcs:
+        _use(tenant, line)  # the line without RCS is now the least recently used
+    sent = _send(tenant, magic("02"))
+    assert sent.from_ in with_rcs
+    assert sent.from_ != plain.phone_number
+    assert (sent.service, sent.message.service) == ("RCS", "RCS")
+
+
+def test_between_lines_equal_for_the_message_the_one_reaching_the_best_service_wins(
+    imessage_and_rcs: Tenant,
+) -> None:
+    tenant = imessage_and_rcs
+    imessage, _ = _numbers(tenant)
+    _use(tenant, imessage)
+    # SMS goes out alike from both lines; the chat stays on its line, and later sends
+    # with no preference reach this iPhone on iMessage only from the iMessage line.
+    sent = _send(tenant, "+14155556011", message={**TEXT, "preferred_service": "SMS"})
+    assert (sent.from_, sent.message.service) == (imessage, "SMS")
+    later = _send(tenant, "+14155556011", message=_text("later"))
+    assert (later.chat_id, later.message.service) == (sent.chat_id, "iMessage")
+
+
+def test_the_line_that_reaches_best_excluded_the_next_one_is_used(
+    imessage_and_rcs: Tenant,
+) -> None:
+    tenant = imessage_and_rcs
+    imessage, rcs = _numbers(tenant)
+    sent = _send(tenant, "+14155556012", exclude_from=[imessage])
+    assert (sent.from_, sent.message.service) == (rcs, "SMS")
+    _flag(tenant, rcs)
+    moved = _send(tenant, "+14155556012")
+    assert (moved.from_selection.reason, moved.from_, moved.message.service) == (
+        "failover_flagged",
+        imessage,
+        "iMessage",
+    )
 
 
 # -- exclude_from ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from openlinq.domain.routing import (
     Selection,
     best_service,
     chain_for,
+    reach,
     select_service,
 )
 
@@ -122,3 +123,30 @@ def test_best_service(
     recipient: frozenset[Service], line: frozenset[Service], service: Service
 ) -> None:
     assert best_service(recipient, line) is service
+
+
+RCS_LINE = frozenset({RCS, SMS})
+
+
+@pytest.mark.parametrize(
+    ("preferred", "recipients", "better", "worse"),
+    [
+        (None, [IPHONE], EVERYTHING, RCS_LINE),  # iMessage beats SMS
+        (None, [EMAIL], NO_RCS_LINE, RCS_LINE),  # reached beats not reached at all
+        (None, [ANDROID], RCS_LINE, NO_RCS_LINE),  # RCS beats SMS
+        (SMS, [IPHONE], NO_RCS_LINE, RCS_LINE),  # SMS from both: iMessage later breaks the tie
+        (IM, [IPHONE, EMAIL], NO_RCS_LINE, RCS_LINE),  # a group: what every member has
+    ],
+)
+def test_reach_ranks_the_line_that_reaches_the_recipients_on_the_better_service_first(
+    preferred: Service | None,
+    recipients: list[frozenset[Service]],
+    better: frozenset[Service],
+    worse: frozenset[Service],
+) -> None:
+    assert reach(preferred, recipients, better) < reach(preferred, recipients, worse)
+
+
+def test_lines_that_reach_alike_rank_alike() -> None:
+    assert reach(None, [ANDROID], EVERYTHING) == reach(None, [ANDROID], RCS_LINE) == (1, 1)
+    assert reach(IM, [FLIP], EVERYTHING) == (1, 2)  # undeliverable as asked, SMS otherwise

@@ -175,7 +175,7 @@ def voice_memo_out(memo: VoiceMemo, links: Links) -> VoiceMemoSendOut:
                     "filename": attachment.filename,
                     "mime_type": attachment.content_type,
                     "size_bytes": attachment.size_bytes,
-                    "url": links.download_url(attachment.id, attachment.filename),
+                    "url": links.attachment_url(attachment.id, attachment.filename),
                     "duration_ms": memo.duration_ms,
                 },
                 "service": message.service.value,

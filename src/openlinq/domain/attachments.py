@@ -1,7 +1,8 @@
 """Attachments: pre-upload, storage, retrieval, deletion, and media fetched by URL.
 
 Bytes stream straight into the blob store (never whole in memory), are sniffed
-against the declared type, and are served back through signed, expiring links.
+against the declared type, and are served back through signed links (domain/links.py:
+stable for the attachment's ``download_url``, an hour for media parts).
 """
 
 from __future__ import annotations
@@ -149,9 +150,10 @@ class AttachmentService:
         return attachment
 
     def download_url(self, attachment: Attachment) -> str | None:
+        """The attachment's stable link, once its bytes are in."""
         if attachment.status != "complete":
             return None
-        return self.links.download_url(attachment.id, attachment.filename)
+        return self.links.attachment_url(attachment.id, attachment.filename)
 
     async def delete(self, account: Account, attachment_id: str) -> None:
         if not is_uuid(attachment_id):
@@ -196,8 +198,10 @@ class AttachmentService:
         return replace(attachment, status="complete")
 
     async def download(
-        self, attachment_id: str, filename: str, *, expires: int, signature: str
+        self, attachment_id: str, filename: str, *, expires: int | None, signature: str
     ) -> tuple[Attachment, AsyncIterator[bytes]]:
+        """The bytes behind a download link (``expires`` None: a stable link); a deleted
+        attachment's links all answer 404."""
         self.links.verify(self.links.download_path(attachment_id, filename), expires, signature)
         async with self.storage.read() as repos:
             attachment = await repos.attachments.get(None, attachment_id)
@@ -280,7 +284,7 @@ class AttachmentService:
             if "attachment_id" in part:
                 attachment = await self.ready(account, part["attachment_id"])
             elif "source_url" in part:
-                attachment = await self.fetch(account, part["source_url"], f"parts[{index}].url")
+                attachment = await self._by_url(account, part["source_url"], f"parts[{index}].url")
             else:
                 parts.append(part)  # already resolved (a voice memo)
                 continue
@@ -290,7 +294,7 @@ class AttachmentService:
     async def _with_sticker_images(self, account: Account, part: dict[str, Any]) -> dict[str, Any]:
         stickers = []
         for sticker in part["inline_stickers"]:
-            reference = sticker.get("attachment_id") or attachment_id_from_url(sticker["url"])
+            reference = sticker.get("attachment_id") or self.links.attachment_id_of(sticker["url"])
             if reference is None:
                 raise LinqError(
                     ErrorCode.INVALID_MESSAGE_CONTENT,
@@ -308,6 +312,15 @@ class AttachmentService:
                 }
             )
         return {**part, "inline_stickers": stickers}
+
+    async def _by_url(self, account: Account, url: str, field: str) -> Attachment:
+        """A media URL: one of this server's download links is the attachment it names
+        (the account's own only: another's is 404 before anything is sent, and nothing is
+        copied); any other URL is fetched."""
+        own = self.links.attachment_id_of(url)
+        if own is not None:
+            return await self.ready(account, own)
+        return await self.fetch(account, url, field)
 
     async def ready(self, account: Account, attachment_id: str) -> Attachment:
         attachment = await self.get(account, attachment_id)
@@ -412,14 +425,3 @@ async def spooled(blobs: BlobStore, attachment: Attachment) -> AsyncIterator[str
             await asyncio.to_thread(handle.write, chunk)
         handle.flush()
         yield handle.name
-
-
-def attachment_id_from_url(url: str) -> str | None:
-    """The attachment a download link of this server names (``/files/<id>/<name>``)."""
-    try:
-        parts = urlsplit(url).path.split("/")
-    except ValueError:  # not a URL at all, so not one of ours
-        return None
-    if len(parts) >= 3 and parts[1] == "files" and is_uuid(parts[2]):
-        return parts[2]
-    return None

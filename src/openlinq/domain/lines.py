@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from openlinq.domain.clock import Clock
@@ -17,12 +17,22 @@ from openlinq.store.unit import Storage
 _REPUTATION_RANK = {Reputation.HEALTHY: 0, Reputation.AT_RISK: 1, Reputation.CRITICAL: 2}
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
+# How well a line reaches the recipients of a send (lower is better): routing.reach.
+LineReach = Callable[[Line], tuple[int, ...]]
 
-def rank_lines(lines: Sequence[Line]) -> list[Line]:
-    """Healthiest reputation first, then least recently used (never-used first)."""
+
+def _anywhere(_: Line) -> tuple[int, ...]:
+    return ()
+
+
+def rank_lines(lines: Sequence[Line], reach: LineReach = _anywhere) -> list[Line]:
+    """The order lines are picked in: the one that reaches the recipients on the best
+    service first (when they are known), then healthiest reputation, then least recently
+    used (never-used first)."""
     return sorted(
         lines,
         key=lambda line: (
+            reach(line),
             _REPUTATION_RANK[line.reputation],
             line.last_used_at or _NEVER,
             line.created_at,
@@ -35,7 +45,12 @@ def parse_exclusions(exclude_from: Sequence[str]) -> set[str]:
     return {parse_phone(n, "exclude_from") for n in exclude_from}
 
 
-def pick_line(lines: Sequence[Line], excluded: set[str], line_type: LineType | None = None) -> Line:
+def pick_line(
+    lines: Sequence[Line],
+    excluded: set[str],
+    line_type: LineType | None = None,
+    reach: LineReach = _anywhere,
+) -> Line:
     """The best line that may send now; 400 when exclusions leave none, 409 when none can send."""
     usable = [
         line
@@ -47,7 +62,7 @@ def pick_line(lines: Sequence[Line], excluded: set[str], line_type: LineType | N
     remaining = [line for line in usable if line.phone_number not in excluded]
     if not remaining:
         raise LinqError(ErrorCode.INVALID_PARAMETER, "exclude_from excludes every available line")
-    return rank_lines(remaining)[0]
+    return rank_lines(remaining, reach)[0]
 
 
 class LineService:

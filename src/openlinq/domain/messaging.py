@@ -30,7 +30,7 @@ from openlinq.domain.events import EventLog
 from openlinq.domain.handles import Handle, parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import AccountId, MessageId, new_id
 from openlinq.domain.limits import take_send_limits
-from openlinq.domain.lines import parse_exclusions, pick_line
+from openlinq.domain.lines import LineReach, parse_exclusions, pick_line
 from openlinq.domain.models import (
     Account,
     Chat,
@@ -44,7 +44,7 @@ from openlinq.domain.models import (
 from openlinq.domain.optout import refuse_opted_out
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.retention import expiry
-from openlinq.domain.routing import Selection, select_service
+from openlinq.domain.routing import Selection, reach, select_service
 from openlinq.jobs.runner import JobQueue
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
@@ -239,7 +239,7 @@ class MessagingService:
                     caps,
                     created=False,
                 )
-            line = pick_line(list(lines.values()), excluded)
+            line = pick_line(list(lines.values()), excluded, reach=_reach(content, caps))
             reason, previous = "new_best_number", None
             if matches:
                 reason, previous = "failover_flagged", matches[0][0].id
@@ -496,10 +496,20 @@ def _selection(
     content: MessageContent, chat: Chat, line: Line, caps: dict[str, frozenset[Service]]
 ) -> Selection:
     """App cards go over iMessage or not at all; everything else follows its preference."""
-    preferred = Service.IMESSAGE if requires_imessage(content) else content.preferred_service
     members = [
         caps[h.handle]
         for h in chat.handles
         if not h.is_me and h.status is HandleStatus.ACTIVE and h.handle in caps
     ]
-    return select_service(preferred, members, line.services)
+    return select_service(_preferred(content), members, line.services)
+
+
+def _preferred(content: MessageContent) -> Service | None:
+    return Service.IMESSAGE if requires_imessage(content) else content.preferred_service
+
+
+def _reach(content: MessageContent, caps: dict[str, frozenset[Service]]) -> LineReach:
+    """Ranks lines for a new chat by the service they would reach its recipients on, from
+    the capabilities the send already asked the carrier for (never per line)."""
+    preferred, members = _preferred(content), list(caps.values())
+    return lambda line: reach(preferred, members, line.services)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openlinq.domain.actions import CarrierActions
-from openlinq.domain.attachments import AttachmentService, attachment_id_from_url
+from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import chat_and_line, require_usable
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -86,7 +86,7 @@ class ReactionService:
     ) -> dict[str, Any] | None:
         """The attachment an image sticker names (by id, or by its download URL)."""
         reference = request.attachment_id or (
-            attachment_id_from_url(request.url) if request.url else None
+            self.attachments.links.attachment_id_of(request.url) if request.url else None
         )
         if request.url and reference is None:
             raise LinqError(

@@ -154,7 +154,8 @@ def _reaction_view(
 
 
 def part_view(part: dict[str, Any], links: Links) -> JSON:
-    """One stored part as the wire shows it; media gets a freshly signed download URL."""
+    """One stored part as the wire shows it; media gets a freshly signed download URL (an
+    hour), inline stickers their images' stable links."""
     if part["type"] == "media":
         return {
             "type": "media",
@@ -165,8 +166,9 @@ def part_view(part: dict[str, Any], links: Links) -> JSON:
             "url": links.download_url(part["id"], part["filename"]),
         }
     if part.get("inline_stickers"):
+        # The contract's inline sticker url is permanent, a media part's expires in an hour.
         stickers = [
-            {**s, "url": links.download_url(s["id"], s["file_name"])}
+            {**s, "url": links.attachment_url(s["id"], s["file_name"])}
             for s in part["inline_stickers"]
         ]
         return {**part, "inline_stickers": stickers}

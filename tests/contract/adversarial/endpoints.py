@@ -344,7 +344,7 @@ SYSTEM: list[Endpoint] = [
         "GET",
         "/files/{attachment_id}/{filename}",
         {"attachment_id": "$download_id", "filename": "$download_name"},
-        params=(("expires", "$download_expires"), ("sig", "$download_sig")),
+        params=(("sig", "$download_sig"),),  # a stable link: no expiry
     ),
     Endpoint("GET", "/vcards/{line_id}.vcf", {"line_id": "$phone_id"}, params=(("sig", "x"),)),
 ]

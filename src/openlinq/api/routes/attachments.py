@@ -25,7 +25,7 @@ async def create_attachment(
             "Content-Type": attachment.content_type,
             "Content-Length": str(attachment.size_bytes),
         },
-        download_url=services.links.download_url(attachment.id, attachment.filename),
+        download_url=services.links.attachment_url(attachment.id, attachment.filename),
         expires_at=ticket.expires_at,
     )
 

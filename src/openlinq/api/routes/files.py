@@ -49,7 +49,11 @@ async def upload(
 
 @router.get("/files/{attachment_id}/{filename}", response_class=StreamingResponse)
 async def download(
-    attachment_id: str, filename: str, services: ServicesDep, expires: Expires, sig: Signature
+    attachment_id: str,
+    filename: str,
+    services: ServicesDep,
+    sig: Signature,
+    expires: Annotated[int | None, Query()] = None,  # absent: the attachment's stable link
 ) -> StreamingResponse:
     attachment, chunks = await services.attachments.download(
         attachment_id, filename, expires=expires, signature=sig
