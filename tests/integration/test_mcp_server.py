@@ -18,7 +18,10 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
+from starlette.types import Receive, Scope, Send
 
+from openlinq.mcp_server.partner import PartnerApi
+from openlinq.mcp_server.serve import KEY_CACHE_SECONDS, BearerKeys
 from openlinq.mcp_server.tools import TOOL_NAMES
 from tests.support.receiver import Receiver
 from tests.support.server import RunningServer, free_port
@@ -72,6 +75,13 @@ def http_mcp(server: RunningServer) -> Iterator[str]:
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def http_url(server: RunningServer) -> Iterator[str]:
+    """One ``openlinq mcp --http`` for the module's HTTP tests (it holds no key of its own)."""
+    with http_mcp(server) as url:
+        yield url
 
 
 @asynccontextmanager
@@ -248,8 +258,11 @@ async def test_an_unreachable_openlinq_is_a_3001_tool_error() -> None:
     assert "cannot reach openlinq" in error["message"]
 
 
-async def test_over_http_each_request_uses_its_own_bearer_key(server: RunningServer) -> None:
-    with tenant_on(server) as alice, tenant_on(server) as bob, http_mcp(server) as url:
+async def test_over_http_each_request_uses_its_own_bearer_key(
+    server: RunningServer, http_url: str
+) -> None:
+    url = http_url
+    with tenant_on(server) as alice, tenant_on(server) as bob:
         phone = fresh_line_number()
         async with http_session(url, alice.api_key) as mcp:
             assert tuple(t.name for t in (await mcp.list_tools()).tools) == TOOL_NAMES
@@ -292,11 +305,10 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
     ids=["no header", "not bearer", "unknown key"],
 )
 def test_over_http_a_request_without_a_valid_key_is_refused_with_401_2004(
-    server: RunningServer, authorization: str | None, message: str
+    http_url: str, authorization: str | None, message: str
 ) -> None:
     headers = MCP_HEADERS | ({"Authorization": authorization} if authorization else {})
-    with http_mcp(server) as url:
-        answer = httpx.post(url, json=INITIALIZE, headers=headers, timeout=30)
+    answer = httpx.post(http_url, json=INITIALIZE, headers=headers, timeout=30)
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith("Bearer")
     body = answer.json()
@@ -304,11 +316,37 @@ def test_over_http_a_request_without_a_valid_key_is_refused_with_401_2004(
     assert body["error"]["message"] == message
 
 
-async def test_over_http_the_sdk_client_without_a_key_cannot_connect(
-    server: RunningServer,
-) -> None:
-    with http_mcp(server) as url, pytest.raises(BaseExceptionGroup) as refused:
-        async with http_session(url, None) as mcp:
+async def test_over_http_the_sdk_client_without_a_key_cannot_connect(http_url: str) -> None:
+    with pytest.raises(BaseExceptionGroup) as refused:
+        async with http_session(http_url, None) as mcp:
             await mcp.list_tools()
     # The SDK reports the 401 to initialize as an error response.
     assert refused.group_contains(MCPError, match="error response")
+
+
+async def test_over_http_a_revoked_key_is_refused_once_its_acceptance_expires(
+    server: RunningServer, tenant: Tenant
+) -> None:
+    """The MCP endpoint remembers an accepted key for KEY_CACHE_SECONDS, no longer."""
+
+    async def reached(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    now = [1000.0]
+    api = PartnerApi(server.sdk_base_url)
+    gate = BearerKeys(reached, api, lambda: now[0])
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gate), base_url="http://mcp.test"
+    ) as http:
+        assert (await http.post("/mcp", headers=headers)).status_code == 204
+        (key,) = server.call(server.services.accounts.keys, tenant.account_id)
+        assert server.call(server.services.accounts.revoke_key, key["id"])
+        now[0] += KEY_CACHE_SECONDS - 1
+        assert (await http.post("/mcp", headers=headers)).status_code == 204
+        now[0] += 2
+        refused = await http.post("/mcp", headers=headers)
+    await api.aclose()
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == 2004

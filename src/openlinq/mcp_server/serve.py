@@ -14,7 +14,7 @@ from mcp.server.mcpserver import Context
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openlinq.domain.errors import ErrorCode
-from openlinq.mcp_server.partner import PartnerApi, error_body
+from openlinq.mcp_server.partner import PartnerApi, error_body, linq_error
 from openlinq.mcp_server.tools import build_server
 
 # Where the streamable HTTP endpoint is served (the MCP SDK's default path).
@@ -90,6 +90,9 @@ class BearerKeys:
             self.accepted[digest] = now + KEY_CACHE_SECONDS
             return None
         self.accepted.pop(digest, None)
+        if linq_error(answer.body) is None:  # not openlinq answering (a proxy's page, say)
+            message = f"openlinq answered {answer.status} without a Linq error body"
+            return error_body(ErrorCode.SERVER_CONNECTION_ERROR, message)
         body: dict[str, Any] = answer.body
         return body
 
@@ -105,7 +108,7 @@ async def _refuse(send: Send, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def http_app(base_url: str, host: str, api: PartnerApi) -> ASGIApp:
+def http_app(host: str, api: PartnerApi) -> ASGIApp:
     server = build_server(api, _request_key)
     # host: the SDK's DNS-rebinding protection accepts Host headers naming it.
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
@@ -117,14 +120,11 @@ def run_http(base_url: str, host: str, port: int, announce: Callable[[str], None
 
     async def main() -> None:
         api = PartnerApi(base_url)
+        config = uvicorn.Config(http_app(host, api), host=host, port=port, log_level="warning")
+        shown = f"[{host}]" if ":" in host else host
+        announce(f"openlinq MCP server: http://{shown}:{port}{MCP_PATH} (API {base_url})")
         try:
-            config = uvicorn.Config(
-                http_app(base_url, host, api), host=host, port=port, log_level="warning"
-            )
-            server = uvicorn.Server(config)
-            shown = f"[{host}]" if ":" in host else host
-            announce(f"openlinq MCP server on http://{shown}:{port}{MCP_PATH} (API {base_url})")
-            await server.serve()
+            await uvicorn.Server(config).serve()
         finally:
             await api.aclose()
 
