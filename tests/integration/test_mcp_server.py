@@ -124,6 +124,12 @@ async def test_over_stdio_an_agent_lists_tools_sends_reads_back_and_sees_linq_er
     async with stdio_session(server, tenant.api_key) as mcp:
         tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
         assert tuple(tools) == TOOL_NAMES
+        for tool in tools.values():
+            # What the model reads to choose a tool and fill its arguments.
+            assert tool.description
+            assert "\n " not in tool.description, tool.name  # dedented
+            for name, schema in tool.input_schema.get("properties", {}).items():
+                assert schema.get("description"), (tool.name, name)
         send = tools["send_message"].input_schema
         assert send["required"] == ["chat_id"]
         assert {"text", "parts", "reply_to_message_id"} <= set(send["properties"])
@@ -241,6 +247,23 @@ def test_stdio_without_an_api_key_refuses_to_start(server: RunningServer) -> Non
     assert done.returncode == 2
     assert done.stdout == ""
     assert "no API key" in done.stderr
+
+
+def test_without_the_mcp_extra_the_command_says_what_to_install() -> None:
+    # As in an environment `make serve` made: no mcp package (None in sys.modules: not importable).
+    without_mcp = "import sys; sys.modules['mcp'] = None; from openlinq.cli import app; app()"
+    done = subprocess.run(
+        [sys.executable, "-c", without_mcp, "mcp", "--api-key", "olq_any_key_0123456789abcdef"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "openlinq: the MCP server needs the mcp extra: pip install 'openlinq[mcp]'"
+    )
 
 
 async def test_an_unreachable_openlinq_is_a_3001_tool_error() -> None:

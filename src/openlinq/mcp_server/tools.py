@@ -4,6 +4,7 @@ reads to choose a tool, so they say when to use it and what comes back."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -100,8 +101,8 @@ class Tools:
         return result(answer)
 
     async def list_phone_numbers(self, ctx: Context[Any, Any]) -> CallToolResult:
-        """Your phone numbers (lines): the numbers you can send from, with their type
-        (iMessage/RCS/SMS capability) and status."""
+        """Your phone numbers (lines): the numbers you can send from, with their line type
+        and reputation."""
         return await self._call(ctx, "GET", "/phone_numbers")
 
     async def list_chats(
@@ -150,8 +151,8 @@ class Tools:
         ] = None,
         preferred_service: Service = None,
     ) -> CallToolResult:
-        """Send a message into an existing chat. Accepted at once (status queued); delivery
-        follows (list_messages shows delivery_status)."""
+        """Send a message into an existing chat. Accepted at once; delivery follows
+        (get_message and list_messages show its delivery_status)."""
         message = _message(text, parts, preferred_service, reply_to_message_id)
         return await self._call(
             ctx, "POST", f"/chats/{_id(chat_id)}/messages", json={"message": message}
@@ -321,5 +322,8 @@ def build_server(api: PartnerApi, key_for: KeyFor) -> MCPServer:
     )
     tools = Tools(api, key_for)
     for name, hints in _CATALOGUE:
-        server.add_tool(getattr(tools, name), name=name, annotations=hints)
+        function = getattr(tools, name)
+        # The docstring, dedented: it is the description the model reads.
+        description = inspect.getdoc(function)
+        server.add_tool(function, name=name, description=description, annotations=hints)
     return server
