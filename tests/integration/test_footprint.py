@@ -17,12 +17,31 @@ from openlinq.store.migrate import alembic_config, head_revision
 
 # Only the features that use them load these (S3 storage, migrations to run, a console
 # page, an upload to sniff, a voice memo).
-RARELY_NEEDED = {"alembic", "mako", "boto3", "botocore", "s3transfer", "jinja2", "puremagic"}
+RARELY_NEEDED = {
+    "alembic",
+    "mako",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jinja2",
+    "puremagic",
+    "mcp",
+}
 # Never in a server at rest: the CLI's own libraries (``serve`` hands over to a fresh
 # interpreter), httpx (the first outbound request loads it) and, on SQLite, PostgreSQL's dialect.
 NOT_AT_REST = {"typer", "httpx", "sqlalchemy.dialects.postgresql"}
 # The CLI's own start-up: none of the server.
-SERVER = {"fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "boto3", "httpx", "rich"}
+SERVER = {
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "alembic",
+    "uvicorn",
+    "boto3",
+    "httpx",
+    "rich",
+    "mcp",
+}
 
 SERVER_AT_REST = """
 import asyncio, json, sys
@@ -95,6 +114,7 @@ def test_a_server_on_a_database_at_head_loads_no_rarely_needed_library(tmp_path:
         ["--help"],
         ["chats", "--help"],
         ["webhooks", "list", "--help"],
+        ["mcp", "--help"],
         # An API command: it fails (nothing listens there), but it has started and tried.
         ["chats", "list", "--api-key", "k", "--api-url", "http://127.0.0.1:9/api/partner"],
     ],

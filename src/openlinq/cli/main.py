@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from openlinq.cli import chats, operator, server, sim, webhooks
+from openlinq.cli import chats, mcp, operator, server, sim, webhooks
 from openlinq.cli.common import CliError
 
 if TYPE_CHECKING:
@@ -77,3 +77,4 @@ app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(chats.chats_app, name="chats")
 app.add_typer(chats.messages_app, name="messages")
 app.add_typer(sim.sim_app, name="sim")
+mcp.register(app)
