@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
@@ -45,6 +46,9 @@ def _fuzz(operation: Any, api_key: str) -> None:
     run()
 
 
+# Every operation in one test (the schema is only known once the server runs): it takes
+# minutes, not the suite's default two.
+@pytest.mark.timeout(600)
 def test_no_input_breaks_the_server(server: RunningServer, tenant: Tenant) -> None:
     schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json")
     failures: list[str] = []
