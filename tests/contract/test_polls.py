@@ -7,6 +7,7 @@ each event with the SDK's own event class and its signature.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import linq
@@ -24,6 +25,7 @@ from linq.types import (
 )
 from linq.types.chats import PollEnvelope
 
+from openlinq.domain.ids import AccountId, MessageId
 from openlinq.domain.poll_options import MAX_OPTION_TEXT, MAX_OPTIONS
 from tests.support.receiver import Receiver
 from tests.support.server import RunningServer
@@ -197,6 +199,30 @@ def test_another_accounts_poll_is_404(server: RunningServer, tenant: Tenant) -> 
             other.client.messages.poll.retrieve(envelope.message_id)
         with pytest.raises(linq.NotFoundError):
             other.client.chats.polls.create(envelope.chat_id, poll={"options": _options("A", "B")})
+
+
+def test_an_ephemeral_poll_loses_its_option_texts_with_its_window(
+    server: RunningServer, tenant: Tenant
+) -> None:
+    server.call(
+        functools.partial(
+            server.services.accounts.set_policy,
+            AccountId(tenant.account_id),
+            pair_limit_per_minute=None,
+            daily_message_limit=None,
+            retention_hours=1,
+        )
+    )
+    envelope = _poll(tenant, _chat(tenant, FRIEND), "Secret plan A", "Secret plan B")
+    tenant.sim.advance(3600 + 61)  # past the window, and past the next sweep
+    with pytest.raises(linq.NotFoundError):
+        tenant.client.messages.poll.retrieve(envelope.message_id)
+
+    async def option_texts() -> list[str]:
+        async with server.services.storage.read() as repos:
+            return [o.text for o in await repos.polls.options(MessageId(envelope.message_id))]
+
+    assert server.call(option_texts) == ["", ""]
 
 
 def test_a_deleted_poll_is_gone(tenant: Tenant) -> None:
