@@ -89,7 +89,7 @@ async def _conversation(
     )
     page = conversation.page
     oldest = min((m.seq for m in page.messages), default=0)
-    polls = {
+    polls: dict[str, Any] = {
         m.id: await console.services.polls.retrieve(console.account, m.id)
         for m in page.messages
         if m.is_poll and not m.deleted
