@@ -34,6 +34,7 @@ from openlinq.domain.links import Links
 from openlinq.domain.locations import LocationFeed, LocationService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
+from openlinq.domain.polls import PollService
 from openlinq.domain.reactions import ReactionService
 from openlinq.domain.retention import BATCH, PURGE_JOB, SQLITE_BATCH, RetentionSweeper
 from openlinq.domain.typing import TypingService
@@ -80,6 +81,7 @@ class Services:
     contact_cards: ContactCardService
     locations: LocationService
     app_cards: AppCardService
+    polls: PollService
     dispatcher: WebhookDispatcher
     live: LiveFeed
 
@@ -137,6 +139,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
     accounts = AccountService(storage, clock)
+    polls = PollService(storage, clock, events, messaging, actions, links)
+    simulator = SimulatorControl(
+        storage, clock, carrier, recorder, runner, location_feed, attachments, groups, polls
+    )
+    simulator.register_jobs(runner)
     return Services(
         settings=settings,
         clock=clock,
@@ -156,9 +163,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lines=LineService(storage, clock, events, links),
         links=links,
         capability=CapabilityService(storage, carrier),
-        simulator=SimulatorControl(
-            storage, clock, carrier, recorder, runner, location_feed, attachments, groups
-        ),
+        simulator=simulator,
         subscriptions=SubscriptionService(
             storage, clock, queue, events, policy, dispatcher.subscriptions
         ),
@@ -171,6 +176,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         contact_cards=ContactCardService(storage, clock, events, actions),
         locations=LocationService(storage, clock, actions, location_feed),
         app_cards=AppCardService(storage),
+        polls=polls,
         live=LiveFeed(storage),
     )
 

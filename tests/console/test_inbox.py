@@ -196,3 +196,28 @@ def test_a_chat_of_another_account_is_not_found(tenant: Tenant, server: RunningS
         assert (response.status_code, body["error"]["code"]) == (404, 2001), path
     other.client.close()
     other.http.close()
+
+
+def test_a_poll_shows_its_options_votes_and_stickers(
+    tenant: Tenant, console: ConsoleClient
+) -> None:
+    friend = "+14155557101"
+    chat_id, _ = _send(tenant, friend, "lunch?")
+    poll = tenant.client.chats.polls.create(
+        chat_id, poll={"options": [{"text": "Pizza"}, {"text": "Tacos"}]}
+    )
+    tacos = poll.poll.options[1].option_id
+    tenant.http.post(
+        f"/sim/v1/devices/{friend}/poll-votes",
+        json={"message_id": poll.message_id, "option_id": tacos},
+    ).raise_for_status()
+    tenant.client.messages.add_reaction(
+        poll.message_id, operation="add", type="sticker", emoji="🌮"
+    )
+    bubble = _bubble(console.page(f"/console/chats/{chat_id}"), poll.message_id)
+    assert "part-poll" in bubble
+    assert "1 voter" in bubble
+    assert re.search(r"Pizza <span[^>]*>— 0 votes", bubble)
+    assert re.search(rf"Tacos <span[^>]*>— 1 vote: {re.escape(friend)}", bubble)
+    assert "sticker from you" in bubble
+    assert "(empty)" not in bubble

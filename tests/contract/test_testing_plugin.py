@@ -65,6 +65,23 @@ def test_settle_plays_out_a_device(sim, linq):
     assert bot.texts() == ["yo", "echo: yo"]
 
 
+def test_a_poll(sim, linq):
+    phone = sim.phone("+14155550125", poll_vote=2, poll_vote_after=0)
+    phone.says("lunch?")
+    options = [{"text": "Pizza"}, {"text": "Tacos"}]
+    ours = linq.chats.polls.create(phone.chat_id, poll={"options": options})
+    sim.settle()
+    tacos = linq.messages.poll.retrieve(ours.message_id).poll.options[1]
+    assert [v.handle for v in tacos.voters] == [phone.handle]
+    theirs = phone.creates_poll(["Mon", "Tue"])
+    phone.votes(theirs, 1)
+    phone.adds_poll_options(theirs, ["Wed"])
+    phone.reacts(ours.message_id, "sticker", emoji="🍕")
+    types = [e["event_type"] for e in sim.events()]
+    for event_type in ("poll.received", "poll.vote.added", "poll.updated", "poll.reaction.added"):
+        assert event_type in types
+
+
 def test_a_failure_shows_the_conversation(sim):
     phone = sim.phone("+14155550124")
     phone.says("are you there?")
@@ -91,7 +108,7 @@ def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
 def _assert_outcome(result: subprocess.CompletedProcess[str]) -> None:
     summary = result.stdout.strip().splitlines()[-1]
     assert "1 failed" in summary, result.stdout + result.stderr
-    assert "4 passed" in summary, result.stdout + result.stderr
+    assert "5 passed" in summary, result.stdout + result.stderr
     assert "openlinq conversations" in result.stdout
     assert "+14155550124 got no message from the agent in 0.3 s" in result.stdout
     assert "→ +14155550124: are you there?" in result.stdout

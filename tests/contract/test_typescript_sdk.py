@@ -24,6 +24,12 @@ const LinqAPIV3 = require('@linqapp/sdk').default;
     to: [process.argv[2]],
     message: { parts: [{ type: 'text', value: 'hello from TypeScript' }] },
   });
+  // @linqapp/sdk 0.28.2 (the newest on npm) has no polls resource yet: its generic
+  // request methods carry the same auth, base URL and error handling.
+  const poll = await client.post(`/v3/chats/${created.chat.id}/polls`, {
+    body: { poll: { options: [{ text: 'Yes' }, { text: 'No' }] } },
+  });
+  const results = await client.get(`/v3/messages/${poll.message_id}/poll`);
   const messages = [];
   for await (const message of client.chats.messages.list(created.chat.id)) messages.push(message);
   let error = null;
@@ -36,7 +42,13 @@ const LinqAPIV3 = require('@linqapp/sdk').default;
     lines: lines.length,
     chat: created.chat.id,
     status: created.chat.message.delivery_status,
-    texts: messages.map((m) => m.parts[0].value),
+    texts: messages.filter((m) => m.parts.length).map((m) => m.parts[0].value),
+    poll: {
+      id: poll.message_id,
+      options: results.poll.options.map((o) => o.text),
+      voters: results.poll.total_voters,
+      listed: messages.some((m) => m.id === poll.message_id),
+    },
     error,
   }));
 })().catch((e) => { console.error(e); process.exit(1); });
@@ -67,5 +79,8 @@ def test_the_typescript_sdk_works_unmodified(
     assert outcome["lines"] == len(tenant.lines)
     assert outcome["status"] == "queued"
     assert outcome["texts"] == ["hello from TypeScript"]
+    poll = outcome["poll"]
+    assert (poll["options"], poll["voters"], poll["listed"]) == (["Yes", "No"], 0, True)
+    assert tenant.client.messages.poll.retrieve(poll["id"]).chat_id == outcome["chat"]
     assert outcome["error"] == {"status": 404, "code": 2001}
     assert tenant.client.chats.retrieve(outcome["chat"]).id == outcome["chat"]

@@ -29,6 +29,8 @@ class OutboundMessage:
     parts: tuple[dict[str, Any], ...]
     effect: Effect | None
     reply_to_id: MessageId | None
+    # A poll: no parts; its options are read with the message (repos.polls).
+    is_poll: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,9 @@ ACTION_KINDS = frozenset(
         "chat_left",
         "contact_card_shared",
         "location_requested",
+        "poll_options_added",
+        "poll_vote_added",
+        "poll_vote_removed",
     }
 )
 

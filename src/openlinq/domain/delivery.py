@@ -7,7 +7,7 @@ arrives twice or late changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -30,7 +30,14 @@ from openlinq.domain.models import (
     ReplyTo,
     Service,
 )
-from openlinq.domain.reactions import TAPBACKS, reaction_event_data
+from openlinq.domain.poll_options import check_options, new_options
+from openlinq.domain.poll_views import poll_failed_data, poll_received_data, poll_status_data
+from openlinq.domain.reactions import (
+    TAPBACKS,
+    check_device_reaction,
+    reaction_event_data,
+    reaction_event_type,
+)
 from openlinq.domain.retention import expiry
 from openlinq.domain.views import handle_view, message_event_view
 from openlinq.store.repos import Repos
@@ -82,13 +89,13 @@ class DeliveryRecorder:
             if message is None:
                 return False
             chat, line = await self._chat_and_line(repos, message)
+            if message.is_poll:  # poll.sent / poll.delivered / poll.read
+                event_type = event_type.replace("message.", "poll.", 1)
+                data = poll_status_data(await repos.polls.of(message), chat, line)
+            else:
+                data = message_event_view(message, chat, line, self.links)
             await self.events.record(
-                repos,
-                chat.account_id,
-                event_type,
-                message_event_view(message, chat, line, self.links),
-                phone_number=line.phone_number,
-                now=now,
+                repos, chat.account_id, event_type, data, phone_number=line.phone_number, now=now
             )
             activity.outbound_status(repos, message, chat, status.value)
         return True
@@ -144,6 +151,17 @@ class DeliveryRecorder:
             activity.outbound_status(
                 repos, message, chat, "failed", (str(code.code), activity.quoted(reason))
             )
+            if message.is_poll:
+                poll = await repos.polls.of(message)
+                await self.events.record(
+                    repos,
+                    chat.account_id,
+                    "poll.failed",
+                    poll_failed_data(poll, chat, line, code.code, reason, now),
+                    phone_number=line.phone_number,
+                    now=now,
+                )
+                return True
             await self.events.record(
                 repos,
                 chat.account_id,
@@ -173,8 +191,10 @@ class DeliveryRecorder:
         service: Service,
         chat_id: ChatId | None = None,
         reply_to: MessageId | None = None,
+        poll_options: Sequence[str] | None = None,
     ) -> Message:
-        """A message from ``sender`` to one of the account's lines."""
+        """A message from ``sender`` to one of the account's lines; with ``poll_options``,
+        a poll (no parts) created by ``sender``."""
         now = self.clock.now()
         async with self.storage.write() as repos:
             line = await repos.lines.by_number(account_id, line_number)
@@ -200,6 +220,7 @@ class DeliveryRecorder:
                 updated_at=now,
                 sent_at=now,
                 expires_at=expiry(account, line, now),
+                send_meta={"poll": True} if poll_options is not None else {},
             )
             if reply_to is not None:
                 target = await repos.messages.get(account_id, reply_to)
@@ -211,6 +232,10 @@ class DeliveryRecorder:
                     thread_root_id=target.thread_root_id or target.id,
                 )
             await repos.messages.add(message)
+            if poll_options is not None:
+                await repos.polls.add_options(
+                    new_options(message.id, check_options(poll_options), sender, 0, now)
+                )
             await repos.chats.record_activity(chat.id, None, now)
             if await optout.on_inbound(repos, chat, sender, parts, now) is None:
                 await health.refresh(repos, chat, now)
@@ -224,13 +249,14 @@ class DeliveryRecorder:
                 line=line.phone_number,
                 service=service.value,
             )
+            if poll_options is not None:
+                event_type = "poll.received"
+                data = poll_received_data(await repos.polls.of(message), chat, line)
+            else:
+                event_type = "message.received"
+                data = message_event_view(message, chat, line, self.links)
             await self.events.record(
-                repos,
-                account_id,
-                "message.received",
-                message_event_view(message, chat, line, self.links),
-                phone_number=line.phone_number,
-                now=now,
+                repos, account_id, event_type, data, phone_number=line.phone_number, now=now
             )
         return message
 
@@ -275,15 +301,22 @@ class DeliveryRecorder:
         part_index: int = 0,
         *,
         remove: bool = False,
+        sticker: dict[str, Any] | None = None,
     ) -> None:
-        """A device adds (replacing its earlier tapback on that part) or removes a reaction."""
+        """A device adds (replacing its earlier tapback on that part) or removes a reaction;
+        a sticker (``sticker`` = ``{"emoji": ...}``) is added and never removed."""
         now = self.clock.now()
         async with self.storage.write() as repos:
             message, chat, line = await self._message_context(repos, message_id)
             if message.account_id != account_id:
                 raise LinqError(ErrorCode.MESSAGE_NOT_FOUND)
-            replaced = await repos.messages.remove_reactions(
-                message_id, part_index, sender, (reaction_type,) if remove else TAPBACKS
+            check_device_reaction(message, reaction_type, remove)
+            replaced = (
+                []
+                if reaction_type == "sticker"
+                else await repos.messages.remove_reactions(
+                    message_id, part_index, sender, (reaction_type,) if remove else TAPBACKS
+                )
             )
             changes = [("reaction.removed", r) for r in replaced]
             if not remove:
@@ -296,9 +329,10 @@ class DeliveryRecorder:
                     type=reaction_type,
                     custom_emoji=custom_emoji,
                     created_at=now,
+                    sticker=sticker,
                 )
                 await repos.messages.add_reaction(reaction)
-                changes.append(("reaction.added", reaction))
+                changes.append((reaction_event_type(message), reaction))
             if remove:
                 activity.inbound(repos, sender, chat, f"removed {reaction_type}")
             else:
@@ -306,7 +340,7 @@ class DeliveryRecorder:
                     repos,
                     sender,
                     chat,
-                    f"reacted {custom_emoji or reaction_type}",
+                    f"reacted {custom_emoji or (sticker or {}).get('emoji') or reaction_type}",
                     message_id=message_id,
                 )
             for event_type, changed in changes:

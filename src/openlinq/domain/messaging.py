@@ -43,6 +43,7 @@ from openlinq.domain.models import (
 )
 from openlinq.domain.optout import refuse_opted_out
 from openlinq.domain.parts import MessageContent
+from openlinq.domain.poll_options import new_options
 from openlinq.domain.retention import expiry
 from openlinq.domain.routing import Selection, reach, select_service
 from openlinq.jobs.runner import JobQueue
@@ -356,6 +357,10 @@ class MessagingService:
             repos, account, line.phone_number, [h.handle for h in chat.recipients], now
         )
         selection = _selection(content, chat, line, caps)
+        if content.poll_options is not None and not selection.deliverable:
+            raise LinqError(
+                ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "polls are iMessage only; this chat is not"
+            )
         thread_root = await self._thread_root(repos, chat, content)
         message = Message(
             id=MessageId(new_id()),
@@ -379,9 +384,14 @@ class MessagingService:
                 "created_chat": created,
                 "reason": reason,
                 "previous_chat_id": previous_chat_id,
+                **({"poll": True} if content.poll_options is not None else {}),
             },
         )
         await repos.messages.add(message)
+        if content.poll_options is not None:
+            await repos.polls.add_options(
+                new_options(message.id, content.poll_options, line.phone_number, 0, now)
+            )
         await repos.chats.record_activity(chat.id, selection.service, now)
         await health.refresh(repos, chat, now)
         await self.queue.schedule(repos, SEND_JOB, {"message_id": message.id})
@@ -458,6 +468,7 @@ class MessagingService:
             parts=message.parts,
             effect=message.effect,
             reply_to_id=message.reply_to.message_id if message.reply_to else None,
+            is_poll=message.is_poll,
         )
         try:
             await self.carrier.send(outbound)
@@ -495,7 +506,8 @@ def _check_first_message(content: MessageContent) -> None:
 def _selection(
     content: MessageContent, chat: Chat, line: Line, caps: dict[str, frozenset[Service]]
 ) -> Selection:
-    """App cards go over iMessage or not at all; everything else follows its preference."""
+    """App cards and polls go over iMessage or not at all; everything else follows its
+    preference."""
     members = [
         caps[h.handle]
         for h in chat.handles
@@ -505,7 +517,8 @@ def _selection(
 
 
 def _preferred(content: MessageContent) -> Service | None:
-    return Service.IMESSAGE if requires_imessage(content) else content.preferred_service
+    imessage_only = requires_imessage(content) or content.poll_options is not None
+    return Service.IMESSAGE if imessage_only else content.preferred_service
 
 
 def _reach(content: MessageContent, caps: dict[str, frozenset[Service]]) -> LineReach:

@@ -192,6 +192,11 @@ class Message:
     def is_from_me(self) -> bool:
         return self.direction is Direction.OUTBOUND
 
+    @property
+    def is_poll(self) -> bool:
+        """A poll's definition message (its options and votes are kept beside it)."""
+        return self.send_meta.get("poll") is True
+
 
 @dataclass(frozen=True, slots=True)
 class Reaction:
@@ -214,3 +219,29 @@ class Edit:
     previous_text: str
     text: str
     edited_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PollOption:
+    id: str
+    message_id: MessageId
+    position: int
+    text: str
+    creator_handle: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PollVote:
+    option_id: str
+    handle: str
+    voted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """A poll's options in creation order and every vote on them."""
+
+    message: Message
+    options: tuple[PollOption, ...]
+    votes: tuple[PollVote, ...]

@@ -109,6 +109,8 @@ class MessageContent:
     idempotency_key: str | None = None
     # The request's override_optout flag travels with the content it applies to.
     override_optout: bool = False
+    # A poll (domain/polls.py): its option texts; the message itself has no parts.
+    poll_options: tuple[str, ...] | None = None
 
     @property
     def mentions(self) -> list[str]:

@@ -40,6 +40,7 @@ class ReactionRequest:
 
 
 def check_reaction(request: ReactionRequest, message: Message) -> None:
+    _check_poll_reaction(message, request.type)
     if not 0 <= request.part_index < max(len(message.parts), 1):
         raise LinqError(
             ErrorCode.INVALID_PARAMETER, f"part_index must be below {len(message.parts)}"
@@ -64,6 +65,28 @@ def check_reaction(request: ReactionRequest, message: Message) -> None:
         )
     if message.service is not Service.IMESSAGE:
         raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "stickers are iMessage only")
+
+
+def _check_poll_reaction(message: Message, reaction_type: str) -> None:
+    """A poll takes stickers only (iMessage has no tapbacks on polls), so its reactions
+    are never removed: there is ``poll.reaction.added`` and no removal event."""
+    if message.is_poll and reaction_type != "sticker":
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "a poll takes sticker reactions only")
+
+
+def check_device_reaction(message: Message, reaction_type: str, remove: bool) -> None:
+    """What a phone may do: the rules of ``check_reaction`` a device's reaction obeys."""
+    _check_poll_reaction(message, reaction_type)
+    if reaction_type == "sticker":
+        if remove:
+            raise LinqError(ErrorCode.INVALID_PARAMETER, "stickers cannot be removed")
+        if message.service is not Service.IMESSAGE:
+            raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "stickers are iMessage only")
+
+
+def reaction_event_type(message: Message) -> str:
+    """A reaction added to a poll is ``poll.reaction.added``; elsewhere ``reaction.added``."""
+    return "poll.reaction.added" if message.is_poll else "reaction.added"
 
 
 class ReactionService:
@@ -145,7 +168,7 @@ class ReactionService:
             sticker=sticker,
         )
         await repos.messages.add_reaction(reaction)
-        await self._emit(repos, "reaction.added", message, chat, line, reaction)
+        await self._emit(repos, reaction_event_type(message), message, chat, line, reaction)
 
     async def _remove(
         self, repos: Repos, message: Message, chat: Chat, line: Line, request: ReactionRequest
@@ -174,7 +197,7 @@ class ReactionService:
             phone_number=line.phone_number,
             now=now,
         )
-        kind = "reaction_added" if event_type == "reaction.added" else "reaction_removed"
+        kind = "reaction_removed" if event_type == "reaction.removed" else "reaction_added"
         await self.actions.schedule(
             repos,
             chat,

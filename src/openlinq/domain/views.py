@@ -153,6 +153,23 @@ def _reaction_view(
     }
 
 
+def reactions_view(
+    reactions: Sequence[Reaction],
+    chat: Chat,
+    links: Links,
+    line: Line | None = None,
+    *,
+    part_index: int = 0,
+) -> list[JSON]:
+    """The reactions on one part of a message (a poll's envelope shows part 0's)."""
+    handles = {h.handle: h for h in chat.handles}
+    return [
+        _reaction_view(r, handles, chat, links, line)
+        for r in reactions
+        if r.part_index == part_index
+    ]
+
+
 def part_view(part: dict[str, Any], links: Links) -> JSON:
     """One stored part as the wire shows it; media gets a freshly signed download URL (an
     hour), inline stickers their images' stable links."""

@@ -383,3 +383,26 @@ location_shares = Table(
     Column("stopped_at", UTCDateTime, nullable=True),
     Index("ix_location_shares_line_handle", "line_id", "handle"),
 )
+
+# A poll is a message (its definition message); its options and votes live here.
+poll_options = Table(
+    "poll_options",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
+    # Options keep the order they were created in (add-only: never reordered).
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("creator_handle", String(320), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("message_id", "position"),
+)
+
+poll_votes = Table(
+    "poll_votes",
+    metadata,
+    Column("option_id", ID, ForeignKey("poll_options.id"), primary_key=True),
+    Column("handle", String(320), primary_key=True),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("voted_at", UTCDateTime, nullable=False),
+)

@@ -208,12 +208,41 @@ class Phone:
         return str(sent["message_id"])
 
     def reacts(self, message: str | Received, reaction: str, *, emoji: str | None = None) -> None:
-        """Tapback on a message (its id, or what ``wait_for_message`` returned)."""
+        """Tapback on a message (its id, or what ``wait_for_message`` returned); ``emoji`` is
+        the custom tapback's emoji, or with ``"sticker"`` the sticker peeled on."""
         message_id = message.message_id if isinstance(message, Received) else message
         body: dict[str, Any] = {"message_id": message_id, "type": reaction}
         if emoji is not None:
-            body["custom_emoji"] = emoji
+            body["emoji" if reaction == "sticker" else "custom_emoji"] = emoji
         _ok(self.sim.http.post(f"/sim/v1/devices/{self.handle}/reactions", json=body))
+        self.sim.run_due()
+
+    def creates_poll(self, options: list[str], *, chat_id: str | None = None) -> str:
+        """The person sends a poll into its last chat (or ``chat_id``); returns its message id
+        (the agent gets ``poll.received``)."""
+        chat = chat_id or self.chat_id
+        if chat is None:
+            raise HarnessError(f"{self.handle} has no chat yet: say something first")
+        body = {"chat_id": chat, "options": options}
+        sent = _ok(self.sim.http.post(f"/sim/v1/devices/{self.handle}/polls", json=body))
+        self.chat_id = sent["chat_id"]
+        self.sim.run_due()
+        return str(sent["message_id"])
+
+    def votes(self, poll: str, option: int | str, *, remove: bool = False) -> None:
+        """Vote (or, ``remove``, take the vote back) on a poll (its message id): ``option`` is
+        an option id, or its number (1 = the first)."""
+        if isinstance(option, int):
+            envelope = _ok(self.sim.http.get(f"/v3/messages/{poll}/poll"))
+            option = str(envelope["poll"]["options"][option - 1]["option_id"])
+        body = {"message_id": poll, "option_id": option, "operation": "remove" if remove else "add"}
+        _ok(self.sim.http.post(f"/sim/v1/devices/{self.handle}/poll-votes", json=body))
+        self.sim.run_due()
+
+    def adds_poll_options(self, poll: str, options: list[str]) -> None:
+        """The person adds options to a poll (the agent gets ``poll.updated``)."""
+        body = {"message_id": poll, "options": options}
+        _ok(self.sim.http.post(f"/sim/v1/devices/{self.handle}/poll-options", json=body))
         self.sim.run_due()
 
     def types(self, *, stopped: bool = False, chat_id: str | None = None) -> None:

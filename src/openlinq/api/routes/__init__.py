@@ -15,6 +15,7 @@ from openlinq.api.routes import (
     messages,
     metrics,
     phone_numbers,
+    polls,
     simulator,
     system,
     webhooks,
@@ -31,6 +32,7 @@ API_MODULES = (
     capability,
     contact_cards,
     webhooks,
+    polls,
     extras,
 )
 

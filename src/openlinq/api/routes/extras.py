@@ -16,13 +16,9 @@ from openlinq.domain.errors import ErrorCode, LinqError
 
 # (method, path under /v3, the feature a client is told is missing)
 EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/chats/{chat_id}/polls", "polls"),
     ("POST", "/chats/{chat_id}/background", "chat backgrounds"),
     ("DELETE", "/chats/{chat_id}/background", "chat backgrounds"),
     ("PATCH", "/messages/{message_id}/reactions/{reaction_id}", "sticker placement"),
-    ("GET", "/messages/{message_id}/poll", "polls"),
-    ("POST", "/messages/{message_id}/poll/options", "polls"),
-    ("POST", "/messages/{message_id}/poll/votes", "polls"),
     ("GET", "/phone_numbers/{phone_number}/reputation_audit/{audit_id}", "reputation audits"),
     ("POST", "/phone_numbers/{phone_number}/reputation_audit", "reputation audits"),
     ("POST", "/payment_requests", "payment requests"),

@@ -18,6 +18,9 @@ from openlinq.api.schemas.simulator import (
     DeviceMessageIn,
     DeviceMessageOut,
     DeviceOut,
+    DevicePollIn,
+    DevicePollOptionsIn,
+    DevicePollVoteIn,
     DeviceReactionIn,
     DeviceSettingsIn,
     DeviceTypingIn,
@@ -120,7 +123,8 @@ async def device_reacts(
 async def react_as_device(
     simulator: SimulatorControl, account: Account, handle: str, body: DeviceReactionIn
 ) -> None:
-    """The phone adds or removes a tapback: this route's and the console's one way in."""
+    """The phone adds or removes a tapback, or peels a sticker on: this route's and the
+    console's one way in."""
     await simulator.react(
         account,
         handle,
@@ -129,7 +133,37 @@ async def react_as_device(
         body.custom_emoji,
         body.part_index,
         remove=body.operation == "remove",
+        emoji=body.emoji,
     )
+
+
+@router.post("/devices/{handle}/polls", status_code=201, response_model=DeviceMessageOut)
+async def device_creates_poll(
+    handle: str, body: DevicePollIn, account: AccountDep, services: ServicesDep
+) -> DeviceMessageOut:
+    """The phone sends a poll into a chat it is in (the agent gets poll.received)."""
+    message = await services.simulator.create_poll(account, handle, body.chat_id, body.options)
+    return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
+
+
+@router.post("/devices/{handle}/poll-votes", status_code=204, response_class=Response)
+async def device_votes(
+    handle: str, body: DevicePollVoteIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    """The phone votes for a poll option, or takes its vote back (poll.vote.*)."""
+    await services.simulator.vote(
+        account, handle, body.message_id, body.option_id, remove=body.operation == "remove"
+    )
+    return Response(status_code=204)
+
+
+@router.post("/devices/{handle}/poll-options", status_code=204, response_class=Response)
+async def device_adds_poll_options(
+    handle: str, body: DevicePollOptionsIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    """The phone adds options to a poll (poll.updated)."""
+    await services.simulator.add_poll_options(account, handle, body.message_id, body.options)
+    return Response(status_code=204)
 
 
 @router.post("/devices/{handle}/read", response_model=CountOut)

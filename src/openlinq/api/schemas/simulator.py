@@ -67,6 +67,12 @@ class DeviceSettingsIn(RequestModel):
         max_length=2048,
         description="Each received message is POSTed here; the answer is the device's reply.",
     )
+    poll_vote: int | None = Field(
+        default=None, ge=1, le=100, description="Vote for option N (1 = first) of each poll."
+    )
+    poll_vote_after: float | None = Field(
+        default=None, ge=0, le=86_400, description="Seconds after reading a poll it votes."
+    )
 
 
 class DeviceOut(WireModel):
@@ -91,9 +97,28 @@ class DeviceMessageOut(WireModel):
 class DeviceReactionIn(RequestModel):
     operation: Literal["add", "remove"] = "add"
     message_id: str
-    type: Literal["love", "like", "dislike", "laugh", "emphasize", "question", "custom"]
+    type: Literal["love", "like", "dislike", "laugh", "emphasize", "question", "custom", "sticker"]
     custom_emoji: str | None = Field(default=None, max_length=16)
+    emoji: str | None = Field(
+        default=None, min_length=1, max_length=16, description="The sticker (type sticker)."
+    )
     part_index: int = Field(default=0, ge=0)
+
+
+class DevicePollIn(RequestModel):
+    chat_id: str
+    options: list[Annotated[str, Field(max_length=1_000)]] = Field(max_length=100)
+
+
+class DevicePollVoteIn(RequestModel):
+    message_id: str = Field(description="The poll's message id.")
+    option_id: str
+    operation: Literal["add", "remove"] = "add"
+
+
+class DevicePollOptionsIn(RequestModel):
+    message_id: str = Field(description="The poll's message id.")
+    options: list[Annotated[str, Field(max_length=1_000)]] = Field(max_length=100)
 
 
 class DeviceChatIn(RequestModel):

@@ -49,8 +49,11 @@ def _snippet(message: Message | None) -> str:
     return " · ".join(part_label(p) for p in message.parts if isinstance(p, dict))[:80]
 
 
-def _bubbles(console: Console, conversation: Conversation) -> list[dict[str, Any]]:
-    """Oldest first, as a phone shows them; each with the API's view of the message."""
+def _bubbles(
+    console: Console, conversation: Conversation, polls: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Oldest first, as a phone shows them; each with the API's view of the message (and
+    a poll's ``PollEnvelope``)."""
     page = conversation.page
     links = console.services.links
     items: list[dict[str, Any]] = []
@@ -62,6 +65,7 @@ def _bubbles(console: Console, conversation: Conversation) -> list[dict[str, Any
             {
                 "m": view.model_dump(by_alias=True),
                 "seq": message.seq,
+                "poll": polls.get(message.id),
                 "deleted": message.deleted,
                 "purged": message.deleted and not message.parts,
                 "error_code": message.error_code,
@@ -85,10 +89,15 @@ async def _conversation(
     )
     page = conversation.page
     oldest = min((m.seq for m in page.messages), default=0)
+    polls: dict[str, Any] = {
+        m.id: await console.services.polls.retrieve(console.account, m.id)
+        for m in page.messages
+        if m.is_poll and not m.deleted
+    }
     return {
         "chat": chat_out(page.chat, page.line).model_dump(by_alias=True),
         "line": page.line,
-        "bubbles": _bubbles(console, conversation),
+        "bubbles": _bubbles(console, conversation, polls),
         "next_cursor": page.next_cursor,
         "oldest_seq": oldest,
         "shares": conversation.shares,

@@ -44,6 +44,8 @@ REACT_AFTER = 0.5
 # What a device webhook is told of the conversation, and how much of its answer is read.
 HISTORY_LENGTH = 20
 MAX_ANSWER_BYTES = 64 * 1024
+# A device with ``poll_vote`` votes on a poll it received (run by SimulatorControl).
+POLL_VOTE_JOB = "sim.poll_vote"
 
 
 class SimulatorCarrier(Carrier):
@@ -214,6 +216,7 @@ class SimulatorCarrier(Carrier):
             "service": message.service.value,
             "is_group": message.is_group,
             "text": _text_of(message.parts),
+            "poll": message.is_poll,
         }
 
     async def _deliver(self, job: dict[str, Any]) -> None:
@@ -230,6 +233,16 @@ class SimulatorCarrier(Carrier):
             if profile.read_after is not None and service is not Service.SMS:
                 after_read = profile.read_after
                 await self.queue.schedule(repos, "sim.read", job, delay=after_read)
+            if job.get("poll"):
+                # A poll is answered by voting (``poll_vote``), never by a reply or a tapback.
+                if profile.poll_vote is not None:
+                    await self.queue.schedule(
+                        repos,
+                        POLL_VOTE_JOB,
+                        {**job, "option": profile.poll_vote},
+                        delay=after_read + profile.poll_vote_after,
+                    )
+                return
             if profile.react:
                 await self.queue.schedule(
                     repos, "sim.react", {**job, "reaction": profile.react}, delay=REACT_AFTER

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
-from openlinq.delivery.simulator.carrier import SimulatorCarrier, reached_device
+from openlinq.delivery.simulator.carrier import POLL_VOTE_JOB, SimulatorCarrier, reached_device
 from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, resolve_profile
 from openlinq.delivery.simulator.hooks import DeviceHook
 from openlinq.domain.attachments import AttachmentService
@@ -20,8 +20,9 @@ from openlinq.domain.groups import GroupService
 from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.ids import ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
-from openlinq.domain.models import Account, Direction, Message
+from openlinq.domain.models import Account, Direction, Message, Service
 from openlinq.domain.parts import MessageContent
+from openlinq.domain.polls import PollService, poll_in_chat
 from openlinq.domain.retention import PURGE_JOB
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
@@ -64,8 +65,10 @@ class SimulatorControl:
         locations: LocationFeed,
         attachments: AttachmentService,
         groups: GroupService,
+        polls: PollService,
     ) -> None:
         self.groups = groups
+        self.polls = polls
         self.locations = locations
         self.attachments = attachments
         self.storage = storage
@@ -217,9 +220,13 @@ class SimulatorControl:
         part_index: int,
         *,
         remove: bool = False,
+        emoji: str | None = None,
     ) -> None:
+        """A tapback, or (``reaction`` "sticker") an ``emoji`` peeled onto the message."""
         handle = parse_handle(raw_handle).value
         await self._require_participant(account, handle, message_id)
+        if (reaction == "sticker") != (emoji is not None):
+            raise LinqError(ErrorCode.INVALID_PARAMETER, "emoji goes with type sticker, and only")
         await self.recorder.inbound_reaction(
             account.id,
             MessageId(message_id),
@@ -228,7 +235,64 @@ class SimulatorControl:
             custom_emoji,
             part_index,
             remove=remove,
+            sticker={"emoji": emoji} if emoji is not None else None,
         )
+
+    # -- polls ------------------------------------------------------------------------
+
+    async def create_poll(
+        self, account: Account, raw_handle: str, chat_id: str, options: list[str]
+    ) -> Message:
+        """The device creates a poll in a chat it is in (iMessage chats only)."""
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            chat, line = await chat_and_line(repos, account, chat_id)
+        if not any(h.handle == handle for h in chat.recipients):
+            raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
+        profile = await self.carrier.profile(account.id, handle)
+        if Service.IMESSAGE not in profile.services or Service.IMESSAGE not in line.services:
+            raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "polls are iMessage only")
+        return await self.recorder.inbound_message(
+            account.id,
+            line.phone_number,
+            handle,
+            [],
+            Service.IMESSAGE,
+            chat_id=chat.id,
+            poll_options=options,
+        )
+
+    async def vote(
+        self, account: Account, raw_handle: str, message_id: str, option_id: str, *, remove: bool
+    ) -> None:
+        handle = parse_handle(raw_handle).value
+        await self.polls.inbound_vote(
+            account.id, MessageId(message_id), handle, option_id, remove=remove
+        )
+
+    async def add_poll_options(
+        self, account: Account, raw_handle: str, message_id: str, options: list[str]
+    ) -> None:
+        handle = parse_handle(raw_handle).value
+        await self.polls.inbound_options(account.id, MessageId(message_id), handle, options)
+
+    def register_jobs(self, runner: JobRunner) -> None:
+        runner.register(POLL_VOTE_JOB, self._auto_vote)
+
+    async def _auto_vote(self, job: dict[str, Any]) -> None:
+        """A device set to ``poll_vote`` N votes for the poll's Nth option, if it has one."""
+        try:
+            async with self.storage.read() as repos:
+                account = await repos.accounts.get(job["account_id"])
+                assert account is not None, "a device's account exists"
+                poll, _, _ = await poll_in_chat(repos, account, job["message_id"])
+            if job["option"] > len(poll.options):
+                log.info("device %s: the poll has no option %d", job["handle"], job["option"])
+                return
+            option = poll.options[job["option"] - 1]
+            await self.polls.inbound_vote(account.id, poll.message.id, job["handle"], option.id)
+        except LinqError as refused:  # deleted, failed, or the device left since: no vote
+            log.info("device %s did not vote: %s", job["handle"], refused.message)
 
     async def read(self, account: Account, raw_handle: str, chat_id: str) -> int:
         handle = parse_handle(raw_handle).value

@@ -123,6 +123,10 @@ class DeviceProfile:
     opt_out_after: int | None = None  # replies STOP to the Nth message received
     unreachable_after: int | None = None  # sends fail once N messages were received
     webhook_url: str | None = None  # answers for the device (see carrier._ask_webhook)
+    # Votes for option N (1 = the first) of each poll it receives, this long after reading
+    # it (after delivery when it never reads).
+    poll_vote: int | None = None
+    poll_vote_after: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

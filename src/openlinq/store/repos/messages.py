@@ -23,7 +23,7 @@ from openlinq.domain.models import (
 from openlinq.store.engine import DbConnection
 from openlinq.store.prepared import prepare
 from openlinq.store.rows import plain_rows
-from openlinq.store.tables import message_edits, messages, reactions
+from openlinq.store.tables import message_edits, messages, poll_options, reactions
 
 log = logging.getLogger(__name__)
 
@@ -482,6 +482,7 @@ class MessageRepo:
         if not rows:
             return 0, []
         await self.conn.execute(_SCRUB, {"ids": [r.id for r in rows], "now": now})
+        await self.conn.execute(_SCRUB_POLLS, {"ids": [r.id for r in rows]})
         media = [p["id"] for r in rows for p in r.parts if p.get("type") == "media" and "id" in p]
         return len(rows), media
 
@@ -498,4 +499,10 @@ _SCRUB = (
     .where(messages.c.id.in_(bindparam("ids", expanding=True)))
     # Clearing expires_at takes purged rows out of the index the sweep scans.
     .values(parts=[], deleted_at=bindparam("now"), updated_at=bindparam("now"), expires_at=None)
+)
+# A poll's option texts are its content: they go with the rest (the votes are metadata).
+_SCRUB_POLLS = (
+    update(poll_options)
+    .where(poll_options.c.message_id.in_(bindparam("ids", expanding=True)))
+    .values(text="")
 )
