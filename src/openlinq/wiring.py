@@ -35,6 +35,7 @@ from openlinq.domain.locations import LocationFeed, LocationService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.domain.reactions import ReactionService
+from openlinq.domain.reputation_audits import AUDIT_JOB, REFRESH_JOB, ReputationService
 from openlinq.domain.retention import BATCH, PURGE_JOB, SQLITE_BATCH, RetentionSweeper
 from openlinq.domain.typing import TypingService
 from openlinq.domain.voice_memos import VoiceMemoService
@@ -82,6 +83,7 @@ class Services:
     app_cards: AppCardService
     dispatcher: WebhookDispatcher
     live: LiveFeed
+    reputation: ReputationService
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -137,6 +139,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
     accounts = AccountService(storage, clock)
+    reputation = ReputationService(storage, clock, queue, events)
+    runner.register(AUDIT_JOB, reputation.run_audit)
+    runner.register(REFRESH_JOB, reputation.refresh)
     return Services(
         settings=settings,
         clock=clock,
@@ -172,6 +177,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         locations=LocationService(storage, clock, actions, location_feed),
         app_cards=AppCardService(storage),
         live=LiveFeed(storage),
+        reputation=reputation,
     )
 
 
@@ -193,6 +199,7 @@ async def start(services: Services, *, migrate: bool = True) -> Sandbox | None:
     services.links.secret = secret
     await services.attachments.blobs.prepare()
     await services.sweeper.ensure_scheduled()
+    await services.reputation.ensure_scheduled()
     if services.db.is_sqlite:
         # SQLite has one worker: this process. Leases left by a previous run are
         # stale, so its interrupted work resumes at once instead of after the lease.

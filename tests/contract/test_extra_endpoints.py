@@ -20,7 +20,8 @@ from openlinq.api.routes.extras import EXTRA_ENDPOINTS
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 
-# Every EXTRA method of linq-python 0.65 but chats.location.stop, which is served.
+# Every EXTRA method of linq-python 0.65 not served yet (chats.location.stop and the
+# reputation audits are).
 EXTRA_METHODS = (
     "chats.polls.create",
     "chats.background.set",
@@ -29,8 +30,6 @@ EXTRA_METHODS = (
     "messages.poll.retrieve",
     "messages.poll.add_options",
     "messages.poll.vote",
-    "phone_numbers.get_reputation_audit",
-    "phone_numbers.start_reputation_audit",
     "payment_requests.create",
     "payment_requests.retrieve",
     "payment_requests.list",

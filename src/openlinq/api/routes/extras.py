@@ -23,8 +23,6 @@ EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/messages/{message_id}/poll", "polls"),
     ("POST", "/messages/{message_id}/poll/options", "polls"),
     ("POST", "/messages/{message_id}/poll/votes", "polls"),
-    ("GET", "/phone_numbers/{phone_number}/reputation_audit/{audit_id}", "reputation audits"),
-    ("POST", "/phone_numbers/{phone_number}/reputation_audit", "reputation audits"),
     ("POST", "/payment_requests", "payment requests"),
     ("GET", "/payment_requests", "payment requests"),
     ("GET", "/payment_requests/{payment_request_id}", "payment requests"),
