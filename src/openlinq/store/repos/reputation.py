@@ -86,12 +86,12 @@ class ReputationRepo:
 
         A bisection over the primary key: about 20 lookups for a million messages.
         """
-        bounds = (
-            await self.conn.execute(select(func.min(messages.c.seq), func.max(messages.c.seq)))
-        ).one()
-        if bounds[0] is None:
+        # Two statements: SQLite reads a lone min() or max() off the index's end, not both.
+        lowest = (await self.conn.execute(select(func.min(messages.c.seq)))).scalar()
+        highest = (await self.conn.execute(select(func.max(messages.c.seq)))).scalar()
+        if lowest is None or highest is None:
             return 0
-        lo, hi = int(bounds[0]), int(bounds[1]) + 1
+        lo, hi = int(lowest), int(highest) + 1
         while lo < hi:
             mid = (lo + hi) // 2
             row = (
@@ -173,21 +173,20 @@ class ReputationRepo:
             .limit(1)
             .scalar_subquery()
         )
-        replies = (
-            select(func.count())
-            .select_from(
-                select(messages.c.seq)
-                .where(messages.c.chat_id == chats.c.id, _IN)
-                .limit(engaged)
-                .subquery()
-            )
+        # The chat's ``engaged``-th inbound message, if it has one: the walk stops there.
+        engaged_at = (
+            select(messages.c.seq)
+            .where(messages.c.chat_id == chats.c.id, _IN)
+            .order_by(messages.c.seq)
+            .offset(engaged - 1)
+            .limit(1)
             .scalar_subquery()
         )
         new = (
             select(
                 chats.c.created_at.label("created_at"),
                 first.label("first"),
-                replies.label("replies"),
+                engaged_at.label("engaged_at"),
             )
             .where(*self._active_chats(account_id, line_id, since), chats.c.created_at >= since)
             .subquery()
@@ -197,7 +196,7 @@ class ReputationRepo:
             await self.conn.execute(
                 select(
                     _count(started),
-                    _count(and_(started, new.c.replies >= engaged)),
+                    _count(and_(started, new.c.engaged_at.is_not(None))),
                     _count(and_(started, new.c.created_at >= today)),
                 )
             )
