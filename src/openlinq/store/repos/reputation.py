@@ -259,15 +259,29 @@ class ReputationRepo:
 
     async def lines_to_rescore(self, since: datetime) -> list[LineId]:
         """Lines whose score may have moved: traffic since ``since``, or not HEALTHY/ACTIVE."""
-        active = select(chats.c.line_id).where(chats.c.last_activity_at >= since)
-        marked = select(lines.c.id).where(
-            or_(
-                lines.c.reputation != Reputation.HEALTHY.value,
-                lines.c.status != LineStatus.ACTIVE.value,
+        # Per line, its account's chats active since then (ix_chats_account_activity):
+        # no scan of the chats table.
+        active = (
+            select(chats.c.id)
+            .where(
+                chats.c.account_id == lines.c.account_id,
+                chats.c.last_activity_at >= since,
+                chats.c.line_id == lines.c.id,
             )
+            .exists()
         )
-        rows = await self.conn.execute(active.union(marked))
-        return sorted(LineId(r[0]) for r in rows)
+        rows = await self.conn.execute(
+            select(lines.c.id)
+            .where(
+                or_(
+                    active,
+                    lines.c.reputation != Reputation.HEALTHY.value,
+                    lines.c.status != LineStatus.ACTIVE.value,
+                )
+            )
+            .order_by(lines.c.id)
+        )
+        return [LineId(r.id) for r in rows]
 
     # -- audits -------------------------------------------------------------------------------
 
