@@ -15,7 +15,7 @@ from sqlalchemy import event, insert
 
 from openlinq.domain import reputation
 from openlinq.domain.ids import AccountId, LineId
-from openlinq.domain.models import ChatHealth, Line, LineStatus, LineType
+from openlinq.domain.models import ChatHealth, Line, LineStatus, LineType, Reputation
 from openlinq.store import tables
 from openlinq.store.unit import Storage
 
@@ -97,7 +97,7 @@ class History:
             line_type=LineType.IMESSAGE,
             rcs_enabled=False,
             status=LineStatus.ACTIVE,
-            reputation=reputation.Reputation.HEALTHY,
+            reputation=Reputation.HEALTHY,
             forwarding_number=None,
             last_used_at=None,
             created_at=START,
