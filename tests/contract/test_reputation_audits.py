@@ -125,7 +125,9 @@ def test_after_an_audit_completes_a_new_one_waits_out_the_cooldown(tenant: Tenan
     assert _get(tenant, first).status == "complete"  # still readable
 
 
-def test_an_audit_is_readable_for_24_hours(tenant: Tenant) -> None:
+def test_an_audit_is_readable_for_24_hours_then_forgotten(
+    server: RunningServer, tenant: Tenant
+) -> None:
     audit_id = _start(tenant)
     tenant.sim.advance(24 * 3600 - 1)
     assert _get(tenant, audit_id).status == "complete"
@@ -133,6 +135,14 @@ def test_an_audit_is_readable_for_24_hours(tenant: Tenant) -> None:
     with pytest.raises(linq.NotFoundError) as e:
         _get(tenant, audit_id)
     assert e.value.status_code == 404
+
+    async def stored() -> bool:
+        async with server.services.storage.read() as repos:
+            return await repos.reputation.audit_any(audit_id) is not None
+
+    assert server.call(stored)
+    tenant.sim.advance(REFRESH_EVERY_SECONDS)  # the hourly job deletes what is unreadable
+    assert not server.call(stored)
 
 
 def test_an_audit_of_another_line_or_account_is_404(tenant: Tenant, other: Tenant) -> None:
@@ -278,6 +288,35 @@ def test_a_burst_with_few_replies_is_a_volume_spike(tenant: Tenant) -> None:
     )
     assert report.action_items is not None
     assert report.action_items[0].title == "Ramp volume up gradually"
+
+
+@pytest.mark.parametrize(("burst", "spike"), [(59, False), (60, True)])
+def test_a_burst_three_times_the_lines_daily_level_is_a_volume_spike(
+    tenant: Tenant, burst: int, spike: bool
+) -> None:
+    """Six days of 20 messages a day to a recipient who answers each, then a day with
+    ``burst`` messages to three who never answer: 60 is three times the line's level."""
+    [friend] = _recipients(tenant, 1, reply="echo", reply_after=1.0)
+    chat_id = _chat(tenant, friend, messages=20)
+    for day in range(6):
+        tenant.sim.advance(86_400)
+        if day < 5:
+            for i in range(20):
+                tenant.client.chats.messages.send(chat_id, message=_text(f"day {day} {i}"))
+    strangers = [_chat(tenant, to) for to in _recipients(tenant, 3)]
+    for n in range(burst - len(strangers)):
+        tenant.client.chats.messages.send(strangers[n % 3], message=_text(f"burst {n}"))
+    tenant.sim.advance(5)
+    report = _audit(tenant)
+    assert report.drivers is not None
+    if not spike:
+        assert (report.severity, report.drivers) == ("HEALTHY", [])
+        return
+    assert (report.severity, report.primary_driver) == ("AT_RISK", "volume_spike")
+    assert [d.key for d in report.drivers] == ["volume_spike"]
+    assert report.drivers[0].metric == (
+        "60 sent in the last 24 h against 20 a day before; 0 responses"
+    )
 
 
 def test_many_new_conversations_in_a_day(tenant: Tenant) -> None:

@@ -30,6 +30,7 @@ docs/reputation.md describes the model for users.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -116,7 +117,7 @@ class LineSignals:
     phone_number: str
     now: datetime
     flagged: bool
-    baseline_days: int  # whole days of the line's history in the window before the last 24 h
+    baseline_days: int  # days (a part day counts) of the line's history before the last 24 h
     conversations: int  # chats with activity in the window
     health_counts: Mapping[ChatHealth, int]
     sent: int  # outbound messages in the window
@@ -410,7 +411,7 @@ async def collect(repos: Repos, line: Line, now: datetime) -> LineSignals:
         phone_number=line.phone_number,
         now=now,
         flagged=line.status is LineStatus.FLAGGED,
-        baseline_days=max(0, min(WINDOW_DAYS - 1, (today - history_start) // DAY)),
+        baseline_days=max(0, min(WINDOW_DAYS - 1, math.ceil((today - history_start) / DAY))),
         conversations=sum(health_counts.values()),
         health_counts=health_counts,
         sent=counts.sent,
