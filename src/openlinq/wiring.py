@@ -36,6 +36,7 @@ from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
 from openlinq.domain.polls import PollService
 from openlinq.domain.reactions import ReactionService
+from openlinq.domain.reputation_audits import AUDIT_JOB, REFRESH_JOB, ReputationService
 from openlinq.domain.retention import BATCH, PURGE_JOB, SQLITE_BATCH, RetentionSweeper
 from openlinq.domain.typing import TypingService
 from openlinq.domain.voice_memos import VoiceMemoService
@@ -84,6 +85,7 @@ class Services:
     polls: PollService
     dispatcher: WebhookDispatcher
     live: LiveFeed
+    reputation: ReputationService
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -144,6 +146,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         storage, clock, carrier, recorder, runner, location_feed, attachments, groups, polls
     )
     simulator.register_jobs(runner)
+    reputation = ReputationService(storage, clock, queue, events)
+    runner.register(AUDIT_JOB, reputation.run_audit)
+    runner.register(REFRESH_JOB, reputation.refresh)
     return Services(
         settings=settings,
         clock=clock,
@@ -178,6 +183,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         app_cards=AppCardService(storage),
         polls=polls,
         live=LiveFeed(storage),
+        reputation=reputation,
     )
 
 
@@ -199,6 +205,7 @@ async def start(services: Services, *, migrate: bool = True) -> Sandbox | None:
     services.links.secret = secret
     await services.attachments.blobs.prepare()
     await services.sweeper.ensure_scheduled()
+    await services.reputation.ensure_scheduled()
     if services.db.is_sqlite:
         # SQLite has one worker: this process. Leases left by a previous run are
         # stale, so its interrupted work resumes at once instead of after the lease.

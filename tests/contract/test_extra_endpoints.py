@@ -20,13 +20,12 @@ from openlinq.api.routes.extras import EXTRA_ENDPOINTS
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 
-# Every EXTRA method of linq-python 0.65 not served yet (chats.location.stop and the polls are).
+# Every EXTRA method of linq-python 0.65 not served yet (chats.location.stop, the polls and
+# the reputation audits are).
 EXTRA_METHODS = (
     "chats.background.set",
     "chats.background.remove",
     "messages.update_sticker_placement",
-    "phone_numbers.get_reputation_audit",
-    "phone_numbers.start_reputation_audit",
     "payment_requests.create",
     "payment_requests.retrieve",
     "payment_requests.list",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 
 from openlinq.domain.models import Chat, ChatHealth, DeliveryStatus, Direction
 from openlinq.store.repos import Repos
@@ -22,8 +23,15 @@ CRITICAL_UNANSWERED = 10
 WINDOW = 20
 
 
-def assess(latest: Sequence[tuple[Direction, DeliveryStatus]]) -> ChatHealth:
-    """``latest``: (direction, status) of the chat's newest messages, newest first."""
+class Cause(StrEnum):
+    """Which rule put a chat below HEALTHY (the reputation audit names it per chat)."""
+
+    FAILURES = "failures"
+    UNANSWERED = "unanswered"
+
+
+def _tally(latest: Sequence[tuple[Direction, DeliveryStatus]]) -> tuple[int, int]:
+    """(failed sends in a row, your messages since the last reply), newest first."""
     failures = unanswered = 0
     counting_failures = True
     for direction, status in latest:
@@ -34,11 +42,28 @@ def assess(latest: Sequence[tuple[Direction, DeliveryStatus]]) -> ChatHealth:
             failures += 1
         else:
             counting_failures = False
+    return failures, unanswered
+
+
+def assess(latest: Sequence[tuple[Direction, DeliveryStatus]]) -> ChatHealth:
+    """``latest``: (direction, status) of the chat's newest messages, newest first."""
+    failures, unanswered = _tally(latest)
     if failures >= CRITICAL_FAILURES or unanswered >= CRITICAL_UNANSWERED:
         return ChatHealth.CRITICAL
     if unanswered >= AT_RISK_UNANSWERED:
         return ChatHealth.AT_RISK
     return ChatHealth.HEALTHY
+
+
+def causes(latest: Sequence[tuple[Direction, DeliveryStatus]]) -> frozenset[Cause]:
+    """The rules of ``assess`` that hold for ``latest`` (empty for a healthy chat)."""
+    failures, unanswered = _tally(latest)
+    found = set()
+    if failures >= CRITICAL_FAILURES:
+        found.add(Cause.FAILURES)
+    if unanswered >= AT_RISK_UNANSWERED and unanswered > failures:
+        found.add(Cause.UNANSWERED)
+    return frozenset(found)
 
 
 async def refresh(repos: Repos, chat: Chat, now: datetime) -> ChatHealth:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from openlinq.domain.clock import Clock
@@ -12,6 +13,8 @@ from openlinq.domain.handles import parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import LineId
 from openlinq.domain.links import VCARD_TTL, Links
 from openlinq.domain.models import Account, Line, LineStatus, LineType, Reputation
+from openlinq.domain.reputation import evaluate
+from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
 _REPUTATION_RANK = {Reputation.HEALTHY: 0, Reputation.AT_RISK: 1, Reputation.CRITICAL: 2}
@@ -65,6 +68,38 @@ def pick_line(
     return rank_lines(remaining, reach)[0]
 
 
+async def record_line_change(
+    events: EventLog,
+    repos: Repos,
+    line: Line,
+    status: LineStatus,
+    reputation: Reputation,
+    now: datetime,
+) -> None:
+    """Store a line's new status and reputation; phone_number.status_updated when either moved."""
+    if status is line.status and reputation is line.reputation:
+        return
+    if status is not line.status:
+        await repos.lines.set_status(line.id, status)
+    if reputation is not line.reputation:
+        await repos.lines.set_reputation(line.id, reputation)
+    await events.record(
+        repos,
+        line.account_id,
+        "phone_number.status_updated",
+        {
+            "phone_number": line.phone_number,
+            "changed_at": now,
+            "previous_status": line.status.value,
+            "new_status": status.value,
+            "previous_reputation": line.reputation.value,
+            "new_reputation": reputation.value,
+        },
+        phone_number=line.phone_number,
+        now=now,
+    )
+
+
 class LineService:
     def __init__(self, storage: Storage, clock: Clock, events: EventLog, links: Links) -> None:
         self.storage = storage
@@ -77,7 +112,8 @@ class LineService:
             return await repos.lines.of_account(account.id)
 
     async def set_status(self, account: Account, phone_number: str, status: LineStatus) -> Line:
-        """Flag or restore a line (an operator action); emits phone_number.status_updated."""
+        """Flag or restore a line (an operator action); its reputation is rescored with it
+        (a flagged line is CRITICAL) and phone_number.status_updated is emitted."""
         number = parse_phone(phone_number, "phone_number")
         now = self.clock.now()
         async with self.storage.write() as repos:
@@ -85,22 +121,8 @@ class LineService:
             if line is None:
                 raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not your line")
             if line.status is not status:
-                await repos.lines.set_status(line.id, status)
-                await self.events.record(
-                    repos,
-                    account.id,
-                    "phone_number.status_updated",
-                    {
-                        "phone_number": line.phone_number,
-                        "changed_at": now,
-                        "previous_status": line.status.value,
-                        "new_status": status.value,
-                        "previous_reputation": line.reputation.value,
-                        "new_reputation": line.reputation.value,
-                    },
-                    phone_number=line.phone_number,
-                    now=now,
-                )
+                report = await evaluate(repos, replace(line, status=status), now)
+                await record_line_change(self.events, repos, line, status, report.severity, now)
             updated = await repos.lines.get(account.id, line.id)
         assert updated is not None
         return updated

@@ -245,3 +245,21 @@ class Poll:
     message: Message
     options: tuple[PollOption, ...]
     votes: tuple[PollVote, ...]
+class AuditStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class ReputationAudit:
+    id: str
+    account_id: AccountId
+    line_id: LineId
+    status: AuditStatus
+    created_at: datetime
+    error: str | None = None
+    # The report as served (domain/views.reputation_report_view), once complete.
+    report: dict[str, Any] | None = None
+    generated_at: datetime | None = None
+    finished_at: datetime | None = None

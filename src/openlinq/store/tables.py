@@ -406,3 +406,21 @@ poll_votes = Table(
     Column("message_id", ID, ForeignKey("messages.id"), nullable=False, index=True),
     Column("voted_at", UTCDateTime, nullable=False),
 )
+
+# Reputation audits (EXTRA): one row per audit, readable for 24 hours, then swept.
+reputation_audits = Table(
+    "reputation_audits",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("line_id", ID, ForeignKey("lines.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    # The report as served (rendered once, when the audit completes).
+    Column("report", JSONDocument, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("generated_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_reputation_audits_line_created", "line_id", "created_at"),
+    Index("ix_reputation_audits_created_at", "created_at"),
+)

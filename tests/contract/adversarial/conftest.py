@@ -123,6 +123,7 @@ def _build(server: RunningServer, tenant: Tenant) -> dict[str, str]:
     inbound = _ok(
         http.post(f"/sim/v1/devices/{HANDLE}/messages", json={"to": tenant.line, "text": "yo"})
     )
+    audit = _ok(http.post(f"/v3/phone_numbers/{tenant.line}/reputation_audit"))
     _ok(http.post("/sim/v1/clock/advance", json={"seconds": 1}))
     deliveries = _ok(http.get(f"/v3/webhook-subscriptions/{subscription['id']}/deliveries"))
     _ok(
@@ -154,6 +155,7 @@ def _build(server: RunningServer, tenant: Tenant) -> dict[str, str]:
         "$doomed_subscription": doomed_subscription["id"],
         "$delivery": deliveries["deliveries"][0]["id"],
         "$phone_id": phones[0]["id"],
+        "$audit": audit["audit_id"],
         "$cursor": chats_page["next_cursor"] or "",
         "$upload_id": upload.path.split("/")[-1],
         "$download_id": download.path.split("/")[-2],

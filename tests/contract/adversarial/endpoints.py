@@ -166,6 +166,16 @@ V3: list[Endpoint] = [
         {"phone_number_id": "$phone_id"},
         bodies=({"forwarding_number": "+14155550000"}, {"forwarding_number": None}),
     ),
+    Endpoint(
+        "POST",
+        "/v3/phone_numbers/{phone_number}/reputation_audit",
+        {"phone_number": "$line2"},
+    ),
+    Endpoint(
+        "GET",
+        "/v3/phone_numbers/{phone_number}/reputation_audit/{audit_id}",
+        {"phone_number": "$line", "audit_id": "$audit"},
+    ),
     Endpoint("GET", "/v3/phonenumbers"),
     Endpoint(
         "GET",

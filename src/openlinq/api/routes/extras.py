@@ -19,8 +19,6 @@ EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/chats/{chat_id}/background", "chat backgrounds"),
     ("DELETE", "/chats/{chat_id}/background", "chat backgrounds"),
     ("PATCH", "/messages/{message_id}/reactions/{reaction_id}", "sticker placement"),
-    ("GET", "/phone_numbers/{phone_number}/reputation_audit/{audit_id}", "reputation audits"),
-    ("POST", "/phone_numbers/{phone_number}/reputation_audit", "reputation audits"),
     ("POST", "/payment_requests", "payment requests"),
     ("GET", "/payment_requests", "payment requests"),
     ("GET", "/payment_requests/{payment_request_id}", "payment requests"),

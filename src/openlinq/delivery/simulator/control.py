@@ -23,6 +23,7 @@ from openlinq.domain.locations import LocationFeed, Position
 from openlinq.domain.models import Account, Direction, Message, Service
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.polls import PollService, poll_in_chat
+from openlinq.domain.reputation_audits import REFRESH_JOB
 from openlinq.domain.retention import PURGE_JOB
 from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
@@ -430,7 +431,7 @@ class SimulatorControl:
                 "the clock is real; start the server with OPENLINQ_CLOCK=manual to drive it",
             )
         until = self.clock.now() + timedelta(seconds=seconds)
-        ran = await self.runner.run_through(self.clock, until, step_over=(PURGE_JOB,))
+        ran = await self.runner.run_through(self.clock, until, step_over=(PURGE_JOB, REFRESH_JOB))
         log.info(
             "clock advanced %gs to %s, %d jobs ran",
             seconds,

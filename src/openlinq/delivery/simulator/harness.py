@@ -21,12 +21,13 @@ from openlinq.domain.clock import Clock, ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.handles import parse_handle
 from openlinq.domain.models import Account, AccountTier, Direction, Line, LineType, Message
+from openlinq.domain.reputation_audits import REFRESH_JOB
 from openlinq.domain.retention import PURGE_JOB
 from openlinq.jobs.runner import JobRunner
 from openlinq.store.unit import Storage
 
 # Always queued, never "pending work" a test waits for: the retention sweep reschedules itself.
-PERIODIC_JOBS = (PURGE_JOB,)
+PERIODIC_JOBS = (PURGE_JOB, REFRESH_JOB)
 # One settle never runs more rounds than this (a job that keeps rescheduling itself).
 MAX_SETTLE_ROUNDS = 10_000
 # How often a waiting next_outbound looks again (real time).

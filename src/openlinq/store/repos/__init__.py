@@ -19,6 +19,7 @@ from openlinq.store.repos.messages import MessageRepo
 from openlinq.store.repos.monitoring import MonitoringRepo
 from openlinq.store.repos.optouts import OptOutRepo
 from openlinq.store.repos.polls import PollRepo
+from openlinq.store.repos.reputation import ReputationRepo
 from openlinq.store.repos.settings import SettingsRepo
 from openlinq.store.repos.simulator import SimDeviceRepo
 from openlinq.store.repos.webhooks import WebhookRepo
@@ -47,6 +48,7 @@ class Repos:
         self.opt_outs = OptOutRepo(conn)
         self.monitoring = MonitoringRepo(conn)
         self.polls = PollRepo(conn)
+        self.reputation = ReputationRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

@@ -134,3 +134,8 @@ class LineRepo:
         await self.conn.execute(
             update(lines).where(lines.c.id == line_id).values(status=status.value)
         )
+
+    async def set_reputation(self, line_id: LineId, reputation: Reputation) -> None:
+        await self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(reputation=reputation.value)
+        )
