@@ -245,6 +245,8 @@ class Poll:
     message: Message
     options: tuple[PollOption, ...]
     votes: tuple[PollVote, ...]
+
+
 class AuditStatus(StrEnum):
     PENDING = "pending"
     COMPLETE = "complete"
