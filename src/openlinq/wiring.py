@@ -20,6 +20,8 @@ from openlinq.domain.accounts import AccountService, Sandbox
 from openlinq.domain.actions import ACTION_JOB, CarrierActions
 from openlinq.domain.app_cards import AppCardService
 from openlinq.domain.attachments import AttachmentService
+from openlinq.domain.backgrounds import BackgroundService
+from openlinq.domain.blocking import BlockingService
 from openlinq.domain.capability import CapabilityService
 from openlinq.domain.chats import ChatService
 from openlinq.domain.clock import Clock, ManualClock, SystemClock
@@ -80,6 +82,8 @@ class Services:
     contact_cards: ContactCardService
     locations: LocationService
     app_cards: AppCardService
+    blocking: BlockingService
+    backgrounds: BackgroundService
     dispatcher: WebhookDispatcher
     live: LiveFeed
 
@@ -171,6 +175,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         contact_cards=ContactCardService(storage, clock, events, actions),
         locations=LocationService(storage, clock, actions, location_feed),
         app_cards=AppCardService(storage),
+        blocking=BlockingService(storage, clock),
+        backgrounds=BackgroundService(storage, clock, events, actions, attachments),
         live=LiveFeed(storage),
     )
 

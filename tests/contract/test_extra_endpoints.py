@@ -20,12 +20,10 @@ from openlinq.api.routes.extras import EXTRA_ENDPOINTS
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 
-# Every EXTRA method of linq-python 0.65 but chats.location.stop, which is served.
+# Every EXTRA method of linq-python 0.65 not served yet (chats.location.stop, backgrounds,
+# sticker placement and blocked handles are).
 EXTRA_METHODS = (
     "chats.polls.create",
-    "chats.background.set",
-    "chats.background.remove",
-    "messages.update_sticker_placement",
     "messages.poll.retrieve",
     "messages.poll.add_options",
     "messages.poll.vote",
@@ -45,9 +43,6 @@ EXTRA_METHODS = (
     "payments.retrieve",
     "payments.cancel",
     "payments.credentials",
-    "blocked_handles.list",
-    "blocked_handles.block",
-    "blocked_handles.unblock",
     "experiences.retrieve",
     "experiences.list",
 )
@@ -127,8 +122,8 @@ def test_extra_endpoints_authenticate_first(server: RunningServer) -> None:
 
 
 def test_a_named_feature_in_the_message(tenant: Tenant) -> None:
-    response = tenant.http.get("/v3/blocked_handles")
+    response = tenant.http.get("/v3/experiences")
     assert response.status_code == 403
     assert response.json()["error"]["message"] == (
-        "the blocked handles feature is not available on this openlinq server yet"
+        "the experiences feature is not available on this openlinq server yet"
     )

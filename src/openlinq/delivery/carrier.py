@@ -63,6 +63,8 @@ ACTION_KINDS = frozenset(
         "chat_left",
         "contact_card_shared",
         "location_requested",
+        "sticker_moved",
+        "background_changed",
     }
 )
 

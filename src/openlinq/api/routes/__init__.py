@@ -6,6 +6,8 @@ from fastapi import Depends, FastAPI
 
 from openlinq.api.routes import (
     attachments,
+    backgrounds,
+    blocked_handles,
     capability,
     chats,
     contact_cards,
@@ -31,6 +33,8 @@ API_MODULES = (
     capability,
     contact_cards,
     webhooks,
+    blocked_handles,
+    backgrounds,
     extras,
 )
 

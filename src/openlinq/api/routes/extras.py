@@ -17,9 +17,6 @@ from openlinq.domain.errors import ErrorCode, LinqError
 # (method, path under /v3, the feature a client is told is missing)
 EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/chats/{chat_id}/polls", "polls"),
-    ("POST", "/chats/{chat_id}/background", "chat backgrounds"),
-    ("DELETE", "/chats/{chat_id}/background", "chat backgrounds"),
-    ("PATCH", "/messages/{message_id}/reactions/{reaction_id}", "sticker placement"),
     ("GET", "/messages/{message_id}/poll", "polls"),
     ("POST", "/messages/{message_id}/poll/options", "polls"),
     ("POST", "/messages/{message_id}/poll/votes", "polls"),
@@ -39,9 +36,6 @@ EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/payments/{payment_id}", "payments"),
     ("POST", "/payments/{payment_id}/cancel", "payments"),
     ("GET", "/payments/{payment_id}/credentials", "payments"),
-    ("GET", "/blocked_handles", "blocked handles"),
-    ("POST", "/blocked_handles", "blocked handles"),
-    ("DELETE", "/blocked_handles", "blocked handles"),
     ("GET", "/experiences", "experiences"),
     ("GET", "/experiences/{experience}", "experiences"),
 )

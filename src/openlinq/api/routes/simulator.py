@@ -21,6 +21,8 @@ from openlinq.api.schemas.simulator import (
     DeviceReactionIn,
     DeviceSettingsIn,
     DeviceTypingIn,
+    DroppedListOut,
+    DroppedOut,
     EventListOut,
     EventOut,
     LineStatusIn,
@@ -106,6 +108,8 @@ async def device_sends(
         content=build_content({"parts": raw_parts}),
         reply_to=body.reply_to,
     )
+    if message is None:  # the account blocked this device: dropped, see GET /sim/v1/dropped
+        return DeviceMessageOut(message_id=None, chat_id=None, dropped=True)
     return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
 
 
@@ -206,6 +210,29 @@ async def recent_events(
                 data=e.data,
             )
             for e in events
+        ]
+    )
+
+
+@router.get("/dropped", response_model=DroppedListOut)
+async def dropped_inbound(
+    account: AccountDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DroppedListOut:
+    """What blocked handles sent that was dropped (no message.received), newest first."""
+    return DroppedListOut(
+        dropped=[
+            DroppedOut(
+                id=d.id,
+                handle=d.handle,
+                line=d.line_number,
+                chat_id=d.chat_id,
+                kind=d.kind,
+                summary=d.summary,
+                received_at=d.received_at,
+            )
+            for d in await services.simulator.dropped(account, limit)
         ]
     )
 

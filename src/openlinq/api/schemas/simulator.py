@@ -67,6 +67,10 @@ class DeviceSettingsIn(RequestModel):
         max_length=2048,
         description="Each received message is POSTed here; the answer is the device's reply.",
     )
+    fail_background: Literal[1005, 2011, 4001, 5002] | None = Field(
+        default=None,
+        description="A chat background set on this device fails with this code.",
+    )
 
 
 class DeviceOut(WireModel):
@@ -84,8 +88,24 @@ class DeviceMessageIn(RequestModel):
 
 
 class DeviceMessageOut(WireModel):
-    message_id: str
-    chat_id: str
+    # Both null, and ``dropped`` true, when the account blocked the device.
+    message_id: str | None
+    chat_id: str | None
+    dropped: bool = False
+
+
+class DroppedOut(WireModel):
+    id: str
+    handle: str
+    line: str
+    chat_id: str | None
+    kind: Literal["message", "reaction"]
+    summary: str
+    received_at: datetime
+
+
+class DroppedListOut(WireModel):
+    dropped: list[DroppedOut]
 
 
 class DeviceReactionIn(RequestModel):

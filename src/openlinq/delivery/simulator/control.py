@@ -27,6 +27,7 @@ from openlinq.domain.routing import best_service
 from openlinq.jobs.runner import JobRunner
 from openlinq.logs import redact_url
 from openlinq.store.repos.attachments import Attachment
+from openlinq.store.repos.blocked import DroppedInbound
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.unit import Storage
 
@@ -178,8 +179,9 @@ class SimulatorControl:
         chat_id: str | None,
         content: MessageContent,
         reply_to: str | None,
-    ) -> Message:
-        """The device writes to one of the account's lines (or into a chat it is in)."""
+    ) -> Message | None:
+        """The device writes to one of the account's lines (or into a chat it is in); None
+        when the account blocked it (the message is dropped)."""
         handle = parse_handle(raw_handle).value
         profile = await self.carrier.profile(account.id, handle)
         async with self.storage.read() as repos:
@@ -380,6 +382,11 @@ class SimulatorControl:
         ran = await self.runner.run_due()
         log.info("ran %d due jobs", ran, extra={"jobs": ran})
         return ran
+
+    async def dropped(self, account: Account, limit: int) -> list[DroppedInbound]:
+        """What blocked handles sent that was dropped, newest first."""
+        async with self.storage.read() as repos:
+            return await repos.blocked.dropped(account.id, limit)
 
     async def recent_events(self, account: Account, limit: int) -> list[StoredEvent]:
         async with self.storage.read() as repos:
