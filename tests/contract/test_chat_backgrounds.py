@@ -171,10 +171,14 @@ def test_the_simulator_can_fail_a_background(tenant: Tenant, receiver: Receiver)
     assert bad.status_code == 400
 
 
-def test_sms_chats_accept_and_change_nothing(tenant: Tenant, receiver: Receiver) -> None:
+def test_sms_chats_accept_and_change_nothing(
+    tenant: Tenant, receiver: Receiver, files: str
+) -> None:
     _subscribe(tenant, receiver)
     chat_id = _chat(tenant, magic("01"))  # an SMS-only phone
     tenant.client.chats.background.set(chat_id, type="color", variant="mango")
+    # Not even fetched: a photo that does not exist is accepted too.
+    tenant.client.chats.background.set(chat_id, type="photo", image_url=f"{files}/missing.png")
     tenant.client.chats.background.remove(chat_id)
     tenant.sim.settle(2)
     assert receiver.hits == []

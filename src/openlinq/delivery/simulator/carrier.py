@@ -175,8 +175,6 @@ class SimulatorCarrier(Carrier):
 
     async def _apply_background(self, action: ChatAction) -> None:
         """Applied on every device, unless one is set to fail it (``fail_background``)."""
-        if action.service is not Service.IMESSAGE:
-            return
         for handle in action.recipients:
             code = (await self.profile(action.account_id, handle)).fail_background
             if code is not None:
