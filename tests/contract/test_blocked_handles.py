@@ -136,6 +136,11 @@ def test_inbound_from_a_blocked_handle_is_dropped_and_recorded(
         "/sim/v1/devices/+14155550195/typing", json={"chat_id": chat_id, "state": "started"}
     )
     assert typed.status_code == 204
+    background = tenant.http.post(
+        "/sim/v1/devices/+14155550195/background",
+        json={"chat_id": chat_id, "type": "color", "variant": "lime"},
+    )
+    assert background.status_code == 204
     tenant.sim.settle(2)
     # No chat opened for the stranger, nothing stored on the existing chat, no webhook.
     assert tenant.client.chats.list_chats(from_=tenant.line, to="+14155550196").chats == []
@@ -146,6 +151,7 @@ def test_inbound_from_a_blocked_handle_is_dropped_and_recorded(
     assert [h.event["event_type"] for h in receiver.hits] == ["chat.created"]
     assert tenant.sim.events("message.received") == []
     assert tenant.sim.events("chat.typing_indicator.started") == []
+    assert tenant.sim.events("chat.background_updated") == []
     dropped = tenant.http.get("/sim/v1/dropped").json()["dropped"]
     assert [(d["handle"], d["kind"], d["summary"], d["chat_id"]) for d in dropped] == [
         ("+14155550195", "reaction", "reacted love", chat_id),

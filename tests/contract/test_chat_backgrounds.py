@@ -195,3 +195,32 @@ def test_unknown_and_foreign_chats_are_not_found(tenant: Tenant, other_tenant: T
             client.chats.background.set(target, type="color", variant="mango")
         with pytest.raises(linq.NotFoundError):
             client.chats.background.remove(target)
+
+
+def test_a_phone_in_the_chat_changes_the_background(tenant: Tenant, receiver: Receiver) -> None:
+    secret = _subscribe(tenant, receiver)
+    chat_id = _chat(tenant, "+14155550173")
+
+    def device(handle: str, **body: Any) -> httpx.Response:
+        return tenant.http.post(
+            f"/sim/v1/devices/{handle}/background", json={"chat_id": chat_id, **body}
+        )
+
+    assert device("+14155550173", type="dynamic", style="sky", variant="dawn").status_code == 204
+    (event,) = _events(tenant, receiver, secret, 1)
+    assert event.data.actor_handle.handle == "+14155550173"
+    assert event.data.actor_handle.is_me is False
+    assert (event.data.background.style, event.data.background.variant) == ("sky", "dawn")
+    assert device("+14155550173", type=None).status_code == 204
+    assert _events(tenant, receiver, secret, 2)[1].data.background is None
+    refused = device("+14155550173", type="dynamic", style="sky", variant="dark")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, 1005)
+    stranger = device("+14155550174", type="color", variant="lime")
+    assert (stranger.status_code, stranger.json()["error"]["code"]) == (403, 2005)
+    sms_chat = _chat(tenant, magic("01"))
+    on_sms = tenant.http.post(
+        f"/sim/v1/devices/{magic('01')}/background",
+        json={"chat_id": sms_chat, "type": "color", "variant": "lime"},
+    )
+    assert (on_sms.status_code, on_sms.json()["error"]["code"]) == (409, 2017)
+    assert len(receiver.hits) == 2

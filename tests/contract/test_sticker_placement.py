@@ -110,6 +110,13 @@ def test_placement_is_stored_on_add_and_moved_with_patch(tenant: Tenant) -> None
     # Omitted fields keep their values; the scale is clamped, not refused.
     assert image_sticker["placement"] == {"x": 0.5, "y": -0.5, "scale": 0.05, "rotation": 45.0}
     assert emoji_sticker["placement"] == {"x": 0.0, "y": 1.0, "scale": 0.5, "rotation": 0.0}
+    # The phones see the move.
+    tenant.sim.advance(0)
+    (shown,) = [m for m in tenant.sim.screen("+14155550181") if m["message_id"] == message_id]
+    assert [r["placement"] for r in shown["reactions"]] == [
+        image_sticker["placement"],
+        emoji_sticker["placement"],
+    ]
 
 
 def test_only_stickers_move(tenant: Tenant, server: RunningServer) -> None:

@@ -132,13 +132,18 @@ class BackgroundService:
         self.attachments = attachments
 
     async def set(self, account: Account, chat_id: str, request: BackgroundRequest) -> None:
+        check_background(request)  # a bad request is refused whatever the chat
+        if await self._imessage_chat(account, chat_id):
+            await self._send(account, chat_id, await self.prepare(account, request))
+
+    async def prepare(self, account: Account, request: BackgroundRequest) -> dict[str, Any]:
+        """The background to apply: checked, its photo fetched and kept (as a phone sets it
+        too, see the simulator)."""
         background = check_background(request)
-        if not await self._imessage_chat(account, chat_id):
-            return
         if request.image_url is not None:
             image = await self._rehost(account, request.image_url)
             background |= {"attachment_id": image[0], "file_name": image[1]}
-        await self._send(account, chat_id, background)
+        return background
 
     async def remove(self, account: Account, chat_id: str) -> None:
         """Back to the default background."""

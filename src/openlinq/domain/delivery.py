@@ -366,9 +366,14 @@ class DeliveryRecorder:
             )
 
     async def background_applied(
-        self, account_id: AccountId, chat_id: ChatId, background: dict[str, Any] | None
+        self,
+        account_id: AccountId,
+        chat_id: ChatId,
+        background: dict[str, Any] | None,
+        actor: str | None = None,
     ) -> None:
-        """The chat's devices show ``background`` (None: the default) as your line set it."""
+        """The chat's devices show ``background`` (None: the default), set by your line or by
+        the participant ``actor``."""
         now = self.clock.now()
         async with self.storage.write() as repos:
             found = await repos.chats.with_line(account_id, chat_id)
@@ -377,13 +382,14 @@ class DeliveryRecorder:
             chat, line = found
             await repos.chats.set_background(chat.id, background, now)
             own = handle_view(chat.own_handle, line)
+            by = next((h for h in chat.handles if h.handle == actor), None) if actor else None
             await self.events.record(
                 repos,
                 account_id,
                 "chat.background_updated",
                 {
                     "chat": {"id": chat.id, "is_group": chat.is_group, "owner_handle": own},
-                    "actor_handle": own,
+                    "actor_handle": handle_view(by) if by else own,
                     "background": background_view(background, self.links),
                 },
                 phone_number=line.phone_number,

@@ -343,6 +343,12 @@ SIM: list[Endpoint] = [
     Endpoint("GET", "/sim/v1/events", params=(("limit", "5"),)),
     Endpoint("GET", "/sim/v1/dropped", params=(("limit", "5"),)),
     Endpoint(
+        "POST",
+        "/sim/v1/devices/{handle}/background",
+        DEVICE,
+        bodies=({"chat_id": "$chat", "type": "color", "variant": "ice"},),
+    ),
+    Endpoint(
         "PUT",
         "/sim/v1/lines/{phone_number}",
         {"phone_number": "$line2"},

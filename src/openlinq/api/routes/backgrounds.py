@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep
 from openlinq.api.schemas.backgrounds import BackgroundIn
-from openlinq.domain.backgrounds import BackgroundRequest
 
 router = APIRouter(tags=["chats"])
 
@@ -16,17 +15,7 @@ async def set_background(
     chat_id: str, body: BackgroundIn, account: AccountDep, services: ServicesDep
 ) -> Response:
     """Accepted; chat.background_updated or chat.background_update_failed follows."""
-    await services.backgrounds.set(
-        account,
-        chat_id,
-        BackgroundRequest(
-            type=body.type,
-            variant=body.variant,
-            shades=tuple(body.shades) if body.shades is not None else None,
-            style=body.style,
-            image_url=body.image_url,
-        ),
-    )
+    await services.backgrounds.set(account, chat_id, body.request(body.type))
     return Response(status_code=202)
 
 

@@ -14,6 +14,7 @@ from openlinq.api.schemas.simulator import (
     ClockAdvanceIn,
     ClockOut,
     CountOut,
+    DeviceBackgroundIn,
     DeviceChatIn,
     DeviceMessageIn,
     DeviceMessageOut,
@@ -148,6 +149,18 @@ async def device_types(
     handle: str, body: DeviceTypingIn, account: AccountDep, services: ServicesDep
 ) -> Response:
     await services.simulator.typing(account, handle, body.chat_id, body.state == "started")
+    return Response(status_code=204)
+
+
+@router.post("/devices/{handle}/background", status_code=204, response_class=Response)
+async def device_sets_background(
+    handle: str, body: DeviceBackgroundIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    """The device changes (or, with ``type: null``, removes) the chat's background."""
+    background = None
+    if body.type is not None:
+        background = await services.backgrounds.prepare(account, body.request(body.type))
+    await services.simulator.set_background(account, handle, body.chat_id, background)
     return Response(status_code=204)
 
 

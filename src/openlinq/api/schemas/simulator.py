@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from openlinq.api.schemas.backgrounds import BackgroundFields, BackgroundType
 from openlinq.api.schemas.common import EffectOut, ReplyToOut, RequestModel, ServiceType, WireModel
 from openlinq.api.schemas.messages import PartIn
 
@@ -92,6 +93,14 @@ class DeviceMessageOut(WireModel):
     message_id: str | None
     chat_id: str | None
     dropped: bool = False
+
+
+class DeviceBackgroundIn(BackgroundFields):
+    """The device sets the chat's background (the fields of POST /v3/chats/{id}/background),
+    or removes it with ``type: null``."""
+
+    chat_id: str = Field(max_length=64)
+    type: BackgroundType | None
 
 
 class DroppedOut(WireModel):

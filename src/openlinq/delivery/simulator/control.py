@@ -20,10 +20,11 @@ from openlinq.domain.groups import GroupService
 from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.ids import ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
-from openlinq.domain.models import Account, Direction, Message
+from openlinq.domain.models import Account, Direction, Message, Service
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.retention import PURGE_JOB
 from openlinq.domain.routing import best_service
+from openlinq.domain.views import placement_view
 from openlinq.jobs.runner import JobRunner
 from openlinq.logs import redact_url
 from openlinq.store.repos.attachments import Attachment
@@ -240,6 +241,23 @@ class SimulatorControl:
             raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
         return await self.recorder.inbound_read(account.id, chat.id)
 
+    async def set_background(
+        self, account: Account, raw_handle: str, chat_id: str, background: dict[str, Any] | None
+    ) -> None:
+        """The device changes the chat's background (None: back to the default), as a
+        participant can on iMessage: chat.background_updated names it as the actor."""
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            chat, _ = await chat_and_line(repos, account, chat_id)
+            blocked = await repos.blocked.blocked(account.id, [handle])
+        if not any(h.handle == handle for h in chat.recipients):
+            raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
+        if chat.service is not Service.IMESSAGE:
+            raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "backgrounds are iMessage only")
+        if blocked:
+            return  # dropped, as everything a blocked handle does
+        await self.recorder.background_applied(account.id, chat.id, background, actor=handle)
+
     async def typing(self, account: Account, raw_handle: str, chat_id: str, started: bool) -> None:
         handle = parse_handle(raw_handle).value
         async with self.storage.read() as repos:
@@ -299,6 +317,7 @@ class SimulatorControl:
                             "custom_emoji": r.custom_emoji,
                             "part_index": r.part_index,
                             "is_me": r.handle == handle,
+                            "placement": placement_view(r),
                         }
                         for r in reactions.get(message.id, [])
                     ],
