@@ -22,6 +22,7 @@ from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
 from openlinq.domain.models import Account, Service
+from openlinq.domain.views import background_view
 from openlinq.store.unit import Storage
 
 ACTION = "background_changed"
@@ -149,6 +150,13 @@ class BackgroundService:
         """Back to the default background."""
         if await self._imessage_chat(account, chat_id):
             await self._send(account, chat_id, None)
+
+    async def current(self, account: Account, chat_id: str) -> dict[str, Any] | None:
+        """The chat's applied background as ``chat.background_updated`` shows it."""
+        async with self.storage.read() as repos:
+            chat, _ = await chat_and_line(repos, account, chat_id)
+            stored = await repos.chats.background(chat.id)
+        return background_view(stored, self.attachments.links)
 
     async def _imessage_chat(self, account: Account, chat_id: str) -> bool:
         """Whether the chat can show a background (404, 409 and 403 / 2027 as for a send)."""
