@@ -20,8 +20,9 @@ from openlinq.store.repos.blocked import BlockedHandle, DroppedInbound
 from openlinq.store.unit import Storage
 
 MAX_REASON = 500
-# How many dropped items the operator's views show.
+# How many dropped items the operator's views show, and how many an account keeps.
 DROPPED_SHOWN = 100
+DROPPED_KEPT = 1_000
 
 
 async def refuse_blocked(repos: Repos, chat: Chat) -> None:
@@ -56,6 +57,7 @@ async def drop_if_blocked(
     await repos.blocked.record_dropped(
         account_id,
         DroppedInbound(new_id(), sender, line_number, chat_id, kind, summary, clock.now()),
+        keep=DROPPED_KEPT,
     )
     activity.dropped(repos, sender, line_number, kind, summary)
     return True

@@ -87,7 +87,10 @@ class BlockedRepo:
         )
         return [_entry(r) for r in rows]
 
-    async def record_dropped(self, account_id: AccountId, dropped: DroppedInbound) -> None:
+    async def record_dropped(
+        self, account_id: AccountId, dropped: DroppedInbound, keep: int
+    ) -> None:
+        """Record ``dropped``, keeping the account's newest ``keep`` records only."""
         await self.conn.execute(
             blocked_inbound.insert().values(
                 id=dropped.id,
@@ -98,6 +101,19 @@ class BlockedRepo:
                 kind=dropped.kind,
                 summary=dropped.summary,
                 received_at=dropped.received_at,
+            )
+        )
+        oldest_kept = (
+            select(blocked_inbound.c.seq)
+            .where(blocked_inbound.c.account_id == account_id)
+            .order_by(blocked_inbound.c.seq.desc())
+            .offset(keep - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        await self.conn.execute(
+            blocked_inbound.delete().where(
+                blocked_inbound.c.account_id == account_id, blocked_inbound.c.seq < oldest_kept
             )
         )
 
