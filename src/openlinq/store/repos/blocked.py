@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 
 from openlinq.domain.ids import AccountId
 from openlinq.store.engine import DbConnection
+from openlinq.store.prepared import prepare
 from openlinq.store.tables import blocked_handles, blocked_inbound
 
 # Checked on every direct send and every inbound message: built once (see repos/chats.py).
@@ -17,6 +18,7 @@ _BLOCKED = select(blocked_handles.c.handle).where(
     blocked_handles.c.account_id == bindparam("account_id"),
     blocked_handles.c.handle.in_(bindparam("handles", expanding=True)),
 )
+prepare(_BLOCKED)  # through the driver on SQLite (store/prepared.py)
 
 
 @dataclass(frozen=True, slots=True)
