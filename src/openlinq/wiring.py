@@ -20,6 +20,8 @@ from openlinq.domain.accounts import AccountService, Sandbox
 from openlinq.domain.actions import ACTION_JOB, CarrierActions
 from openlinq.domain.app_cards import AppCardService
 from openlinq.domain.attachments import AttachmentService
+from openlinq.domain.backgrounds import BackgroundService
+from openlinq.domain.blocking import BlockingService
 from openlinq.domain.capability import CapabilityService
 from openlinq.domain.chats import ChatService
 from openlinq.domain.clock import Clock, ManualClock, SystemClock
@@ -83,6 +85,8 @@ class Services:
     locations: LocationService
     app_cards: AppCardService
     polls: PollService
+    blocking: BlockingService
+    backgrounds: BackgroundService
     dispatcher: WebhookDispatcher
     live: LiveFeed
     reputation: ReputationService
@@ -182,6 +186,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         locations=LocationService(storage, clock, actions, location_feed),
         app_cards=AppCardService(storage),
         polls=polls,
+        blocking=BlockingService(storage, clock),
+        backgrounds=BackgroundService(storage, clock, events, actions, attachments),
         live=LiveFeed(storage),
         reputation=reputation,
     )

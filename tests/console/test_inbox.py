@@ -221,3 +221,17 @@ def test_a_poll_shows_its_options_votes_and_stickers(
     assert re.search(rf"Tacos <span[^>]*>— 1 vote: {re.escape(friend)}", bubble)
     assert "sticker from you" in bubble
     assert "(empty)" not in bubble
+
+
+def test_the_chat_shows_its_applied_background(tenant: Tenant, console: ConsoleClient) -> None:
+    chat_id, _ = _send(tenant, "+14155554201", "hi")
+    assert "Background" not in console.page(f"/console/chats/{chat_id}/info")
+    tenant.client.chats.background.set(chat_id, type="color", shades=["#112233", "#445566"])
+    tenant.sim.advance(0)
+    for page in (f"/console/chats/{chat_id}", f"/console/chats/{chat_id}/info"):
+        html = console.page(page)
+        assert "<dt>Background</dt><dd>color · custom" in html
+        assert "#112233 → #445566" in html
+    tenant.client.chats.background.remove(chat_id)
+    tenant.sim.advance(0)
+    assert "Background" not in console.page(f"/console/chats/{chat_id}/info")

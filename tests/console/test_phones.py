@@ -238,3 +238,22 @@ def test_the_simulator_api_has_the_same_leave(tenant: Tenant) -> None:
     refused = tenant.http.post(f"/sim/v1/devices/{magic('01', '212')}/leave", json={"chat_id": sms})
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == 2017
+
+
+def test_blocked_handles_and_what_they_sent_are_shown(
+    tenant: Tenant, console: ConsoleClient
+) -> None:
+    page = console.page("/console/phones")
+    assert "No blocked handles" in page
+    tenant.client.blocked_handles.block(handle=A, reason="abusive <b>")
+    tenant.sim.send(A, to=tenant.line, text="are you there?")
+    sent = console.ok(
+        "POST", _path(A, "/messages"), json={"target": f"line:{tenant.line}", "text": "hello?"}
+    )
+    assert sent["dropped"] is True
+    page = console.page("/console/phones")
+    assert "abusive &lt;b&gt;" in page
+    assert "Dropped inbound" in page
+    assert "message: &#34;hello?&#34;" in page
+    assert "message: &#34;are you there?&#34;" in page
+    assert tenant.sim.events("message.received") == []

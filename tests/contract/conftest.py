@@ -1,12 +1,16 @@
-"""Contract-test fixtures shared by the TypeScript SDK tests."""
+"""Contract-test fixtures: the TypeScript SDK, a second account."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.server import RunningServer
+from tests.support.tenant import Tenant, tenant_on
 
 SDK = "@linqapp/sdk@0.28.2"
 
@@ -26,3 +30,10 @@ def sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return directory
+
+
+@pytest.fixture
+def other_tenant(server: RunningServer) -> Iterator[Tenant]:
+    """A second account on the same server (isolation checks)."""
+    with tenant_on(server) as created:
+        yield created

@@ -20,12 +20,9 @@ from openlinq.api.routes.extras import EXTRA_ENDPOINTS
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 
-# Every EXTRA method of linq-python 0.65 not served yet (chats.location.stop, the polls and
-# the reputation audits are).
+# Every EXTRA method of linq-python 0.65 not served yet (chats.location.stop, the polls,
+# the reputation audits, backgrounds, sticker placement and blocked handles are).
 EXTRA_METHODS = (
-    "chats.background.set",
-    "chats.background.remove",
-    "messages.update_sticker_placement",
     "payment_requests.create",
     "payment_requests.retrieve",
     "payment_requests.list",
@@ -40,9 +37,6 @@ EXTRA_METHODS = (
     "payments.retrieve",
     "payments.cancel",
     "payments.credentials",
-    "blocked_handles.list",
-    "blocked_handles.block",
-    "blocked_handles.unblock",
     "experiences.retrieve",
     "experiences.list",
 )
@@ -122,8 +116,8 @@ def test_extra_endpoints_authenticate_first(server: RunningServer) -> None:
 
 
 def test_a_named_feature_in_the_message(tenant: Tenant) -> None:
-    response = tenant.http.get("/v3/blocked_handles")
+    response = tenant.http.get("/v3/experiences")
     assert response.status_code == 403
     assert response.json()["error"]["message"] == (
-        "the blocked handles feature is not available on this openlinq server yet"
+        "the experiences feature is not available on this openlinq server yet"
     )

@@ -1,7 +1,9 @@
 """The official TypeScript SDK (@linqapp/sdk), unmodified, against the real server.
 
 Installed from the npm registry with Node's own npm; configured only by
-LINQ_API_V3_BASE_URL and LINQ_API_V3_API_KEY, as the README says.
+LINQ_API_V3_BASE_URL and LINQ_API_V3_API_KEY, as the README says. Blocked handles are
+newer than the SDK's latest release (0.28.2 has no ``blockedHandles`` resource): they go
+through the client's own ``get`` / ``post`` / ``delete``, with its auth and errors.
 """
 
 from __future__ import annotations
@@ -32,12 +34,23 @@ const LinqAPIV3 = require('@linqapp/sdk').default;
   const results = await client.get(`/v3/messages/${poll.message_id}/poll`);
   const messages = [];
   for await (const message of client.chats.messages.list(created.chat.id)) messages.push(message);
-  let error = null;
-  try {
-    await client.chats.retrieve('00000000-0000-0000-0000-000000000000');
-  } catch (e) {
-    error = { status: e.status, code: e.error && e.error.error ? e.error.error.code : null };
-  }
+  const failure = async (call) => {
+    try {
+      await call();
+      return null;
+    } catch (e) {
+      return { status: e.status, code: e.error && e.error.error ? e.error.error.code : null };
+    }
+  };
+  const error = await failure(() => client.chats.retrieve('00000000-0000-0000-0000-000000000000'));
+  const handle = process.argv[2];
+  const block = await client.post('/v3/blocked_handles', { body: { handle, reason: 'abuse' } });
+  const blocked = (await client.get('/v3/blocked_handles')).blocked_handles;
+  const refused = await failure(() => client.chats.messages.send(created.chat.id, {
+    message: { parts: [{ type: 'text', value: 'still there?' }] },
+  }));
+  await client.delete('/v3/blocked_handles', { body: { handle } });
+  const unblocked = (await client.get('/v3/blocked_handles')).blocked_handles;
   console.log(JSON.stringify({
     lines: lines.length,
     chat: created.chat.id,
@@ -50,6 +63,10 @@ const LinqAPIV3 = require('@linqapp/sdk').default;
       listed: messages.some((m) => m.id === poll.message_id),
     },
     error,
+    block: block.blocked_handle,
+    blocked: blocked.map((e) => e.handle),
+    refused,
+    unblocked: unblocked.length,
   }));
 })().catch((e) => { console.error(e); process.exit(1); });
 """
@@ -83,4 +100,9 @@ def test_the_typescript_sdk_works_unmodified(
     assert (poll["options"], poll["voters"], poll["listed"]) == (["Yes", "No"], 0, True)
     assert tenant.client.messages.poll.retrieve(poll["id"]).chat_id == outcome["chat"]
     assert outcome["error"] == {"status": 404, "code": 2001}
+    assert outcome["block"]["handle"] == "+14155559901"
+    assert outcome["block"]["reason"] == "abuse"
+    assert outcome["blocked"] == ["+14155559901"]
+    assert outcome["refused"] == {"status": 403, "code": 2026}
+    assert outcome["unblocked"] == 0
     assert tenant.client.chats.retrieve(outcome["chat"]).id == outcome["chat"]

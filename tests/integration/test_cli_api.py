@@ -80,6 +80,20 @@ def test_sim_send_screen_react_typing_read_and_chats(
     assert {"message.received", "reaction.added", "chat.typing_indicator.started"} <= events
 
 
+def test_sim_send_from_a_blocked_phone_is_dropped_and_listed(
+    env: dict[str, str], tenant: Tenant
+) -> None:
+    phone = fresh_line_number()
+    assert cli(env, "sim", "dropped") == "nothing dropped\n"
+    tenant.client.blocked_handles.block(handle=phone)
+    assert "dropped" in cli(env, "sim", "send", phone, "anyone?", "--to", tenant.line)
+    listed = cli(env, "sim", "dropped")
+    assert f'{phone} → {tenant.line}  message: "anyone?"' in listed
+    dropped = cli_json(env, "sim", "dropped")
+    assert isinstance(dropped, list)
+    assert dropped[0]["handle"] == phone
+
+
 def test_sim_device_presets_clock_jobs_and_reset(env: dict[str, str], tenant: Tenant) -> None:
     phone = fresh_line_number()
     device = cli_json(env, "sim", "device", "set", phone, "--preset", "echo", "--read-after", "2s")

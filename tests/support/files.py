@@ -19,6 +19,15 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%test\n" + b"0" * 64
 
 
+def image_bytes(width: int, height: int, fmt: str = "PNG") -> bytes:
+    """A real image of that size in ``fmt`` (PNG, JPEG, GIF, WEBP), made by Pillow."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 40)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
 def wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:

@@ -100,7 +100,32 @@ def send(
     if as_json:
         emit_json(sent)
         return
+    if sent.get("dropped"):
+        say(f"{phone} is blocked: its message was dropped (`openlinq sim dropped` lists it)")
+        return
     say(f"{phone} sent {sent['message_id']} in chat {sent['chat_id']}")
+
+
+@sim_app.command("dropped")
+def dropped(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    api_url: ApiUrl = DEFAULT_BASE_URL,
+    api_key: ApiKey = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """What blocked handles sent that was dropped (your agent got no message.received)."""
+    with Api(api_url, api_key) as api:
+        items = api.sim("GET", "/dropped", params={"limit": limit})["dropped"]
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        say("nothing dropped")
+    for item in items:
+        say(
+            f"{str(item['received_at'])[:19]}  {item['handle']} → {item['line']}"
+            f"  {item['kind']}: {item['summary']}"
+        )
 
 
 @sim_app.command("react")

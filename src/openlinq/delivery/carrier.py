@@ -68,6 +68,8 @@ ACTION_KINDS = frozenset(
         "poll_options_added",
         "poll_vote_added",
         "poll_vote_removed",
+        "sticker_moved",
+        "background_changed",
     }
 )
 

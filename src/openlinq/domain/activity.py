@@ -83,3 +83,13 @@ def inbound(repos: Repos, sender: str, chat: Chat, what: str, **fields: Any) -> 
         f"← {sender} {what}",
         {"direction": "inbound", "handle": sender, "chat_id": chat.id, **fields},
     )
+
+
+def dropped(repos: Repos, sender: str, line: str, kind: str, what: str) -> None:
+    """``← +14155550105 dropped (blocked) "hi"``: a blocked handle's traffic, not delivered."""
+    _after_commit(
+        repos,
+        logging.INFO,
+        f"← {sender} dropped (blocked) {what}",
+        {"direction": "inbound", "handle": sender, "line": line, "dropped": kind},
+    )

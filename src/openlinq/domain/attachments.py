@@ -25,7 +25,7 @@ from openlinq.domain.ids import AttachmentId, is_uuid, new_id
 from openlinq.domain.links import UPLOAD_TTL, Links
 from openlinq.domain.models import Account
 from openlinq.domain.parts import MEDIA_TYPES, MessageContent
-from openlinq.domain.sniffing import check_content, check_content_type
+from openlinq.domain.sniffing import check_content, check_content_type, image_size
 from openlinq.outbound import Deadline, OutboundPolicy, pinned_request
 from openlinq.store.repos.attachments import Attachment
 from openlinq.store.unit import Storage
@@ -39,6 +39,8 @@ SNIFF_BYTES = 8192
 FETCH_TIMEOUT_SECONDS = 30.0  # per connect or read
 FETCH_DEADLINE_SECONDS = 30.0  # the whole download
 MAX_FILENAME = 255
+# A JPEG's size can sit behind its EXIF block and thumbnail: read this much to find it.
+SIZE_BYTES = 256 * 1024
 # The platform transcodes these on arrival; stored files keep their canonical names.
 CANONICAL_TYPES = {"audio/mp3": "audio/mpeg", "audio/aiff": "audio/x-aiff"}
 
@@ -321,6 +323,14 @@ class AttachmentService:
         if own is not None:
             return await self.ready(account, own)
         return await self.fetch(account, url, field)
+
+    async def image_size(self, attachment: Attachment) -> tuple[int, int] | None:
+        """An image attachment's (width, height), measured from its stored bytes."""
+        try:
+            head = await self.blobs.head(attachment.blob_key, SIZE_BYTES)
+        except BlobNotFoundError:
+            return None
+        return image_size(head)
 
     async def ready(self, account: Account, attachment_id: str) -> Attachment:
         attachment = await self.get(account, attachment_id)

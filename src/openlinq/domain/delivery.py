@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from openlinq.domain import activity, health, optout
+from openlinq.domain.blocking import drop_if_blocked
 from openlinq.domain.chats import open_chat
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -39,7 +40,7 @@ from openlinq.domain.reactions import (
     reaction_event_type,
 )
 from openlinq.domain.retention import expiry
-from openlinq.domain.views import handle_view, message_event_view
+from openlinq.domain.views import background_view, handle_view, message_event_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
@@ -192,14 +193,25 @@ class DeliveryRecorder:
         chat_id: ChatId | None = None,
         reply_to: MessageId | None = None,
         poll_options: Sequence[str] | None = None,
-    ) -> Message:
-        """A message from ``sender`` to one of the account's lines; with ``poll_options``,
-        a poll (no parts) created by ``sender``."""
+    ) -> Message | None:
+        """A message from ``sender`` to one of the account's lines (None: dropped, blocked);
+        with ``poll_options``, a poll (no parts) created by ``sender``."""
         now = self.clock.now()
         async with self.storage.write() as repos:
             line = await repos.lines.by_number(account_id, line_number)
             if line is None:
                 raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{line_number} is not your line")
+            if await drop_if_blocked(
+                repos,
+                account_id,
+                line_number,
+                sender,
+                chat_id=chat_id,
+                kind="message",
+                summary=activity.parts_summary(parts),
+                clock=self.clock,
+            ):
+                return None
             chat = await self._inbound_chat(repos, line, sender, service, chat_id, now)
             account = await repos.accounts.get(account_id)
             assert account is not None, "a line's account exists"
@@ -310,6 +322,17 @@ class DeliveryRecorder:
             message, chat, line = await self._message_context(repos, message_id)
             if message.account_id != account_id:
                 raise LinqError(ErrorCode.MESSAGE_NOT_FOUND)
+            if await drop_if_blocked(
+                repos,
+                account_id,
+                line.phone_number,
+                sender,
+                chat_id=chat.id,
+                kind="reaction",
+                summary=f"{'removed' if remove else 'reacted'} {custom_emoji or reaction_type}",
+                clock=self.clock,
+            ):
+                return
             check_device_reaction(message, reaction_type, remove)
             replaced = (
                 []
@@ -362,6 +385,8 @@ class DeliveryRecorder:
             if chat is None:
                 raise LinqError(ErrorCode.CHAT_NOT_FOUND)
             line = await repos.lines.get(account_id, chat.line_id)
+            if await repos.blocked.blocked(account_id, [sender]):
+                return  # a blocked handle's typing is dropped unrecorded: it says nothing
             actor = next((h for h in chat.handles if h.handle == sender), None)
             suffix = "started" if started else "stopped"
             activity.inbound(repos, sender, chat, "typing…" if started else "stopped typing")
@@ -371,5 +396,53 @@ class DeliveryRecorder:
                 f"chat.typing_indicator.{suffix}",
                 {"chat_id": chat.id, "actor_handle": handle_view(actor) if actor else None},
                 phone_number=line.phone_number if line else None,
+                now=now,
+            )
+
+    async def background_applied(
+        self,
+        account_id: AccountId,
+        chat_id: ChatId,
+        background: dict[str, Any] | None,
+        actor: str | None = None,
+    ) -> None:
+        """The chat's devices show ``background`` (None: the default), set by your line or by
+        the participant ``actor``."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is None:
+                return
+            chat, line = found
+            await repos.chats.set_background(chat.id, background, now)
+            own = handle_view(chat.own_handle, line)
+            by = next((h for h in chat.handles if h.handle == actor), None) if actor else None
+            await self.events.record(
+                repos,
+                account_id,
+                "chat.background_updated",
+                {
+                    "chat": {"id": chat.id, "is_group": chat.is_group, "owner_handle": own},
+                    "actor_handle": handle_view(by) if by else own,
+                    "background": background_view(background, self.links),
+                },
+                phone_number=line.phone_number,
+                now=now,
+            )
+
+    async def background_failed(self, account_id: AccountId, chat_id: ChatId, code: int) -> None:
+        """The background could not be applied (``code``: 1005, 2011, 4001 or 5002)."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is None:
+                return
+            _, line = found
+            await self.events.record(
+                repos,
+                account_id,
+                "chat.background_update_failed",
+                {"chat_id": chat_id, "error_code": code, "failed_at": now},
+                phone_number=line.phone_number,
                 now=now,
             )

@@ -1,4 +1,4 @@
-"""Handles: an E.164 phone number or an email address."""
+"""Handles: an E.164 phone number or an email (to block: also short codes, sender IDs)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from openlinq.domain.errors import ErrorCode, LinqError
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SHORT_CODE = re.compile(r"^\d{3,8}$")
+# An alphanumeric sender ID: letters and digits, at least one letter, at most 11 (GSM's limit).
+_SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
 MAX_EMAIL_LENGTH = 254
 
 
@@ -62,6 +65,22 @@ def parse_handle(raw: str, field: str = "handle", *, allow_email: bool = True) -
             raise LinqError(ErrorCode.INVALID_PARAMETER, f"{field} {raw!r} is not a valid email")
         return Handle(value.lower(), HandleKind.EMAIL)
     return Handle(parse_phone(value, field), HandleKind.PHONE)
+
+
+def parse_blockable(raw: str, field: str = "handle") -> str:
+    """A handle as the block list keeps it: E.164, a lower-cased email, an SMS short code
+    (3-8 digits) or an alphanumeric sender ID (kept as written)."""
+    value = raw.strip() if isinstance(raw, str) else ""
+    if _SHORT_CODE.match(value) or _SENDER_ID.match(value):
+        return value
+    if not value:
+        raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, f"{field} is required")
+    if "@" in value or value.startswith("+") or value.isdigit():
+        return parse_handle(value, field).value  # a long number without "+": not E.164
+    raise LinqError(
+        ErrorCode.INVALID_PARAMETER,
+        f"{field} {raw!r} is not an E.164 number, an email, a short code or a sender ID",
+    )
 
 
 def parse_recipients(raw: list[str], field: str = "to") -> list[Handle]:

@@ -17,6 +17,7 @@ from openlinq.delivery.carrier import Carrier, CarrierRejectedError, OutboundMes
 from openlinq.domain import health
 from openlinq.domain.app_cards import check_card_service, requires_imessage
 from openlinq.domain.attachments import AttachmentService
+from openlinq.domain.blocking import refuse_blocked
 from openlinq.domain.chats import (
     chat_and_line,
     check_account_line,
@@ -351,6 +352,7 @@ class MessagingService:
     ) -> SendResult:
         require_usable(chat, line)
         await self._check_against_chat(repos, chat, content)
+        await refuse_blocked(repos, chat)
         await refuse_opted_out(repos, chat, override=content.override_optout)
         now = self.clock.now()
         await take_send_limits(

@@ -209,6 +209,8 @@ class Reaction:
     custom_emoji: str | None
     created_at: datetime
     sticker: dict[str, Any] | None = None
+    # A sticker's {"x", "y", "scale", "rotation"} as given; None: not movable (or no sticker).
+    placement: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,23 @@ from openlinq.domain.ids import new_id
 from openlinq.domain.links import Links
 from openlinq.domain.messages import owned_message
 from openlinq.domain.models import Account, Chat, Line, Message, Reaction, Service
-from openlinq.domain.views import custom_emoji, handle_view, sticker_view
+from openlinq.domain.views import custom_emoji, handle_view, placement_view, sticker_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
 TAPBACKS = ("love", "like", "dislike", "laugh", "emphasize", "question", "custom")
 MAX_EMOJI_LENGTH = 16
+# A sticker's scale outside this range is clamped into it, not refused (the contract's rule).
+MIN_SCALE, MAX_SCALE = 0.05, 2.5
+PLACEMENT_FIELDS = ("x", "y", "scale", "rotation")
+
+
+def clamp_placement(placement: dict[str, float | None]) -> dict[str, float]:
+    """The fields given (None: not given), with the scale clamped."""
+    given = {k: float(v) for k, v in placement.items() if k in PLACEMENT_FIELDS and v is not None}
+    if "scale" in given:
+        given["scale"] = min(max(given["scale"], MIN_SCALE), MAX_SCALE)
+    return given
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,7 @@ class ReactionRequest:
     emoji: str | None = None
     url: str | None = None
     attachment_id: str | None = None
+    placement: dict[str, float | None] | None = None
 
 
 def check_reaction(request: ReactionRequest, message: Message) -> None:
@@ -51,9 +63,10 @@ def check_reaction(request: ReactionRequest, message: Message) -> None:
         raise LinqError(ErrorCode.INVALID_PARAMETER, "custom_emoji goes with type custom")
     sticker_sources = [s for s in (request.emoji, request.url, request.attachment_id) if s]
     if request.type != "sticker":
-        if sticker_sources:
+        if sticker_sources or request.placement is not None:
             raise LinqError(
-                ErrorCode.INVALID_PARAMETER, "emoji, url and attachment_id go with type sticker"
+                ErrorCode.INVALID_PARAMETER,
+                "emoji, url, attachment_id and placement go with type sticker",
             )
         return
     if request.operation == "remove":
@@ -121,10 +134,13 @@ class ReactionService:
         attachment = await self.attachments.ready(account, reference)
         if not attachment.content_type.startswith("image/"):
             raise LinqError(ErrorCode.INVALID_FILE_TYPE, "stickers are images")
+        size = await self.attachments.image_size(attachment)
         return {
             "attachment_id": attachment.id,
             "file_name": attachment.filename,
             "mime_type": attachment.content_type,
+            "width": size[0] if size else None,
+            "height": size[1] if size else None,
         }
 
     async def react(self, account: Account, message_id: str, request: ReactionRequest) -> None:
@@ -140,6 +156,43 @@ class ReactionService:
                 await self._add(repos, message, chat, line, request, sticker)
             else:
                 await self._remove(repos, message, chat, line, request)
+
+    async def move_sticker(
+        self,
+        account: Account,
+        message_id: str,
+        reaction_id: str,
+        placement: dict[str, float | None],
+    ) -> None:
+        """Change the given placement fields of one of the message's stickers."""
+        async with self.storage.write() as repos:
+            message = await owned_message(repos, account, message_id)
+            chat, line = await chat_and_line(repos, account, message.chat_id)
+            reaction = await repos.messages.reaction(message.id, reaction_id)
+            if reaction is None:
+                raise LinqError(
+                    ErrorCode.MESSAGE_NOT_FOUND, f"reaction {reaction_id} not found on this message"
+                )
+            if reaction.type != "sticker":
+                raise LinqError(
+                    ErrorCode.INVALID_PARAMETER,
+                    "only stickers can be moved; a tapback has no placement",
+                )
+            if reaction.placement is None:
+                raise LinqError(
+                    ErrorCode.MESSAGE_NOT_FOUND,
+                    "this sticker was peeled before placement was recorded and cannot be moved",
+                )
+            require_usable(chat, line)
+            moved = {**reaction.placement, **clamp_placement(placement)}
+            await repos.messages.set_placement(reaction.id, moved)
+            await self.actions.schedule(
+                repos,
+                chat,
+                line,
+                "sticker_moved",
+                {"message_id": message.id, "reaction_id": reaction.id, "placement": moved},
+            )
 
     async def _add(
         self,
@@ -166,6 +219,10 @@ class ReactionService:
             custom_emoji=request.custom_emoji,
             created_at=now,
             sticker=sticker,
+            # Every sticker peeled from now on can be moved (an empty placement: defaults).
+            placement=clamp_placement(request.placement or {})
+            if request.type == "sticker"
+            else None,
         )
         await repos.messages.add_reaction(reaction)
         await self._emit(repos, reaction_event_type(message), message, chat, line, reaction)
@@ -235,4 +292,5 @@ def reaction_event_data(
         "from_handle": handle_view(reactor, line if reaction.is_me else None) if reactor else None,
         "service": message.service.value,
         "sticker": sticker_view(reaction, links),
+        "placement": placement_view(reaction),
     }

@@ -194,3 +194,22 @@ def check_content(declared: str, head: bytes) -> None:
         )
     # Otherwise an unrecognised binary of a format without a fixed signature (raw MP3 or AAC
     # frames, MPEG streams): nothing proves it is not what it claims.
+
+
+def image_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) read from an image's header, or None when it does not say.
+
+    ``imagesize`` parses the headers of PNG, GIF, JPEG, WebP, HEIC/HEIF, AVIF, TIFF and
+    BMP without decoding pixels; imported here, as few requests need it.
+    """
+    import io
+
+    import imagesize
+
+    try:
+        width, height = imagesize.get(io.BytesIO(head))
+    except (ValueError, OSError, IndexError, TypeError):
+        return None
+    if width <= 0 or height <= 0:
+        return None
+    return int(width), int(height)

@@ -116,8 +116,38 @@ def sticker_view(reaction: Reaction, links: Links) -> JSON | None:
         "file_name": sticker["file_name"],
         "mime_type": sticker["mime_type"],
         "url": links.download_url(sticker["attachment_id"], sticker["file_name"]),
-        "height": None,
-        "width": None,
+        # Measured when the sticker was peeled; None for images whose header tells no size.
+        "height": sticker.get("height"),
+        "width": sticker.get("width"),
+    }
+
+
+# Where a sticker sits when a field was never given: centred, unrotated, default size.
+PLACEMENT_DEFAULTS = {"x": 0.0, "y": 0.0, "rotation": 0.0}
+IMAGE_SCALE, EMOJI_SCALE = 1.0, 0.5
+
+
+def placement_view(reaction: Reaction) -> JSON | None:
+    """A movable sticker's placement, every field filled (None for tapbacks and for
+    stickers peeled before placement was recorded)."""
+    if reaction.type != "sticker" or reaction.placement is None:
+        return None
+    sticker = reaction_sticker(reaction) or {}
+    scale = IMAGE_SCALE if "attachment_id" in sticker else EMOJI_SCALE
+    return {**PLACEMENT_DEFAULTS, "scale": scale, **reaction.placement}
+
+
+def background_view(background: dict[str, Any] | None, links: Links) -> JSON | None:
+    """A chat background as ``chat.background_updated`` shows it (photos by a signed link)."""
+    if background is None:
+        return None
+    image = background.get("attachment_id")
+    return {
+        "type": background["type"],
+        "variant": background.get("variant"),
+        "style": background.get("style"),
+        "shades": background.get("shades"),
+        "image_url": links.download_url(image, background["file_name"]) if image else None,
     }
 
 
@@ -150,6 +180,7 @@ def _reaction_view(
         "id": reaction.id,
         "custom_emoji": custom_emoji(reaction),
         "sticker": sticker_view(reaction, links),
+        "placement": placement_view(reaction),
     }
 
 

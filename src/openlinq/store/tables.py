@@ -96,6 +96,8 @@ chats = Table(
     Column("service", String(16), nullable=False),
     Column("display_name", String(255), nullable=True),
     Column("group_icon", Text, nullable=True),
+    # The applied background: {"type", "variant", "style", "shades", "attachment_id"}.
+    Column("background", JSONDocument, nullable=True),
     Column("health", String(16), nullable=False),
     Column("health_updated_at", UTCDateTime, nullable=False),
     Column("recipient_key", Text, nullable=False),
@@ -178,7 +180,36 @@ reactions = Table(
     Column("custom_emoji", String(64), nullable=True),
     # An image sticker: {"attachment_id", "file_name", "mime_type"}.
     Column("sticker", JSONDocument, nullable=True),
+    # A sticker's {"x", "y", "scale", "rotation"} (fields it was never given are absent);
+    # NULL on stickers peeled before placement was recorded, which cannot be moved.
+    Column("placement", JSONDocument, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+blocked_handles = Table(
+    "blocked_handles",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("handle", String(320), primary_key=True),
+    Column("reason", Text, nullable=True),
+    Column("blocked_at", UTCDateTime, nullable=False),
+    Index("ix_blocked_handles_account_time", "account_id", "blocked_at"),
+)
+
+# Inbound traffic dropped because its sender was blocked: what the operator can look at.
+blocked_inbound = Table(
+    "blocked_inbound",
+    metadata,
+    Column("seq", SerialKey, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("handle", String(320), nullable=False),
+    Column("line_number", String(32), nullable=False),
+    Column("chat_id", ID, nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_blocked_inbound_account_seq", "account_id", "seq"),
 )
 
 jobs = Table(

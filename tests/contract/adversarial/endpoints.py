@@ -256,6 +256,25 @@ V3: list[Endpoint] = [
         {"subscription_id": "$subscription"},
         bodies=({"since": "2024-01-01T00:00:00Z"},),
     ),
+    Endpoint("GET", "/v3/blocked_handles"),
+    Endpoint("POST", "/v3/blocked_handles", bodies=({"handle": "+14155550999", "reason": "r"},)),
+    Endpoint("DELETE", "/v3/blocked_handles", bodies=({"handle": "+14155550999"},)),
+    Endpoint(
+        "POST",
+        "/v3/chats/{chat_id}/background",
+        CHAT,
+        bodies=(
+            {"type": "color", "variant": "mango"},
+            {"type": "dynamic", "style": "sky", "variant": "dusk"},
+        ),
+    ),
+    Endpoint("DELETE", "/v3/chats/{chat_id}/background", CHAT),
+    Endpoint(
+        "PATCH",
+        "/v3/messages/{message_id}/reactions/{reaction_id}",
+        {"message_id": "$inbound", "reaction_id": "$message"},  # not a reaction: 404
+        bodies=({"placement": {"x": 0.5, "scale": 1.0}},),
+    ),
 ]
 
 DEVICE = {"handle": "$handle"}
@@ -332,6 +351,13 @@ SIM: list[Endpoint] = [
     Endpoint("POST", "/sim/v1/clock/advance", bodies=({"seconds": 0},)),
     Endpoint("POST", "/sim/v1/jobs/run"),
     Endpoint("GET", "/sim/v1/events", params=(("limit", "5"),)),
+    Endpoint("GET", "/sim/v1/dropped", params=(("limit", "5"),)),
+    Endpoint(
+        "POST",
+        "/sim/v1/devices/{handle}/background",
+        DEVICE,
+        bodies=({"chat_id": "$chat", "type": "color", "variant": "ice"},),
+    ),
     Endpoint(
         "PUT",
         "/sim/v1/lines/{phone_number}",

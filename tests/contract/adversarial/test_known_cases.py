@@ -350,11 +350,6 @@ CASES: list[Case] = [
             expect=((403, 2011),),
         )
         for method, path in [
-            ("GET", "/v3/blocked_handles"),
-            ("POST", "/v3/blocked_handles"),
-            ("DELETE", "/v3/blocked_handles"),
-            ("POST", "/v3/chats/$chat/background"),
-            ("DELETE", "/v3/chats/$chat/background"),
             ("POST", "/v3/chats/$chat/polls"),
             ("GET", "/v3/messages/$message/poll"),
             ("POST", "/v3/messages/$message/poll/options"),

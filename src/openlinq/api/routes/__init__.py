@@ -6,6 +6,8 @@ from fastapi import Depends, FastAPI
 
 from openlinq.api.routes import (
     attachments,
+    backgrounds,
+    blocked_handles,
     capability,
     chats,
     contact_cards,
@@ -35,6 +37,8 @@ API_MODULES = (
     contact_cards,
     webhooks,
     polls,
+    blocked_handles,
+    backgrounds,
     extras,
 )
 

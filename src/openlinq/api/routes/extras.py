@@ -16,9 +16,6 @@ from openlinq.domain.errors import ErrorCode, LinqError
 
 # (method, path under /v3, the feature a client is told is missing)
 EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/chats/{chat_id}/background", "chat backgrounds"),
-    ("DELETE", "/chats/{chat_id}/background", "chat backgrounds"),
-    ("PATCH", "/messages/{message_id}/reactions/{reaction_id}", "sticker placement"),
     ("POST", "/payment_requests", "payment requests"),
     ("GET", "/payment_requests", "payment requests"),
     ("GET", "/payment_requests/{payment_request_id}", "payment requests"),
@@ -33,9 +30,6 @@ EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/payments/{payment_id}", "payments"),
     ("POST", "/payments/{payment_id}/cancel", "payments"),
     ("GET", "/payments/{payment_id}/credentials", "payments"),
-    ("GET", "/blocked_handles", "blocked handles"),
-    ("POST", "/blocked_handles", "blocked handles"),
-    ("DELETE", "/blocked_handles", "blocked handles"),
     ("GET", "/experiences", "experiences"),
     ("GET", "/experiences/{experience}", "experiences"),
 )

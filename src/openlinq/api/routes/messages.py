@@ -7,7 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep
-from openlinq.api.schemas.actions import AcceptedOut, MessageEditIn, ReactionIn
+from openlinq.api.schemas.actions import (
+    AcceptedOut,
+    MessageEditIn,
+    PlacementPatchIn,
+    ReactionIn,
+    StickerPlacementOut,
+)
 from openlinq.api.schemas.features import AppCardUpdateIn, AppCardUpdateOut
 from openlinq.api.schemas.messages import (
     MessageCreateIn,
@@ -109,10 +115,26 @@ async def react_to_message(
             emoji=body.emoji,
             url=body.url,
             attachment_id=body.attachment_id,
+            placement=body.placement.model_dump() if body.placement else None,
         ),
     )
     verb = "added" if body.operation == "add" else "removed"
     return AcceptedOut(message=f"Reaction {verb}", status="accepted", trace_id=current_trace_id())
+
+
+@router.patch("/messages/{message_id}/reactions/{reaction_id}", response_model=StickerPlacementOut)
+async def move_sticker(
+    message_id: str,
+    reaction_id: str,
+    body: PlacementPatchIn,
+    account: AccountDep,
+    services: ServicesDep,
+) -> StickerPlacementOut:
+    """Move, resize or rotate one of the message's stickers (omitted fields stay)."""
+    await services.reactions.move_sticker(
+        account, message_id, reaction_id, body.placement.model_dump()
+    )
+    return StickerPlacementOut(status="updated", success=True, trace_id=current_trace_id())
 
 
 @router.post("/messages/{message_id}/update", status_code=202, response_model=AppCardUpdateOut)

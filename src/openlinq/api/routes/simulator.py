@@ -14,6 +14,7 @@ from openlinq.api.schemas.simulator import (
     ClockAdvanceIn,
     ClockOut,
     CountOut,
+    DeviceBackgroundIn,
     DeviceChatIn,
     DeviceMessageIn,
     DeviceMessageOut,
@@ -24,6 +25,8 @@ from openlinq.api.schemas.simulator import (
     DeviceReactionIn,
     DeviceSettingsIn,
     DeviceTypingIn,
+    DroppedListOut,
+    DroppedOut,
     EventListOut,
     EventOut,
     LineStatusIn,
@@ -109,6 +112,8 @@ async def device_sends(
         content=build_content({"parts": raw_parts}),
         reply_to=body.reply_to,
     )
+    if message is None:  # the account blocked this device: dropped, see GET /sim/v1/dropped
+        return DeviceMessageOut(message_id=None, chat_id=None, dropped=True)
     return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
 
 
@@ -143,6 +148,8 @@ async def device_creates_poll(
 ) -> DeviceMessageOut:
     """The phone sends a poll into a chat it is in (the agent gets poll.received)."""
     message = await services.simulator.create_poll(account, handle, body.chat_id, body.options)
+    if message is None:  # the account blocked this device: dropped, see GET /sim/v1/dropped
+        return DeviceMessageOut(message_id=None, chat_id=None, dropped=True)
     return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
 
 
@@ -178,6 +185,18 @@ async def device_types(
     handle: str, body: DeviceTypingIn, account: AccountDep, services: ServicesDep
 ) -> Response:
     await services.simulator.typing(account, handle, body.chat_id, body.state == "started")
+    return Response(status_code=204)
+
+
+@router.post("/devices/{handle}/background", status_code=204, response_class=Response)
+async def device_sets_background(
+    handle: str, body: DeviceBackgroundIn, account: AccountDep, services: ServicesDep
+) -> Response:
+    """The device changes (or, with ``type: null``, removes) the chat's background."""
+    background = None
+    if body.type is not None:
+        background = await services.backgrounds.prepare(account, body.request(body.type))
+    await services.simulator.set_background(account, handle, body.chat_id, background)
     return Response(status_code=204)
 
 
@@ -240,6 +259,29 @@ async def recent_events(
                 data=e.data,
             )
             for e in events
+        ]
+    )
+
+
+@router.get("/dropped", response_model=DroppedListOut)
+async def dropped_inbound(
+    account: AccountDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DroppedListOut:
+    """What blocked handles sent that was dropped (no message.received), newest first."""
+    return DroppedListOut(
+        dropped=[
+            DroppedOut(
+                id=d.id,
+                handle=d.handle,
+                line=d.line_number,
+                chat_id=d.chat_id,
+                kind=d.kind,
+                summary=d.summary,
+                received_at=d.received_at,
+            )
+            for d in await services.simulator.dropped(account, limit)
         ]
     )
 

@@ -28,6 +28,16 @@ class PlacementIn(RequestModel):
     rotation: float | None = None
 
 
+class PlacementPatchIn(RequestModel):
+    placement: PlacementIn
+
+
+class StickerPlacementOut(WireModel):
+    status: str | None = None
+    success: bool | None = None
+    trace_id: str | None = None
+
+
 class ReactionIn(RequestModel):
     operation: str = Field(pattern="^(add|remove)$")
     type: ReactionTypeName

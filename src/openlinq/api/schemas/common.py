@@ -73,6 +73,8 @@ class ReactionOut(WireModel):
     id: str | None = None
     custom_emoji: str | None = None
     sticker: dict[str, Any] | None = None
+    # openlinq's own: where a sticker sits (the contract's Reaction has no such field).
+    placement: dict[str, float] | None = None
 
 
 class TextDecorationOut(WireModel):

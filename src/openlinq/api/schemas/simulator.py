@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from openlinq.api.schemas.backgrounds import BackgroundFields, BackgroundType
 from openlinq.api.schemas.common import EffectOut, ReplyToOut, RequestModel, ServiceType, WireModel
 from openlinq.api.schemas.messages import PartIn
 
@@ -73,6 +74,10 @@ class DeviceSettingsIn(RequestModel):
     poll_vote_after: float | None = Field(
         default=None, ge=0, le=86_400, description="Seconds after reading a poll it votes."
     )
+    fail_background: Literal[1005, 2011, 4001, 5002] | None = Field(
+        default=None,
+        description="A chat background set on this device fails with this code.",
+    )
 
 
 class DeviceOut(WireModel):
@@ -90,8 +95,32 @@ class DeviceMessageIn(RequestModel):
 
 
 class DeviceMessageOut(WireModel):
-    message_id: str
-    chat_id: str
+    # Both null, and ``dropped`` true, when the account blocked the device.
+    message_id: str | None
+    chat_id: str | None
+    dropped: bool = False
+
+
+class DeviceBackgroundIn(BackgroundFields):
+    """The device sets the chat's background (the fields of POST /v3/chats/{id}/background),
+    or removes it with ``type: null``."""
+
+    chat_id: str = Field(max_length=64)
+    type: BackgroundType | None
+
+
+class DroppedOut(WireModel):
+    id: str
+    handle: str
+    line: str
+    chat_id: str | None
+    kind: Literal["message", "reaction"]
+    summary: str
+    received_at: datetime
+
+
+class DroppedListOut(WireModel):
+    dropped: list[DroppedOut]
 
 
 class DeviceReactionIn(RequestModel):

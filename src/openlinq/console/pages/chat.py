@@ -109,7 +109,8 @@ async def _conversation(
 @router.get("/chats/{chat_id}", response_class=HTMLResponse)
 async def chat_page(request: Request, console: ConsoleDep, chat_id: str) -> HTMLResponse:
     context = await _conversation(console, chat_id, None, None)
-    return render(request, console, "chat.html", **context)
+    background = await console.services.backgrounds.current(console.account, chat_id)
+    return render(request, console, "chat.html", **context, background=background)
 
 
 @router.get("/chats/{chat_id}/messages", response_class=HTMLResponse)
@@ -129,4 +130,13 @@ async def messages_fragment(
 async def info_fragment(request: Request, console: ConsoleDep, chat_id: str) -> HTMLResponse:
     chat, line, shares = await console.services.inbox.chat_info(console.account, chat_id)
     view = chat_out(chat, line).model_dump(by_alias=True)
-    return render(request, console, "_chat_info.html", chat=view, line=line, shares=shares)
+    background = await console.services.backgrounds.current(console.account, chat_id)
+    return render(
+        request,
+        console,
+        "_chat_info.html",
+        chat=view,
+        line=line,
+        shares=shares,
+        background=background,
+    )

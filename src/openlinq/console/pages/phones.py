@@ -175,6 +175,8 @@ async def _phones_page(
         describe=describe,
         phone_path=_phone_path,
         open_error=open_error,
+        blocked=await console.services.blocking.entries(console.account),
+        dropped=await console.services.blocking.dropped(console.account),
     )
 
 
@@ -340,6 +342,8 @@ async def _send(
         content=build_content({"parts": parts}),
         reply_to=None,
     )
+    if message is None:
+        return {"message": "Dropped: this account blocked the phone", "dropped": True}
     return {"message": "Sent", "message_id": message.id, "chat_id": message.chat_id}
 
 

@@ -132,6 +132,9 @@ class SimulatorCarrier(Carrier):
         if action.kind == "location_requested":
             await self._answer_location_request(action)
             return
+        if action.kind == "background_changed":
+            await self._apply_background(action)
+            return
         if action.kind not in ("typing_started", "typing_stopped"):
             return
         if action.service is not Service.IMESSAGE:
@@ -174,6 +177,17 @@ class SimulatorCarrier(Carrier):
                 await repos.sim_devices.put(
                     action.account_id, handle, override, {**state, field: entries}, now
                 )
+
+    async def _apply_background(self, action: ChatAction) -> None:
+        """Applied on every device, unless one is set to fail it (``fail_background``)."""
+        for handle in action.recipients:
+            code = (await self.profile(action.account_id, handle)).fail_background
+            if code is not None:
+                await self.recorder.background_failed(action.account_id, action.chat_id, code)
+                return
+        await self.recorder.background_applied(
+            action.account_id, action.chat_id, action.data["background"]
+        )
 
     async def _answer_location_request(self, action: ChatAction) -> None:
         for handle in action.recipients:

@@ -26,9 +26,11 @@ from openlinq.domain.polls import PollService, poll_in_chat
 from openlinq.domain.reputation_audits import REFRESH_JOB
 from openlinq.domain.retention import PURGE_JOB
 from openlinq.domain.routing import best_service
+from openlinq.domain.views import placement_view
 from openlinq.jobs.runner import JobRunner
 from openlinq.logs import redact_url
 from openlinq.store.repos.attachments import Attachment
+from openlinq.store.repos.blocked import DroppedInbound
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.unit import Storage
 
@@ -182,8 +184,9 @@ class SimulatorControl:
         chat_id: str | None,
         content: MessageContent,
         reply_to: str | None,
-    ) -> Message:
-        """The device writes to one of the account's lines (or into a chat it is in)."""
+    ) -> Message | None:
+        """The device writes to one of the account's lines (or into a chat it is in); None
+        when the account blocked it (the message is dropped)."""
         handle = parse_handle(raw_handle).value
         profile = await self.carrier.profile(account.id, handle)
         async with self.storage.read() as repos:
@@ -243,8 +246,9 @@ class SimulatorControl:
 
     async def create_poll(
         self, account: Account, raw_handle: str, chat_id: str, options: list[str]
-    ) -> Message:
-        """The device creates a poll in a chat it is in (iMessage chats only)."""
+    ) -> Message | None:
+        """The device creates a poll in a chat it is in (iMessage chats only); None when the
+        account blocked the device (dropped, as its messages are)."""
         handle = parse_handle(raw_handle).value
         async with self.storage.read() as repos:
             chat, line = await chat_and_line(repos, account, chat_id)
@@ -302,6 +306,23 @@ class SimulatorControl:
         if not any(h.handle == handle for h in chat.recipients):
             raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
         return await self.recorder.inbound_read(account.id, chat.id)
+
+    async def set_background(
+        self, account: Account, raw_handle: str, chat_id: str, background: dict[str, Any] | None
+    ) -> None:
+        """The device changes the chat's background (None: back to the default), as a
+        participant can on iMessage: chat.background_updated names it as the actor."""
+        handle = parse_handle(raw_handle).value
+        async with self.storage.read() as repos:
+            chat, _ = await chat_and_line(repos, account, chat_id)
+            blocked = await repos.blocked.blocked(account.id, [handle])
+        if not any(h.handle == handle for h in chat.recipients):
+            raise LinqError(ErrorCode.ACCESS_DENIED, f"{handle} is not in chat {chat_id}")
+        if chat.service is not Service.IMESSAGE:
+            raise LinqError(ErrorCode.CHAT_SERVICE_NOT_SUPPORTED, "backgrounds are iMessage only")
+        if blocked:
+            return  # dropped, as everything a blocked handle does
+        await self.recorder.background_applied(account.id, chat.id, background, actor=handle)
 
     async def typing(self, account: Account, raw_handle: str, chat_id: str, started: bool) -> None:
         handle = parse_handle(raw_handle).value
@@ -362,6 +383,7 @@ class SimulatorControl:
                             "custom_emoji": r.custom_emoji,
                             "part_index": r.part_index,
                             "is_me": r.handle == handle,
+                            "placement": placement_view(r),
                         }
                         for r in reactions.get(message.id, [])
                     ],
@@ -445,6 +467,11 @@ class SimulatorControl:
         ran = await self.runner.run_due()
         log.info("ran %d due jobs", ran, extra={"jobs": ran})
         return ran
+
+    async def dropped(self, account: Account, limit: int) -> list[DroppedInbound]:
+        """What blocked handles sent that was dropped, newest first."""
+        async with self.storage.read() as repos:
+            return await repos.blocked.dropped(account.id, limit)
 
     async def recent_events(self, account: Account, limit: int) -> list[StoredEvent]:
         async with self.storage.read() as repos:

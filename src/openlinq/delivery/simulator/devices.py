@@ -23,6 +23,8 @@ IPHONE = frozenset({Service.IMESSAGE, Service.SMS})
 
 TAPBACKS = ("love", "like", "dislike", "laugh", "emphasize", "question")
 MAX_RULES = 100
+# The codes chat.background_update_failed carries (the contract's WebhookErrorCode set).
+BACKGROUND_FAILURES = (1005, 2011, 4001, 5002)
 MAX_PATTERN = 500
 # ``{text}`` (the received text), ``{0}`` / ``{1}``... (the match and its groups), ``{name}``
 # (a named group); ``{{`` and ``}}`` are literal braces.
@@ -127,6 +129,8 @@ class DeviceProfile:
     # it (after delivery when it never reads).
     poll_vote: int | None = None
     poll_vote_after: float = 1.0
+    # A chat background sent to this device fails with this code (chat.background_update_failed).
+    fail_background: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -159,6 +163,8 @@ class DeviceProfile:
             values["location"] = (float(longitude), float(latitude))
         if "replies" in values:
             values["replies"] = tuple(str(r) for r in values["replies"])
+        if values.get("fail_background") not in (None, *BACKGROUND_FAILURES):
+            raise ValueError(f"fail_background must be one of {BACKGROUND_FAILURES}")
         if "rules" in values:
             if len(values["rules"]) > MAX_RULES:
                 raise ValueError(f"a device has at most {MAX_RULES} rules")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from openlinq.store.engine import DbConnection
 from openlinq.store.repos.accounts import AccountRepo
 from openlinq.store.repos.attachments import AttachmentRepo
+from openlinq.store.repos.blocked import BlockedRepo
 from openlinq.store.repos.cards import ContactCardRepo
 from openlinq.store.repos.chats import ChatRepo
 from openlinq.store.repos.events import EventRepo
@@ -49,6 +50,7 @@ class Repos:
         self.monitoring = MonitoringRepo(conn)
         self.polls = PollRepo(conn)
         self.reputation = ReputationRepo(conn)
+        self.blocked = BlockedRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

@@ -287,6 +287,20 @@ class ChatRepo:
             values["group_icon"] = group_icon
         await self.conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
 
+    async def background(self, chat_id: ChatId) -> dict[str, Any] | None:
+        """The chat's applied background (None: the default)."""
+        row = (
+            await self.conn.execute(select(chats.c.background).where(chats.c.id == chat_id))
+        ).first()
+        return dict(row.background) if row and row.background else None
+
+    async def set_background(
+        self, chat_id: ChatId, background: dict[str, Any] | None, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            update(chats).where(chats.c.id == chat_id).values(background=background, updated_at=now)
+        )
+
     async def ids_with_participant(self, account_id: AccountId, handle: str) -> list[ChatId]:
         rows = await self.conn.execute(
             select(chats.c.id)

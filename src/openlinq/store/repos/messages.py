@@ -379,8 +379,19 @@ class MessageRepo:
                 type=reaction.type,
                 custom_emoji=reaction.custom_emoji,
                 sticker=reaction.sticker,
+                placement=reaction.placement,
                 created_at=reaction.created_at,
             )
+        )
+
+    async def reaction(self, message_id: MessageId, reaction_id: str) -> Reaction | None:
+        """One reaction of a message."""
+        found = (await self.reactions_for([message_id])).get(message_id, [])
+        return next((r for r in found if r.id == reaction_id), None)
+
+    async def set_placement(self, reaction_id: str, placement: dict[str, float]) -> None:
+        await self.conn.execute(
+            update(reactions).where(reactions.c.id == reaction_id).values(placement=placement)
         )
 
     async def reactions_for(
@@ -404,6 +415,7 @@ class MessageRepo:
                     custom_emoji=r.custom_emoji,
                     created_at=r.created_at,
                     sticker=r.sticker,
+                    placement=r.placement,
                 )
             )
         return found
