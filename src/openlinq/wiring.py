@@ -13,11 +13,13 @@ from openlinq.blobs.store import BlobStore
 from openlinq.config import Settings
 from openlinq.console.live import LiveFeed
 from openlinq.delivery.carrier import Carrier
+from openlinq.delivery.simulator.agentcard import SimulatedAgentcard
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.delivery.simulator.harness import Harness
 from openlinq.domain.accounts import AccountService, Sandbox
 from openlinq.domain.actions import ACTION_JOB, CarrierActions
+from openlinq.domain.agentpay import AgentPayService
 from openlinq.domain.app_cards import AppCardService
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.capability import CapabilityService
@@ -82,6 +84,8 @@ class Services:
     app_cards: AppCardService
     dispatcher: WebhookDispatcher
     live: LiveFeed
+    agentpay: AgentPayService
+    agentcard: SimulatedAgentcard
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -137,6 +141,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
     accounts = AccountService(storage, clock)
+    agentpay = AgentPayService(storage, clock, events, settings.base_url)
     return Services(
         settings=settings,
         clock=clock,
@@ -172,6 +177,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         locations=LocationService(storage, clock, actions, location_feed),
         app_cards=AppCardService(storage),
         live=LiveFeed(storage),
+        agentpay=agentpay,
+        agentcard=SimulatedAgentcard(storage, clock, agentpay),
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from openlinq.store.engine import DbConnection
 from openlinq.store.repos.accounts import AccountRepo
+from openlinq.store.repos.agentpay import AgentPayRepo
 from openlinq.store.repos.attachments import AttachmentRepo
 from openlinq.store.repos.cards import ContactCardRepo
 from openlinq.store.repos.chats import ChatRepo
@@ -45,6 +46,7 @@ class Repos:
         self.locations = LocationRepo(conn)
         self.opt_outs = OptOutRepo(conn)
         self.monitoring = MonitoringRepo(conn)
+        self.agentpay = AgentPayRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
