@@ -6,8 +6,10 @@ customer's wallet (/sim/v1/devices/{handle}/wallet) play the admin and the phone
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -619,3 +621,41 @@ def test_required_payment_fields(tenant: Tenant, missing: str) -> None:
 def test_currency_is_lower_cased(tenant: Tenant) -> None:
     enable(tenant)
     assert create(tenant, currency="EUR").currency == "eur"
+
+
+def test_a_revoked_grant_stops_a_payment_waiting_for_approval(tenant: Tenant) -> None:
+    enable(tenant)
+    connect(tenant)
+    set_wallet(tenant, card_on_file=True)
+    key = str(uuid.uuid4())
+    assert create(tenant, key).approval_url
+    tenant.client.payment_handles.revoke(CUSTOMER)
+    assert create(tenant, key).status == "needs_connection"
+    connect(tenant)
+    assert create(tenant, key).status == "awaiting_user_action"
+
+
+def test_racing_requests_on_one_customer_never_fail(tenant: Tenant) -> None:
+    """Concurrent connects (and creates with one key) each answer; one ceremony wins."""
+    enable(tenant)
+    barrier = threading.Barrier(6)
+
+    def connect_once(_: int) -> str:
+        barrier.wait()
+        return tenant.client.payment_handles.connect(CUSTOMER).status
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(connect_once, range(6))) == ["pending"] * 6
+    assert len(wallet(tenant)["messages"]) == 1
+    connect(tenant)
+    set_wallet(tenant, card_on_file=True, approval_required=False)
+    key = str(uuid.uuid4())
+
+    def create_once(_: int) -> str | None:
+        barrier.wait()
+        return create(tenant, key).id
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = set(pool.map(create_once, range(6)))
+    assert len(ids) == 1
+    assert None not in ids

@@ -92,6 +92,20 @@ def check_url(value: str, field: str) -> str:
     return value
 
 
+async def lock_handle(repos: Repos, account_id: AccountId, handle: str) -> None:
+    """Writers of one customer's connection or wallet run one after another (PostgreSQL)."""
+    await repos.locks.hold(f"agentpay:{account_id}:{handle}")
+
+
+async def lock_provider(repos: Repos, account_id: AccountId) -> None:
+    await repos.locks.hold(f"agentpay-provider:{account_id}")
+
+
+async def lock_payment(repos: Repos, payment_id: str) -> None:
+    """A payment's stage is read, checked and written under this lock."""
+    await repos.locks.hold(f"agentpay-payment:{payment_id}")
+
+
 def token(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
@@ -277,6 +291,7 @@ class AgentPayService:
         require_provider(provider)
         check_url(return_url, "return_url")
         async with self.storage.write() as repos:
+            await lock_provider(repos, account.id)
             current = await repos.agentpay.provider(account.id, provider)
             if current is not None and current.status == "ready":
                 return None, None, "ready"
@@ -307,6 +322,7 @@ class AgentPayService:
         now = self.clock.now()
         async with self.storage.write() as repos:
             await self._require_ready(repos, account.id)
+            await lock_handle(repos, account.id, handle)
             current = await repos.agentpay.connection(account.id, handle)
             if current is not None and current.status == "connected":
                 return ConnectionResult(handle, "connected")
@@ -337,6 +353,7 @@ class AgentPayService:
         refusal: LinqError | None = None
         async with self.storage.write() as repos:
             await self._require_ready(repos, account.id)
+            await lock_handle(repos, account.id, handle)
             current = await repos.agentpay.connection(account.id, handle)
             if current is None or current.status != "pending":
                 raise LinqError(
@@ -393,6 +410,7 @@ class AgentPayService:
         handle = parse_handle(raw_handle, "handle").value
         now = self.clock.now()
         async with self.storage.write() as repos:
+            await lock_handle(repos, account.id, handle)
             current = await repos.agentpay.connection(account.id, handle)
             if current is None or current.status != "connected":
                 raise LinqError(
@@ -473,11 +491,14 @@ class AgentPayService:
         self, repos: Repos, payment: AgentPayment, request: PaymentInput, now: datetime
     ) -> PaymentResult:
         """A repeated create: collect what the customer did since."""
+        await lock_payment(repos, payment.id)
         stage = payment_stage(payment, now)
-        if stage in ("attach", "approved"):
+        if stage in _AWAITING:
             connection = await repos.agentpay.connection(payment.account_id, payment.handle)
             if connection_status(connection, now) != "connected":
+                # The grant was revoked meanwhile: nothing moves until it is back.
                 return PaymentResult("needs_connection", request, payment)
+        if stage in ("attach", "approved"):
             wallet = await repos.agentpay.wallet(payment.account_id, payment.handle)
             moved = _next_step(
                 payment, wallet or default_wallet(payment.account_id, payment.handle), now
@@ -507,7 +528,11 @@ class AgentPayService:
     def action_url(self, kind: str, action_token: str) -> str:
         return f"{self.base_url}/sim/v1/providers/{PROVIDER}/{kind}/{action_token}"
 
-    async def _minted(self, repos: Repos, account: Account, payment_id: str) -> AgentPayment:
+    async def _minted(
+        self, repos: Repos, account: Account, payment_id: str, *, lock: bool = False
+    ) -> AgentPayment:
+        if lock:
+            await lock_payment(repos, payment_id)
         payment = await repos.agentpay.payment(account.id, payment_id)
         if payment is None or payment.card_ref is None:
             # Only a minted payment has an id the agent was shown.
@@ -522,7 +547,7 @@ class AgentPayService:
     async def cancel(self, account: Account, payment_id: str) -> PaymentResult:
         now = self.clock.now()
         async with self.storage.write() as repos:
-            payment = await self._minted(repos, account, payment_id)
+            payment = await self._minted(repos, account, payment_id, lock=True)
             stage = payment_stage(payment, now)
             if stage not in CANCELABLE:
                 raise LinqError(
@@ -539,7 +564,7 @@ class AgentPayService:
     async def credentials(self, account: Account, payment_id: str) -> Handoff:
         now = self.clock.now()
         async with self.storage.write() as repos:
-            payment = await self._minted(repos, account, payment_id)
+            payment = await self._minted(repos, account, payment_id, lock=True)
             stage = payment_stage(payment, now)
             if stage != "ready":
                 raise LinqError(

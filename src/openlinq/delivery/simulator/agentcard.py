@@ -19,6 +19,9 @@ from openlinq.domain.agentpay import (
     connection_status,
     default_wallet,
     digest,
+    lock_handle,
+    lock_payment,
+    lock_provider,
     payment_stage,
     require_provider,
 )
@@ -85,6 +88,7 @@ class SimulatedAgentcard:
                 ErrorCode.INVALID_PARAMETER, f"status must be one of {', '.join(PROVIDER_STATUSES)}"
             )
         async with self.storage.write() as repos:
+            await lock_provider(repos, account.id)
             current = await repos.agentpay.provider(account.id, provider)
             await repos.agentpay.save_provider(
                 ProviderRecord(
@@ -117,8 +121,16 @@ class SimulatedAgentcard:
             )
         status = "ready" if authorize else "disabled"
         async with self.storage.write() as repos:
+            await lock_provider(repos, record.account_id)
+            current = await repos.agentpay.provider(record.account_id, provider)
+            if (
+                current is None
+                or current.session_id != session_id
+                or current.status != "onboarding"
+            ):
+                raise LinqError(ErrorCode.STATE_CONFLICT, "this onboarding session is over")
             await repos.agentpay.save_provider(
-                replace(record, status=status, updated_at=self.clock.now())
+                replace(current, status=status, updated_at=self.clock.now())
             )
         return _with_query(record.return_url or "", session_id=session_id, status=status)
 
@@ -177,6 +189,7 @@ class SimulatedAgentcard:
     ) -> WalletView:
         handle = parse_handle(raw_handle, "handle").value
         async with self.storage.write() as repos:
+            await lock_handle(repos, account.id, handle)
             wallet = await repos.agentpay.wallet(account.id, handle) or default_wallet(
                 account.id, handle
             )
@@ -214,6 +227,8 @@ class SimulatedAgentcard:
     async def _decide(self, payment: AgentPayment, accept: bool) -> str:
         now = self.clock.now()
         async with self.storage.write() as repos:
+            await lock_handle(repos, payment.account_id, payment.handle)  # the wallet, below
+            await lock_payment(repos, payment.id)
             current = await repos.agentpay.payment(payment.account_id, payment.id)
             stage = payment_stage(current, now) if current else "expired"
             if current is None or stage not in ("attach", "approval"):
@@ -246,6 +261,7 @@ class SimulatedAgentcard:
         allowed, target = CHARGES[outcome]
         now = self.clock.now()
         async with self.storage.write() as repos:
+            await lock_payment(repos, payment_id)
             payment = await repos.agentpay.payment(account.id, payment_id)
             if payment is None or payment.card_ref is None:
                 raise LinqError(ErrorCode.INVALID_PARAMETER, "payment not found", http_status=404)
