@@ -640,7 +640,7 @@ def test_racing_requests_on_one_customer_never_fail(tenant: Tenant) -> None:
     enable(tenant)
     barrier = threading.Barrier(6)
 
-    def connect_once(_: int) -> str:
+    def connect_once(_: int) -> str | None:
         barrier.wait()
         return tenant.client.payment_handles.connect(CUSTOMER).status
 
