@@ -142,6 +142,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     chats = ChatService(storage, clock, events)
     accounts = AccountService(storage, clock)
     agentpay = AgentPayService(storage, clock, events, settings.base_url)
+    simulator = SimulatorControl(
+        storage, clock, carrier, recorder, runner, location_feed, attachments, groups
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -161,9 +164,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         lines=LineService(storage, clock, events, links),
         links=links,
         capability=CapabilityService(storage, carrier),
-        simulator=SimulatorControl(
-            storage, clock, carrier, recorder, runner, location_feed, attachments, groups
-        ),
+        simulator=simulator,
         subscriptions=SubscriptionService(
             storage, clock, queue, events, policy, dispatcher.subscriptions
         ),
@@ -178,7 +179,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         app_cards=AppCardService(storage),
         live=LiveFeed(storage),
         agentpay=agentpay,
-        agentcard=SimulatedAgentcard(storage, clock, agentpay),
+        agentcard=SimulatedAgentcard(storage, clock, agentpay, simulator),
     )
 
 

@@ -35,6 +35,9 @@ def test_the_phone_page_shows_the_code_the_provider_texted(
     assert f"agentcard: {code} is your code" in fragment
     assert "<strong>pending</strong>" in fragment
     assert code in console.page(PATH)
+    assert f"Text the code to {tenant.line}" in fragment
+    sent = console.ok("POST", f"{PATH}/wallet/reply-code", json={"to": tenant.line})
+    assert tenant.client.messages.retrieve(sent["message_id"]).parts[0].value == code  # type: ignore[index,union-attr]
 
 
 def test_adding_a_card_and_approving_from_the_console(

@@ -17,6 +17,7 @@ import httpx
 import linq
 import pytest
 from linq.types import ConnectionCreatedWebhookEvent, ConnectionRevokedWebhookEvent
+from linq.types.shared import TextPartResponse
 
 from tests.support.receiver import Receiver
 from tests.support.server import RunningServer
@@ -659,3 +660,27 @@ def test_racing_requests_on_one_customer_never_fail(tenant: Tenant) -> None:
         ids = set(pool.map(create_once, range(6)))
     assert len(ids) == 1
     assert None not in ids
+
+
+def test_the_customer_texts_the_code_into_the_conversation(tenant: Tenant) -> None:
+    enable(tenant)
+    reply = tenant.http.post(
+        f"/sim/v1/devices/{CUSTOMER}/wallet/reply-code", json={"to": tenant.line}
+    )
+    assert (reply.status_code, reply.json()["error"]["code"]) == (409, 2015)
+    pending = tenant.client.payment_handles.connect(CUSTOMER)
+    reply = tenant.http.post(
+        f"/sim/v1/devices/{CUSTOMER}/wallet/reply-code", json={"to": tenant.line}
+    )
+    assert reply.status_code == 201, reply.text
+    # The agent reads the code from the customer's message, as it would in production.
+    received = tenant.client.messages.retrieve(reply.json()["message_id"])
+    assert received.parts
+    (part,) = received.parts
+    assert isinstance(part, TextPartResponse)
+    code = part.value
+    assert tenant.sim.events("message.received")[-1]["data"]["id"] == received.id
+    verified = tenant.client.payment_handles.verify(
+        CUSTOMER, code=code, connect_id=pending.connect_id or ""
+    )
+    assert verified.status == "connected"

@@ -31,7 +31,9 @@ from openlinq.api.schemas.agentpay import (
     WalletIn,
     WalletMessageOut,
     WalletOut,
+    WalletReplyIn,
 )
+from openlinq.api.schemas.simulator import DeviceMessageOut
 from openlinq.delivery.simulator.agentcard import WalletView
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.store.repos.agentpay import AgentPayment
@@ -94,6 +96,19 @@ async def configure_wallet(
         account, handle, card_on_file=body.card_on_file, approval_required=body.approval_required
     )
     return _wallet_out(view)
+
+
+@router.post(
+    "/devices/{handle}/wallet/reply-code", status_code=201, response_model=DeviceMessageOut
+)
+async def reply_with_code(
+    handle: str, body: WalletReplyIn, account: AccountDep, services: ServicesDep
+) -> DeviceMessageOut:
+    """The customer texts the code the provider sent into your conversation."""
+    message = await services.agentcard.reply_with_code(
+        account, handle, to=body.to, chat_id=body.chat_id
+    )
+    return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
 
 
 @router.post("/devices/{handle}/wallet/actions/{action_id}", response_model=StageOut)

@@ -129,6 +129,11 @@ class WalletOut(WireModel):
     actions: list[WalletActionOut]
 
 
+class WalletReplyIn(RequestModel):
+    to: StrictStr | None = Field(default=None, max_length=32, description="One of your lines.")
+    chat_id: StrictStr | None = Field(default=None, max_length=64, description="Or a chat.")
+
+
 class WalletDecisionIn(RequestModel):
     decision: Literal["accept", "decline"]
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from openlinq.api.schemas.agentpay import WalletDecisionIn, WalletIn
+from openlinq.api.schemas.agentpay import WalletDecisionIn, WalletIn, WalletReplyIn
 from openlinq.console.access import ConsoleDep
 from openlinq.console.render import render
 
@@ -51,3 +51,11 @@ async def decide(
         "approved": "Approved: the agent's next create collects the card",
     }
     return {"message": messages[stage], "stage": stage}
+
+
+@router.post("/phones/{handle}/wallet/reply-code", status_code=201)
+async def reply_with_code(handle: str, body: WalletReplyIn, console: ConsoleDep) -> dict[str, Any]:
+    message = await console.services.agentcard.reply_with_code(
+        console.account, handle, to=body.to, chat_id=body.chat_id
+    )
+    return {"message": "Code sent", "message_id": message.id, "chat_id": message.chat_id}

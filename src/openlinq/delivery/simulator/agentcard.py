@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.domain.agentpay import (
     AgentPayService,
     connection_status,
@@ -28,7 +29,8 @@ from openlinq.domain.agentpay import (
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.handles import parse_handle
-from openlinq.domain.models import Account
+from openlinq.domain.models import Account, Message
+from openlinq.domain.parts import build_content
 from openlinq.store.repos.agentpay import AgentPayment, ProviderRecord, Wallet
 from openlinq.store.unit import Storage
 
@@ -73,10 +75,17 @@ class WalletView:
 
 
 class SimulatedAgentcard:
-    def __init__(self, storage: Storage, clock: Clock, payments: AgentPayService) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        payments: AgentPayService,
+        simulator: SimulatorControl,
+    ) -> None:
         self.storage = storage
         self.clock = clock
         self.payments = payments
+        self.simulator = simulator
 
     # -- the organisation's onboarding -----------------------------------------------------
 
@@ -177,6 +186,21 @@ class SimulatedAgentcard:
             connection_status(connection, now),
             messages,
             actions,
+        )
+
+    async def reply_with_code(
+        self, account: Account, raw_handle: str, *, to: str | None, chat_id: str | None
+    ) -> Message:
+        """The customer texts the provider's code into your conversation, as people do: the
+        agent hears it as ``message.received`` and calls verify with it."""
+        view = await self.wallet(account, raw_handle)
+        if view.connection_status != "pending" or not view.messages:
+            raise LinqError(
+                ErrorCode.STATE_CONFLICT, f"{view.handle} has no code waiting: connect it first"
+            )
+        content = build_content({"parts": [{"type": "text", "value": view.messages[-1].code}]})
+        return await self.simulator.send_message(
+            account, view.handle, to=to, chat_id=chat_id, content=content, reply_to=None
         )
 
     async def configure_wallet(
