@@ -365,6 +365,11 @@ class AgentPayService:
                     ErrorCode.INVALID_PARAMETER,
                     f"connect_id is not the one the latest connect returned for {handle}",
                 )
+            if current.attempts >= MAX_CODE_ATTEMPTS:
+                raise LinqError(
+                    ErrorCode.STATE_CONFLICT,
+                    f"{MAX_CODE_ATTEMPTS} wrong codes: call connect again for a fresh one",
+                )
             if not _ceremony_open(current, now):
                 raise LinqError(
                     ErrorCode.STATE_CONFLICT,
