@@ -135,6 +135,36 @@ def _ceremony_open(connection: HandleConnection, now: datetime) -> bool:
     )
 
 
+def _voided() -> LinqError:
+    return LinqError(
+        ErrorCode.STATE_CONFLICT,
+        f"{MAX_CODE_ATTEMPTS} wrong codes: call connect again for a fresh one",
+    )
+
+
+def _open_ceremony(
+    current: HandleConnection | None, handle: str, connect_id: str, now: datetime
+) -> HandleConnection:
+    """The ceremony a verify may complete: pending, this connect_id, a code still valid."""
+    if current is None or current.status != "pending":
+        raise LinqError(
+            ErrorCode.STATE_CONFLICT, f"no connection is pending for {handle}: call connect first"
+        )
+    if not hmac.compare_digest(connect_id.encode(), (current.connect_id or "").encode()):
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER,
+            f"connect_id is not the one the latest connect returned for {handle}",
+        )
+    if current.attempts >= MAX_CODE_ATTEMPTS:
+        raise _voided()
+    if not _ceremony_open(current, now):
+        raise LinqError(
+            ErrorCode.STATE_CONFLICT,
+            "the code has expired: call connect again for a fresh connect_id",
+        )
+    return current
+
+
 def payment_stage(payment: AgentPayment, now: datetime) -> str:
     """The stored stage, or ``expired`` once its deadline passed."""
     deadline = None
@@ -354,27 +384,9 @@ class AgentPayService:
         async with self.storage.write() as repos:
             await self._require_ready(repos, account.id)
             await lock_handle(repos, account.id, handle)
-            current = await repos.agentpay.connection(account.id, handle)
-            if current is None or current.status != "pending":
-                raise LinqError(
-                    ErrorCode.STATE_CONFLICT,
-                    f"no connection is pending for {handle}: call connect first",
-                )
-            if not hmac.compare_digest(connect_id.encode(), (current.connect_id or "").encode()):
-                raise LinqError(
-                    ErrorCode.INVALID_PARAMETER,
-                    f"connect_id is not the one the latest connect returned for {handle}",
-                )
-            if current.attempts >= MAX_CODE_ATTEMPTS:
-                raise LinqError(
-                    ErrorCode.STATE_CONFLICT,
-                    f"{MAX_CODE_ATTEMPTS} wrong codes: call connect again for a fresh one",
-                )
-            if not _ceremony_open(current, now):
-                raise LinqError(
-                    ErrorCode.STATE_CONFLICT,
-                    "the code has expired: call connect again for a fresh connect_id",
-                )
+            current = _open_ceremony(
+                await repos.agentpay.connection(account.id, handle), handle, connect_id, now
+            )
             if not hmac.compare_digest(code.strip().encode(), (current.code or "").encode()):
                 attempts = current.attempts + 1
                 # The wrong guess is counted (committed) before the refusal is raised.
@@ -384,10 +396,7 @@ class AgentPayService:
                 refusal = (
                     LinqError(ErrorCode.INVALID_PARAMETER, "the code is not right")
                     if attempts < MAX_CODE_ATTEMPTS
-                    else LinqError(
-                        ErrorCode.STATE_CONFLICT,
-                        f"{MAX_CODE_ATTEMPTS} wrong codes: call connect again for a fresh one",
-                    )
+                    else _voided()
                 )
             else:
                 connected = replace(
