@@ -459,7 +459,7 @@ class AgentPayService:
         async with self.storage.write() as repos:
             await self._require_ready(repos, account.id)
             if idempotency_key is not None:
-                await repos.locks.hold(f"agentpay:{account.id}:{idempotency_key}")
+                await repos.locks.hold(f"agentpay-key:{account.id}:{idempotency_key}")
                 earlier = await repos.agentpay.payment_by_key(account.id, idempotency_key)
                 if earlier is not None:
                     if earlier.request_hash != fingerprint:
@@ -476,27 +476,7 @@ class AgentPayService:
                     "connecting" if status == "pending" else "needs_connection", request
                 )
             wallet = await repos.agentpay.wallet(account.id, request.handle)
-            payment = AgentPayment(
-                id=new_id(),
-                account_id=account.id,
-                idempotency_key=idempotency_key,
-                request_hash=fingerprint,
-                handle=request.handle,
-                amount_cents=request.amount_cents,
-                currency=request.currency,
-                description=request.description,
-                merchant=request.merchant,
-                metadata=request.metadata,
-                stage="attach",
-                action_token=None,
-                action_expires_at=None,
-                card_ref=None,
-                card_expires_at=None,
-                user_token_hash=None,
-                user_token_expires_at=None,
-                created_at=now,
-                updated_at=now,
-            )
+            payment = _new_payment(account.id, request, idempotency_key, fingerprint, now)
             payment = _next_step(payment, wallet or default_wallet(account.id, request.handle), now)
             await repos.agentpay.insert_payment(payment)
         return self._result(payment, request, now)
@@ -506,6 +486,8 @@ class AgentPayService:
     ) -> PaymentResult:
         """A repeated create: collect what the customer did since."""
         await lock_payment(repos, payment.id)
+        # Read again under the lock: the customer may have acted since the first read.
+        payment = await repos.agentpay.payment(payment.account_id, payment.id) or payment
         stage = payment_stage(payment, now)
         if stage in _AWAITING:
             connection = await repos.agentpay.connection(payment.account_id, payment.handle)
@@ -607,6 +589,37 @@ def request_of(payment: AgentPayment) -> PaymentInput:
         payment.description,
         payment.merchant,
         payment.metadata,
+    )
+
+
+def _new_payment(
+    account_id: AccountId,
+    request: PaymentInput,
+    idempotency_key: str | None,
+    fingerprint: str,
+    now: datetime,
+) -> AgentPayment:
+    """A payment at its first stage, before the customer's wallet is looked at."""
+    return AgentPayment(
+        id=new_id(),
+        account_id=account_id,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+        handle=request.handle,
+        amount_cents=request.amount_cents,
+        currency=request.currency,
+        description=request.description,
+        merchant=request.merchant,
+        metadata=request.metadata,
+        stage="attach",
+        action_token=None,
+        action_expires_at=None,
+        card_ref=None,
+        card_expires_at=None,
+        user_token_hash=None,
+        user_token_expires_at=None,
+        created_at=now,
+        updated_at=now,
     )
 
 
