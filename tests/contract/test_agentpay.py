@@ -606,6 +606,10 @@ def test_payment_ids_are_only_those_of_minted_cards(server: RunningServer, tenan
         ({"description": "x" * 1001}, 1005),
         ({"metadata": {f"k{i}": "v" for i in range(51)}}, 1005),
         ({"metadata": {"k": "v" * 501}}, 1005),
+        ({"amount_cents": "100"}, 1005),
+        ({"amount_cents": True}, 1005),
+        ({"metadata": {"k": 1}}, 1005),
+        ({"merchant": "Air"}, 1005),
     ],
 )
 def test_payment_requests_are_checked(tenant: Tenant, change: dict[str, Any], code: int) -> None:
