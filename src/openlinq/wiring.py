@@ -13,11 +13,13 @@ from openlinq.blobs.store import BlobStore
 from openlinq.config import Settings
 from openlinq.console.live import LiveFeed
 from openlinq.delivery.carrier import Carrier
+from openlinq.delivery.simulator.agentcard import SimulatedAgentcard
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
 from openlinq.delivery.simulator.harness import Harness
 from openlinq.domain.accounts import AccountService, Sandbox
 from openlinq.domain.actions import ACTION_JOB, CarrierActions
+from openlinq.domain.agentpay import AgentPayService
 from openlinq.domain.app_cards import AppCardService
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.backgrounds import BackgroundService
@@ -90,6 +92,8 @@ class Services:
     dispatcher: WebhookDispatcher
     live: LiveFeed
     reputation: ReputationService
+    agentpay: AgentPayService
+    agentcard: SimulatedAgentcard
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -145,6 +149,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
     accounts = AccountService(storage, clock)
+    agentpay = AgentPayService(storage, clock, events, settings.base_url)
     polls = PollService(storage, clock, events, messaging, actions, links)
     simulator = SimulatorControl(
         storage, clock, carrier, recorder, runner, location_feed, attachments, groups, polls
@@ -190,6 +195,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         backgrounds=BackgroundService(storage, clock, events, actions, attachments),
         live=LiveFeed(storage),
         reputation=reputation,
+        agentpay=agentpay,
+        agentcard=SimulatedAgentcard(storage, clock, agentpay, simulator),
     )
 
 

@@ -100,3 +100,28 @@ def test_sending_a_file_from_disk(
     received = tenant.sim.events("message.received")
     assert [p["type"] for p in received[-1]["data"]["parts"]] == ["media", "text"]
     assert received[-1]["data"]["parts"][0]["filename"] == "beach.png"
+
+
+def test_approving_an_agent_payment_on_the_phone(
+    page: Page, server: RunningServer, tenant: Tenant
+) -> None:
+    tenant.http.put("/sim/v1/payments/providers/agentcard", json={"status": "ready"})
+    pending = tenant.client.payment_handles.connect(A)
+    _open_phone(page, server, tenant, A)
+    wallet = page.get_by_role("region", name="Agent payments wallet")
+    expect(wallet).to_contain_text("is your code", timeout=WAIT)
+    code = tenant.http.get(f"/sim/v1/devices/{A}/wallet").json()["messages"][-1]["code"]
+    tenant.client.payment_handles.verify(A, code=code, connect_id=pending.connect_id or "")
+    tenant.http.put(f"/sim/v1/devices/{A}/wallet", json={"card_on_file": True})
+    key = {"Idempotency-Key": "browser-approval"}
+    assert tenant.client.payments.create(
+        handle=A, amount_cents=990, currency="usd", extra_headers=key
+    ).approval_url
+    page.reload()
+    expect(wallet).to_contain_text("Approve 9.90 USD", timeout=WAIT)
+    wallet.get_by_role("button", name="Approve").click()
+    expect(wallet).to_contain_text("Nothing waiting", timeout=WAIT)
+    payment = tenant.client.payments.create(
+        handle=A, amount_cents=990, currency="usd", extra_headers=key
+    )
+    assert payment.status == "ready"

@@ -21,22 +21,13 @@ from tests.support.server import RunningServer
 from tests.support.tenant import Tenant
 
 # Every EXTRA method of linq-python 0.65 not served yet (chats.location.stop, the polls,
-# the reputation audits, backgrounds, sticker placement and blocked handles are).
+# the reputation audits, backgrounds, sticker placement, blocked handles and the agent
+# payments — payment_providers, payment_handles, payments — are).
 EXTRA_METHODS = (
     "payment_requests.create",
     "payment_requests.retrieve",
     "payment_requests.list",
     "payment_requests.cancel",
-    "payment_providers.retrieve",
-    "payment_providers.connect",
-    "payment_handles.connect",
-    "payment_handles.connection",
-    "payment_handles.revoke",
-    "payment_handles.verify",
-    "payments.create",
-    "payments.retrieve",
-    "payments.cancel",
-    "payments.credentials",
     "experiences.retrieve",
     "experiences.list",
 )

@@ -455,3 +455,71 @@ reputation_audits = Table(
     Index("ix_reputation_audits_line_created", "line_id", "created_at"),
     Index("ix_reputation_audits_created_at", "created_at"),
 )
+
+# -- agent payments (simulated agentcard provider) ------------------------------------------
+
+# One row per account and provider: the organisation's onboarding at the provider.
+payment_providers = Table(
+    "payment_providers",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("provider", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("session_id", String(64), nullable=True, unique=True),
+    Column("return_url", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A customer's grant to the account (the OTP + consent ceremony and its outcome).
+payment_handle_connections = Table(
+    "payment_handle_connections",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("handle", String(320), primary_key=True),
+    Column("id", ID, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("connect_id", String(64), nullable=True),
+    Column("code", String(12), nullable=True),
+    Column("code_expires_at", UTCDateTime, nullable=True),
+    Column("code_sent_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("connected_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The simulated customer's wallet at the provider: a card on file, passkey approvals.
+payment_wallets = Table(
+    "payment_wallets",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("handle", String(320), primary_key=True),
+    Column("card_on_file", Boolean, nullable=False),
+    Column("approval_required", Boolean, nullable=False),
+)
+
+agent_payments = Table(
+    "agent_payments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("handle", String(320), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("merchant", JSONDocument, nullable=True),
+    Column("metadata", JSONDocument, nullable=True),
+    Column("stage", String(16), nullable=False),
+    Column("action_token", String(64), nullable=True, unique=True),
+    Column("action_expires_at", UTCDateTime, nullable=True),
+    Column("card_ref", String(64), nullable=True, unique=True),
+    Column("card_expires_at", UTCDateTime, nullable=True),
+    Column("user_token_hash", String(64), nullable=True),
+    Column("user_token_expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "idempotency_key"),
+    Index("ix_agent_payments_account_handle", "account_id", "handle"),
+)

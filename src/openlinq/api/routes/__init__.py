@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from openlinq.api.routes import (
+    agentcard,
+    agentpay,
     attachments,
     backgrounds,
     blocked_handles,
@@ -39,6 +41,7 @@ API_MODULES = (
     polls,
     blocked_handles,
     backgrounds,
+    agentpay,
     extras,
 )
 
@@ -54,9 +57,9 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
                 responses=ERROR_RESPONSES,
                 include_in_schema=in_schema,
             )
-    sim_routers = (simulator.router, harness.accounts_router, harness.router)
+    sim_routers = (simulator.router, harness.accounts_router, harness.router, agentcard.router)
     if not settings.hosted_mode:
-        for router in (*sim_routers, simulator.jobs_router):
+        for router in (*sim_routers, simulator.jobs_router, agentcard.pages_router):
             include_flat(app, router, responses=ERROR_RESPONSES)
     elif settings.operator_api_key:
         # Hosted: the simulator is the operator's tool (absent without an operator key).

@@ -112,9 +112,7 @@ async def device_sends(
         content=build_content({"parts": raw_parts}),
         reply_to=body.reply_to,
     )
-    if message is None:  # the account blocked this device: dropped, see GET /sim/v1/dropped
-        return DeviceMessageOut(message_id=None, chat_id=None, dropped=True)
-    return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
+    return DeviceMessageOut.of(message)  # dropped when blocked: see GET /sim/v1/dropped
 
 
 @router.post("/devices/{handle}/reactions", status_code=204, response_class=Response)
@@ -148,9 +146,7 @@ async def device_creates_poll(
 ) -> DeviceMessageOut:
     """The phone sends a poll into a chat it is in (the agent gets poll.received)."""
     message = await services.simulator.create_poll(account, handle, body.chat_id, body.options)
-    if message is None:  # the account blocked this device: dropped, see GET /sim/v1/dropped
-        return DeviceMessageOut(message_id=None, chat_id=None, dropped=True)
-    return DeviceMessageOut(message_id=message.id, chat_id=message.chat_id)
+    return DeviceMessageOut.of(message)  # dropped when blocked: see GET /sim/v1/dropped
 
 
 @router.post("/devices/{handle}/poll-votes", status_code=204, response_class=Response)

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field
 from openlinq.api.schemas.backgrounds import BackgroundFields, BackgroundType
 from openlinq.api.schemas.common import EffectOut, ReplyToOut, RequestModel, ServiceType, WireModel
 from openlinq.api.schemas.messages import PartIn
+from openlinq.domain.models import Message
 
 Tapback = Literal["love", "like", "dislike", "laugh", "emphasize", "question"]
 
@@ -99,6 +100,13 @@ class DeviceMessageOut(WireModel):
     message_id: str | None
     chat_id: str | None
     dropped: bool = False
+
+    @classmethod
+    def of(cls, message: Message | None) -> DeviceMessageOut:
+        """What a device's message became; None: dropped, the account blocked the device."""
+        if message is None:
+            return cls(message_id=None, chat_id=None, dropped=True)
+        return cls(message_id=message.id, chat_id=message.chat_id)
 
 
 class DeviceBackgroundIn(BackgroundFields):

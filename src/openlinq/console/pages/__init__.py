@@ -10,10 +10,20 @@ from fastapi.staticfiles import StaticFiles
 
 from openlinq.api.routing import include_flat
 from openlinq.console.access import SignInRequiredError
-from openlinq.console.pages import chat, clock, inbox, lines, live, phones, session, webhooks
+from openlinq.console.pages import (
+    chat,
+    clock,
+    inbox,
+    lines,
+    live,
+    phones,
+    session,
+    wallet,
+    webhooks,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PAGES = (session, live, inbox, chat, phones, webhooks, lines, clock)
+PAGES = (session, live, inbox, chat, phones, wallet, webhooks, lines, clock)
 
 
 def mount_console(app: FastAPI) -> None:

@@ -210,6 +210,7 @@ async def phone(request: Request, console: ConsoleDep, handle: str) -> HTMLRespo
         builtin=builtin_profile(summary.handle).name,
         service_choices=[(json.dumps(list(c)), " + ".join(c)) for c in SERVICE_CHOICES],
         settings=_form_values(summary),
+        wallet=await console.services.agentcard.wallet(console.account, summary.handle),
         **screen,
     )
 

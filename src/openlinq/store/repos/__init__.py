@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from openlinq.store.engine import DbConnection
 from openlinq.store.repos.accounts import AccountRepo
+from openlinq.store.repos.agentpay import AgentPayRepo
 from openlinq.store.repos.attachments import AttachmentRepo
 from openlinq.store.repos.blocked import BlockedRepo
 from openlinq.store.repos.cards import ContactCardRepo
@@ -51,6 +52,7 @@ class Repos:
         self.polls = PollRepo(conn)
         self.reputation = ReputationRepo(conn)
         self.blocked = BlockedRepo(conn)
+        self.agentpay = AgentPayRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
