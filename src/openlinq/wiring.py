@@ -34,6 +34,7 @@ from openlinq.domain.links import Links
 from openlinq.domain.locations import LocationFeed, LocationService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
+from openlinq.domain.payment_requests import EXPIRE_JOB, PaymentRequestService
 from openlinq.domain.reactions import ReactionService
 from openlinq.domain.retention import BATCH, PURGE_JOB, SQLITE_BATCH, RetentionSweeper
 from openlinq.domain.typing import TypingService
@@ -80,6 +81,7 @@ class Services:
     contact_cards: ContactCardService
     locations: LocationService
     app_cards: AppCardService
+    payment_requests: PaymentRequestService
     dispatcher: WebhookDispatcher
     live: LiveFeed
 
@@ -136,6 +138,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
+    hosted = settings.hosted_mode  # payments start enabled where agents test (local mode)
+    payment_requests = PaymentRequestService(
+        storage, clock, events, queue, settings.base_url, enabled_by_default=not hosted
+    )
+    runner.register(EXPIRE_JOB, payment_requests.run_expiry_job)
     accounts = AccountService(storage, clock)
     return Services(
         settings=settings,
@@ -171,6 +178,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         contact_cards=ContactCardService(storage, clock, events, actions),
         locations=LocationService(storage, clock, actions, location_feed),
         app_cards=AppCardService(storage),
+        payment_requests=payment_requests,
         live=LiveFeed(storage),
     )
 

@@ -417,12 +417,23 @@ def test_message_options_are_carried() -> None:
     )
 
 
-def test_experience_messages_are_not_available_yet() -> None:
-    with pytest.raises(LinqError) as refused:
-        build_content({"experience": {"name": "link/open"}})
-    assert refused.value.code is ErrorCode.FEATURE_NOT_AVAILABLE
+def test_an_experience_is_sent_as_the_one_card_part_it_renders_as() -> None:
+    built = build_content(
+        {"experience": {"name": "link", "action": "open", "params": {"url": "https://a.example"}}}
+    )
+    (part,) = built.parts
+    assert (part["type"], part["url"], part["layout"]["caption"]) == (
+        "imessage_app",
+        "https://a.example",
+        "Open link",
+    )
+    assert part["experience"] == {
+        "name": "link",
+        "action": "open",
+        "params": {"url": "https://a.example"},
+    }
     with pytest.raises(LinqError) as both:
-        build_content({"experience": {"name": "link/open"}, "parts": [text("x")]})
+        build_content({"experience": {"name": "link", "action": "open"}, "parts": [text("x")]})
     assert both.value.code is ErrorCode.INVALID_MESSAGE_CONTENT
 
 

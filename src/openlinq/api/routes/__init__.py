@@ -9,11 +9,13 @@ from openlinq.api.routes import (
     capability,
     chats,
     contact_cards,
+    experiences,
     extras,
     files,
     harness,
     messages,
     metrics,
+    payment_requests,
     phone_numbers,
     simulator,
     system,
@@ -31,6 +33,8 @@ API_MODULES = (
     capability,
     contact_cards,
     webhooks,
+    payment_requests,
+    experiences,
     extras,
 )
 

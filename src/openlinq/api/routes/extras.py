@@ -25,10 +25,6 @@ EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/messages/{message_id}/poll/votes", "polls"),
     ("GET", "/phone_numbers/{phone_number}/reputation_audit/{audit_id}", "reputation audits"),
     ("POST", "/phone_numbers/{phone_number}/reputation_audit", "reputation audits"),
-    ("POST", "/payment_requests", "payment requests"),
-    ("GET", "/payment_requests", "payment requests"),
-    ("GET", "/payment_requests/{payment_request_id}", "payment requests"),
-    ("POST", "/payment_requests/{payment_request_id}/cancel", "payment requests"),
     ("GET", "/payments/providers/{provider}", "payment providers"),
     ("POST", "/payments/providers/{provider}/connect", "payment providers"),
     ("POST", "/payments/handles/{handle}/connect", "payment handles"),
@@ -42,8 +38,6 @@ EXTRA_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/blocked_handles", "blocked handles"),
     ("POST", "/blocked_handles", "blocked handles"),
     ("DELETE", "/blocked_handles", "blocked handles"),
-    ("GET", "/experiences", "experiences"),
-    ("GET", "/experiences/{experience}", "experiences"),
 )
 
 router = APIRouter(tags=["not available yet"])

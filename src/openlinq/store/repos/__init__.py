@@ -18,6 +18,7 @@ from openlinq.store.repos.locks import LockRepo
 from openlinq.store.repos.messages import MessageRepo
 from openlinq.store.repos.monitoring import MonitoringRepo
 from openlinq.store.repos.optouts import OptOutRepo
+from openlinq.store.repos.payment_requests import PaymentRequestRepo
 from openlinq.store.repos.settings import SettingsRepo
 from openlinq.store.repos.simulator import SimDeviceRepo
 from openlinq.store.repos.webhooks import WebhookRepo
@@ -45,6 +46,7 @@ class Repos:
         self.locations = LocationRepo(conn)
         self.opt_outs = OptOutRepo(conn)
         self.monitoring = MonitoringRepo(conn)
+        self.payment_requests = PaymentRequestRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
