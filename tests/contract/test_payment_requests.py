@@ -96,9 +96,11 @@ def test_a_payment_request_is_created_retrieved_and_listed(tenant: Tenant) -> No
     )
     assert (created.amount, created.currency, created.description) == (1250, "usd", "Lunch")
     assert created.metadata == {"chat_id": "c-1"}
-    assert created.stripe is not None and created.stripe.customer_id == "cus_Abc123"
+    assert created.stripe is not None
+    assert created.stripe.customer_id == "cus_Abc123"
     assert created.expires_at == created.created_at + timedelta(hours=24)
-    assert "/pay/" in created.checkout_url and "session=" in created.checkout_url
+    assert "/pay/" in created.checkout_url
+    assert "session=" in created.checkout_url
     assert tenant.client.payment_requests.retrieve(created.id) == created
     page = tenant.client.payment_requests.list()
     assert (page.object, [r.id for r in page.data], page.has_more) == ("list", [created.id], False)
@@ -261,8 +263,10 @@ def test_the_natural_rail_needs_a_line_of_yours_and_an_e164_payer(tenant: Tenant
     assert _refused(tenant, **base, from_=tenant.line, payer_handle="4155552001") == (400, 1002)
     assert _refused(tenant, **base, from_="+14155559999", payer_handle=PAYER) == (403, 2006)
     created = _request(tenant, rail="natural", from_=tenant.line, payer_handle=PAYER)
-    assert created.rail == "natural" and created.stripe is None
-    assert created.natural is not None and created.natural.payment_request_id
+    assert created.rail == "natural"
+    assert created.stripe is None
+    assert created.natural is not None
+    assert created.natural.payment_request_id
     assert created.natural.transaction_id is None
 
 
@@ -285,7 +289,8 @@ def test_subscription_amounts_come_from_the_price_quantity_discount_and_trial(
     )
     assert (monthly.price_id, monthly.quantity) == ("price_sim_monthly", 2)
     assert monthly.stripe is not None
-    assert monthly.stripe.customer_id and monthly.stripe.subscription_id
+    assert monthly.stripe.customer_id
+    assert monthly.stripe.subscription_id
     promoted = tenant.client.payment_requests.create(
         mode="subscription",
         price_id="price_sim_quarterly",
@@ -338,7 +343,8 @@ def test_a_phone_pays_and_payment_succeeded_arrives(tenant: Tenant, receiver: Re
     assert paid.status_code == 200, paid.text
     now = tenant.client.payment_requests.retrieve(created.id)
     assert (now.status, now.paid_at is not None) == ("succeeded", True)
-    assert now.stripe is not None and now.stripe.payment_intent_id
+    assert now.stripe is not None
+    assert now.stripe.payment_intent_id
     envelope = _delivered(tenant, receiver, secret, "payment.succeeded")
     event = PaymentSucceededWebhookEvent.model_validate(envelope)
     assert (event.data.id, event.data.status, event.data.amount) == (created.id, "succeeded", 1250)
@@ -381,7 +387,8 @@ def test_an_authorized_natural_payment_then_settles(tenant: Tenant, receiver: Re
     assert event.event_type == "payment.authorized"
     assert _payer(tenant, created).status_code == 200
     settled = tenant.client.payment_requests.retrieve(created.id)
-    assert settled.natural is not None and settled.natural.transaction_id
+    assert settled.natural is not None
+    assert settled.natural.transaction_id
 
 
 def test_a_canceled_request_cannot_be_paid(tenant: Tenant, receiver: Receiver) -> None:
