@@ -12,7 +12,11 @@ from tests.support.server import RunningServer
 from tests.support.tenant import Tenant, magic, tenant_on
 
 IPHONE = "+14155552001"
-LINK = {"name": "link", "action": "open", "params": {"url": "https://shop.example/o/1"}}
+LINK: dict[str, Any] = {
+    "name": "link",
+    "action": "open",
+    "params": {"url": "https://shop.example/o/1"},
+}
 
 
 def _chat(tenant: Tenant, *to: str) -> str:
@@ -25,7 +29,8 @@ def _chat(tenant: Tenant, *to: str) -> str:
 
 
 def _send(tenant: Tenant, chat_id: str, experience: dict[str, Any], **message: Any) -> Any:
-    return tenant.client.chats.messages.send(chat_id, message={"experience": experience, **message})
+    content: Any = {"experience": experience, **message}
+    return tenant.client.chats.messages.send(chat_id, message=content)
 
 
 def _refused(tenant: Tenant, chat_id: str, experience: dict[str, Any], **message: Any) -> Any:
@@ -37,9 +42,8 @@ def _refused(tenant: Tenant, chat_id: str, experience: dict[str, Any], **message
 
 
 def _pay_request(tenant: Tenant, **body: Any) -> Any:
-    return tenant.client.payment_requests.create(
-        **({"amount": 1250, "currency": "usd", "description": "Lunch"} | body)
-    )
+    defaults: dict[str, Any] = {"amount": 1250, "currency": "usd", "description": "Lunch"}
+    return tenant.client.payment_requests.create(**(defaults | body))
 
 
 # -- the catalogue ---------------------------------------------------------------------
@@ -140,11 +144,12 @@ def test_an_experience_is_imessage_only(tenant: Tenant) -> None:
 
 
 def test_messages_create_takes_an_experience_too(tenant: Tenant) -> None:
-    sent = tenant.client.messages.create(to=[IPHONE], message={"experience": LINK})
+    message: Any = {"experience": LINK}
+    sent = tenant.client.messages.create(to=[IPHONE], message=message)
     part: Any = sent.message.parts[0]
     assert (part.type, part.url) == ("imessage_app", "https://shop.example/o/1")
     with pytest.raises(linq.ConflictError) as group:
-        tenant.client.messages.create(to=[IPHONE, "+14155552002"], message={"experience": LINK})
+        tenant.client.messages.create(to=[IPHONE, "+14155552002"], message=message)
     assert group.value.code == 2016
 
 

@@ -40,7 +40,8 @@ def forget_subscriptions(tenant: Tenant) -> Iterator[None]:
 
 
 def _request(tenant: Tenant, **body: Any) -> PaymentRequest:
-    return tenant.client.payment_requests.create(**({"amount": 1250, "currency": "usd"} | body))
+    defaults: dict[str, Any] = {"amount": 1250, "currency": "usd"}
+    return tenant.client.payment_requests.create(**(defaults | body))
 
 
 def _payer(

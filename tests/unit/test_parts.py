@@ -440,3 +440,11 @@ def test_an_experience_is_sent_as_the_one_card_part_it_renders_as() -> None:
 def test_mentions_lists_the_mentioned_handles() -> None:
     built = content(text("@Ada", mention="+14155550001"), upload(), text("and you"))
     assert built.mentions == ["+14155550001"]
+
+
+def test_an_experience_url_python_cannot_parse_is_refused_not_a_crash() -> None:
+    with pytest.raises(LinqError) as refused:
+        build_content(
+            {"experience": {"name": "link", "action": "open", "params": {"url": "https://["}}}
+        )
+    assert refused.value.code is ErrorCode.INVALID_MESSAGE_CONTENT

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from openlinq.domain.card_parts import MAX_URL_LENGTH
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -134,10 +134,17 @@ def _field(field: str, spec: FieldSpec, value: Any) -> Any:
     if spec.max is not None and len(value) > spec.max:
         raise _invalid(f"{where} is at most {spec.max} characters")
     if spec.type == "url":
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
+        parts = _split(value)
+        if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
             raise _invalid(f"{where} must be an absolute https URL")
     return value
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:  # e.g. a broken IPv6 literal
+        return None
 
 
 def experience_part(raw: dict[str, Any]) -> dict[str, Any]:
@@ -198,8 +205,8 @@ def is_experience(part: dict[str, Any]) -> bool:
 
 def checkout_session(url: str) -> str | None:
     """The session a checkout link carries (``/pay/{slug}?session=…``)."""
-    parts = urlsplit(url)
-    if "/pay/" not in parts.path:
+    parts = _split(url)
+    if parts is None or "/pay/" not in parts.path:
         return None
     sessions = parse_qs(parts.query).get("session")
     return sessions[0] if sessions else None
