@@ -423,3 +423,34 @@ def test_an_unpaid_request_expires_at_expires_at(tenant: Tenant, receiver: Recei
     assert _payer(tenant, created).status_code == 409
     with pytest.raises(linq.ConflictError):
         tenant.client.payment_requests.cancel(created.id)
+
+
+# -- the checkout page the link opens --------------------------------------------------------
+
+
+def test_the_checkout_link_opens_a_page_where_the_payer_declines_then_pays(
+    tenant: Tenant,
+) -> None:
+    created = _request(tenant, description="Lunch <for two>")
+    with httpx.Client() as browser:  # no API key: the link is the credential
+        page = browser.get(created.checkout_url)
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Lunch &lt;for two&gt;" in page.text
+        assert "$12.50" in page.text
+        declined = browser.post(created.checkout_url, data={"outcome": "decline"})
+        assert "declined" in declined.text
+        assert tenant.client.payment_requests.retrieve(created.id).status == "requested"
+        paid = browser.post(created.checkout_url, data={"outcome": "pay"})
+        assert "succeeded" in paid.text
+        assert "<form" not in paid.text
+        assert browser.post(created.checkout_url, data={"outcome": "pay"}).status_code == 409
+        wrong = created.checkout_url.replace("session=", "session=x")
+        assert browser.get(wrong).status_code == 404
+        other_slug = created.checkout_url.replace("/pay/p", "/pay/q")
+        assert browser.get(other_slug).status_code == 404
+    assert tenant.client.payment_requests.retrieve(created.id).status == "succeeded"
+    assert [e["event_type"] for e in tenant.sim.events() if e["event_type"].startswith("pay")] == [
+        "payment.declined",
+        "payment.succeeded",
+    ]

@@ -398,37 +398,53 @@ class PaymentRequestService:
         checkout_url: str | None = None,
         message_id: str | None = None,
     ) -> StoredPaymentRequest:
-        """A payer at checkout (a simulated phone): ``pay``, ``decline`` (the card is
-        refused; the request stays payable) or ``authorize`` (funds held, not yet paid).
-        The checkout is named by its link or by the agentpay card that carries it."""
+        """A simulated phone at checkout: ``pay``, ``decline`` (the card is refused; the
+        request stays payable) or ``authorize`` (funds held, not yet paid). The checkout
+        is named by its link or by the agentpay card that carries it."""
         async with self.storage.write() as repos:
             if message_id is not None:
                 checkout_url = await _card_checkout(repos, account, message_id)
             session = checkout_session(checkout_url or "")
             request = await repos.payment_requests.by_session(session) if session else None
             if request is None or request.account_id != account.id:
-                raise LinqError(
-                    ErrorCode.INVALID_PARAMETER,
-                    "no checkout of yours at this link",
-                    http_status=404,
-                )
+                raise _no_checkout()
             billed = request.details.get("payer_handle")
             if billed is not None and billed != payer:
                 raise LinqError(ErrorCode.ACCESS_DENIED, f"this request bills {billed}")
-            if request.status != OPEN:
-                raise LinqError(
-                    ErrorCode.STATE_CONFLICT,
-                    f"this payment request is {request.status}",
-                    retryable=False,
-                )
-            if outcome == "pay":
-                return await self._finish(repos, request, SUCCEEDED)
-            state = DECLINED if outcome == "decline" else AUTHORIZED
-            now = self.clock.now()
-            changed = replace(request, payer_state=state, updated_at=now)
-            await repos.payment_requests.save(changed)
-            await self._record(repos, changed, state, now)
-            return changed
+            return await self._settle(repos, request, outcome)
+
+    async def checkout(self, session: str) -> StoredPaymentRequest:
+        """The checkout page's request: its link is the payer's only credential."""
+        async with self.storage.read() as repos:
+            request = await repos.payment_requests.by_session(session)
+        if request is None:
+            raise _no_checkout()
+        return request
+
+    async def pay_at_checkout(self, session: str, outcome: str) -> StoredPaymentRequest:
+        async with self.storage.write() as repos:
+            request = await repos.payment_requests.by_session(session)
+            if request is None:
+                raise _no_checkout()
+            return await self._settle(repos, request, outcome)
+
+    async def _settle(
+        self, repos: Repos, request: StoredPaymentRequest, outcome: str
+    ) -> StoredPaymentRequest:
+        if request.status != OPEN:
+            raise LinqError(
+                ErrorCode.STATE_CONFLICT,
+                f"this payment request is {request.status}",
+                retryable=False,
+            )
+        if outcome == "pay":
+            return await self._finish(repos, request, SUCCEEDED)
+        state = DECLINED if outcome == "decline" else AUTHORIZED
+        now = self.clock.now()
+        changed = replace(request, payer_state=state, updated_at=now)
+        await repos.payment_requests.save(changed)
+        await self._record(repos, changed, state, now)
+        return changed
 
     async def run_expiry_job(self, payload: dict[str, Any]) -> None:
         async with self.storage.write() as repos:
@@ -474,6 +490,10 @@ async def _owned(repos: Repos, account: Account, request_id: str) -> StoredPayme
     if request is None:
         raise LinqError(ErrorCode.INVALID_PARAMETER, "payment request not found", http_status=404)
     return request
+
+
+def _no_checkout() -> LinqError:
+    return LinqError(ErrorCode.INVALID_PARAMETER, "no such checkout", http_status=404)
 
 
 async def _card_checkout(repos: Repos, account: Account, message_id: str) -> str:

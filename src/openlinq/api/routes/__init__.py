@@ -8,6 +8,7 @@ from openlinq.api.routes import (
     attachments,
     capability,
     chats,
+    checkout,
     contact_cards,
     experiences,
     extras,
@@ -67,3 +68,4 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
     if settings.metrics_exposed:
         include_flat(app, metrics.router)
     include_flat(app, files.router)
+    include_flat(app, checkout.router)
