@@ -26,7 +26,7 @@ from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
 from openlinq.domain.experiences import checkout_session, is_experience
 from openlinq.domain.handles import parse_phone
-from openlinq.domain.ids import MessageId
+from openlinq.domain.ids import AccountId, MessageId
 from openlinq.domain.models import Account
 from openlinq.domain.payment_views import payment_event_view
 from openlinq.jobs.runner import JobQueue
@@ -281,25 +281,28 @@ class PaymentRequestService:
 
     # -- onboarding (the operator's switch) ------------------------------------------
 
-    async def onboarding(self, account: Account) -> PaymentOnboarding:
+    async def onboarding(self, account_id: AccountId) -> PaymentOnboarding:
         async with self.storage.read() as repos:
-            return await self._onboarding(repos, account)
+            return await self._onboarding(repos, account_id)
 
-    async def _onboarding(self, repos: Repos, account: Account) -> PaymentOnboarding:
-        stored = await repos.payment_requests.onboarding(account.id)
+    async def _onboarding(self, repos: Repos, account_id: AccountId) -> PaymentOnboarding:
+        stored = await repos.payment_requests.onboarding(account_id)
         default = self.enabled_by_default
         return stored or PaymentOnboarding(default, default)
 
     async def set_onboarding(
-        self, account: Account, *, stripe: bool | None, natural: bool | None
+        self, account_id: AccountId, *, stripe: bool | None, natural: bool | None
     ) -> PaymentOnboarding:
+        """The operator's switch: None leaves a setting as it is."""
         async with self.storage.write() as repos:
-            current = await self._onboarding(repos, account)
+            current = await self._onboarding(repos, account_id)
+            if stripe is None and natural is None:
+                return current  # only shown: the server's default stays in force
             changed = PaymentOnboarding(
                 current.stripe_charges_enabled if stripe is None else stripe,
                 current.natural_onboarded if natural is None else natural,
             )
-            await repos.payment_requests.put_onboarding(account.id, changed, self.clock.now())
+            await repos.payment_requests.put_onboarding(account_id, changed, self.clock.now())
         return changed
 
     # -- the API -----------------------------------------------------------------
@@ -311,7 +314,7 @@ class PaymentRequestService:
         checked = check_create(body, now)
         fingerprint = request_fingerprint(body)
         async with self.storage.write() as repos:
-            onboarding = await self._onboarding(repos, account)
+            onboarding = await self._onboarding(repos, account.id)
             if checked.rail == "natural" and not onboarding.natural_onboarded:
                 raise LinqError(
                     ErrorCode.FEATURE_NOT_AVAILABLE,

@@ -276,7 +276,7 @@ async def device_pays(
 @router.get("/payments/onboarding", response_model=PaymentOnboardingOut)
 async def payment_onboarding(account: AccountDep, services: ServicesDep) -> PaymentOnboardingOut:
     """Whether this account's simulated Stripe account takes charges (and Natural is set up)."""
-    onboarding = await services.payment_requests.onboarding(account)
+    onboarding = await services.payment_requests.onboarding(account.id)
     return PaymentOnboardingOut(**asdict(onboarding))
 
 
@@ -285,6 +285,6 @@ async def set_payment_onboarding(
     body: PaymentOnboardingIn, account: AccountDep, services: ServicesDep
 ) -> PaymentOnboardingOut:
     onboarding = await services.payment_requests.set_onboarding(
-        account, stripe=body.stripe_charges_enabled, natural=body.natural_onboarded
+        account.id, stripe=body.stripe_charges_enabled, natural=body.natural_onboarded
     )
     return PaymentOnboardingOut(**asdict(onboarding))
