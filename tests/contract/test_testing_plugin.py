@@ -33,6 +33,12 @@ def test_a_conversation(sim, linq, linq_env, openlinq_account, openlinq_server):
     phone.types()
     phone.shares_location(-122.4, 37.8)
     assert phone.texts() == ["hi", "hello back"]
+    request = linq.payment_requests.create(amount=500, currency="usd")
+    params = {"checkout_url": request.checkout_url}
+    card = {"experience": {"name": "agentpay", "action": "request_payment", "params": params}}
+    linq.chats.messages.send(phone.chat_id, message=card)
+    assert phone.pays(phone.wait_for_message())["status"] == "succeeded"
+    assert "payment.succeeded" in [e["event_type"] for e in sim.events()]
     assert "message.received" in [e["event_type"] for e in sim.events()]
     assert linq_env == {
         "LINQ_API_V3_BASE_URL": openlinq_server.sdk_base_url,
