@@ -12,8 +12,6 @@ codes (below), so subscription requests can be tested deterministically.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -27,6 +25,7 @@ from openlinq.domain.events import EventLog
 from openlinq.domain.experiences import checkout_session, is_experience
 from openlinq.domain.handles import parse_phone
 from openlinq.domain.ids import AccountId, MessageId
+from openlinq.domain.messaging import request_fingerprint
 from openlinq.domain.models import Account
 from openlinq.domain.payment_views import payment_event_view
 from openlinq.jobs.runner import JobQueue
@@ -104,10 +103,6 @@ def _missing(field: str, mode: str) -> LinqError:
 
 def _token(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(12)}"
-
-
-def request_fingerprint(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

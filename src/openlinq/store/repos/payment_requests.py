@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from openlinq.domain.ids import AccountId
 from openlinq.store.engine import DbConnection
@@ -145,12 +145,6 @@ class PaymentRequestRepo:
                 updated_at=request.updated_at,
             )
         )
-
-    async def count(self, account_id: AccountId) -> int:
-        rows = await self.conn.execute(
-            select(func.count()).where(payment_requests.c.account_id == account_id)
-        )
-        return int(rows.scalar_one())
 
     # -- onboarding ----------------------------------------------------------------
 
