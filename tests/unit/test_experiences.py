@@ -8,9 +8,11 @@ from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.experiences import CATALOGUE, Action, checkout_session, experience_part
 
 
-@pytest.mark.parametrize(("experience", "action"), [(e, a) for e in CATALOGUE for a in e.actions])
-def test_every_action_opens_a_required_url_field(experience: object, action: object) -> None:
-    spec = action.fields[action.target]  # type: ignore[attr-defined]
+@pytest.mark.parametrize(
+    "action", [a for e in CATALOGUE for a in e.actions], ids=lambda a: str(a.name)
+)
+def test_every_action_opens_a_required_url_field(action: Action) -> None:
+    spec = action.fields[action.target]
     assert (spec.type, spec.required) == ("url", True)
 
 
