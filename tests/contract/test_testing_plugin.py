@@ -33,12 +33,6 @@ def test_a_conversation(sim, linq, linq_env, openlinq_account, openlinq_server):
     phone.types()
     phone.shares_location(-122.4, 37.8)
     assert phone.texts() == ["hi", "hello back"]
-    request = linq.payment_requests.create(amount=500, currency="usd")
-    params = {"checkout_url": request.checkout_url}
-    card = {"experience": {"name": "agentpay", "action": "request_payment", "params": params}}
-    linq.chats.messages.send(phone.chat_id, message=card)
-    assert phone.pays(phone.wait_for_message())["status"] == "succeeded"
-    assert "payment.succeeded" in [e["event_type"] for e in sim.events()]
     assert "message.received" in [e["event_type"] for e in sim.events()]
     assert linq_env == {
         "LINQ_API_V3_BASE_URL": openlinq_server.sdk_base_url,
@@ -71,6 +65,17 @@ def test_settle_plays_out_a_device(sim, linq):
     assert bot.texts() == ["yo", "echo: yo"]
 
 
+def test_a_phone_pays_an_agentpay_card(sim, linq):
+    phone = sim.phone("+14155550126", service="iMessage")
+    phone.says("can I pay?")
+    request = linq.payment_requests.create(amount=500, currency="usd")
+    params = {"checkout_url": request.checkout_url}
+    card = {"experience": {"name": "agentpay", "action": "request_payment", "params": params}}
+    linq.chats.messages.send(phone.chat_id, message=card)
+    assert phone.pays(phone.wait_for_message())["status"] == "succeeded"
+    assert "payment.succeeded" in [e["event_type"] for e in sim.events()]
+
+
 def test_a_failure_shows_the_conversation(sim):
     phone = sim.phone("+14155550124")
     phone.says("are you there?")
@@ -97,7 +102,7 @@ def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
 def _assert_outcome(result: subprocess.CompletedProcess[str]) -> None:
     summary = result.stdout.strip().splitlines()[-1]
     assert "1 failed" in summary, result.stdout + result.stderr
-    assert "4 passed" in summary, result.stdout + result.stderr
+    assert "5 passed" in summary, result.stdout + result.stderr
     assert "openlinq conversations" in result.stdout
     assert "+14155550124 got no message from the agent in 0.3 s" in result.stdout
     assert "→ +14155550124: are you there?" in result.stdout
