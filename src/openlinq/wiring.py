@@ -38,6 +38,7 @@ from openlinq.domain.links import Links
 from openlinq.domain.locations import LocationFeed, LocationService
 from openlinq.domain.messages import MessageService
 from openlinq.domain.messaging import SEND_JOB, MessagingService
+from openlinq.domain.payment_requests import EXPIRE_JOB, PaymentRequestService
 from openlinq.domain.polls import PollService
 from openlinq.domain.reactions import ReactionService
 from openlinq.domain.reputation_audits import AUDIT_JOB, REFRESH_JOB, ReputationService
@@ -89,6 +90,7 @@ class Services:
     polls: PollService
     blocking: BlockingService
     backgrounds: BackgroundService
+    payment_requests: PaymentRequestService
     dispatcher: WebhookDispatcher
     live: LiveFeed
     reputation: ReputationService
@@ -148,6 +150,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
+    hosted = settings.hosted_mode  # payments start enabled where agents test (local mode)
+    payment_requests = PaymentRequestService(
+        storage, clock, events, queue, settings.base_url, enabled_by_default=not hosted
+    )
+    runner.register(EXPIRE_JOB, payment_requests.run_expiry_job)
     accounts = AccountService(storage, clock)
     agentpay = AgentPayService(storage, clock, events, settings.base_url)
     polls = PollService(storage, clock, events, messaging, actions, links)
@@ -193,6 +200,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         polls=polls,
         blocking=BlockingService(storage, clock),
         backgrounds=BackgroundService(storage, clock, events, actions, attachments),
+        payment_requests=payment_requests,
         live=LiveFeed(storage),
         reputation=reputation,
         agentpay=agentpay,

@@ -6,6 +6,7 @@ Every action must reach the agent as the same events /sim/v1 records (read back 
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import linq
@@ -257,3 +258,36 @@ def test_blocked_handles_and_what_they_sent_are_shown(
     assert "message: &#34;hello?&#34;" in page
     assert "message: &#34;are you there?&#34;" in page
     assert tenant.sim.events("message.received") == []
+
+
+def test_a_phone_pays_an_agentpay_card_from_its_screen(
+    tenant: Tenant, console: ConsoleClient
+) -> None:
+    request = tenant.client.payment_requests.create(
+        amount=2500, currency="usd", description="Concert tickets"
+    )
+    chat_id = _send_to(tenant, A)
+    card: Any = {
+        "experience": {
+            "name": "agentpay",
+            "action": "request_payment",
+            "params": {"checkout_url": request.checkout_url},
+        }
+    }
+    sent = tenant.client.chats.messages.send(chat_id, message=card)
+    tenant.sim.advance(0)
+    screen = console.page(_path(A, "/screen"))
+    assert "Concert tickets" in screen
+    assert "$25.00" in screen
+    pay_body = f'{{"message_id": "{sent.message.id}", "outcome": "pay"}}'
+    assert pay_body in screen
+    declined = console.ok(
+        "POST", _path(A, "/payments"), json={"message_id": sent.message.id, "outcome": "decline"}
+    )
+    assert declined == {"message": "Payment declined"}
+    paid = console.ok("POST", _path(A, "/payments"), json={"message_id": sent.message.id})
+    assert paid == {"message": "Paid"}
+    assert tenant.client.payment_requests.retrieve(request.id).status == "succeeded"
+    settled = console.page(_path(A, "/screen"))
+    assert '<strong class="settled">Paid</strong>' in settled
+    assert "Pay</button>" not in settled

@@ -175,3 +175,19 @@ def test_a_device_webhook_must_be_public_https_in_hosted_mode(
         )
         _assert_linq_error(response, 400, 1005)
         assert "webhook_url" in response.json()["error"]["message"]
+
+
+def test_payment_requests_start_disabled_until_the_operator_enables_them(
+    operated: RunningServer,
+) -> None:
+    with tenant_on(operated) as tenant:
+        body = {"amount": 500, "currency": "usd"}
+        _assert_linq_error(tenant.http.post("/v3/payment_requests", json=body), 403, 2011)
+        enabled = tenant.http.put(
+            "/sim/v1/payments/onboarding",
+            json={"stripe_charges_enabled": True},
+            headers={"X-Operator-Key": OPERATOR_KEY},
+        )
+        assert enabled.json() == {"stripe_charges_enabled": True, "natural_onboarded": False}
+        created = tenant.http.post("/v3/payment_requests", json=body)
+        assert created.status_code == 201, created.text

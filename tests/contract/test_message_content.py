@@ -191,15 +191,9 @@ def test_an_unsupported_media_extension_is_400_5004(tenant: Tenant) -> None:
     assert _status_and_code(error) == (400, 5004)
 
 
-@pytest.mark.parametrize(
-    "message",
-    [
-        pytest.param({"experience": {"name": "poll", "action": "create"}}, id="experience"),
-    ],
-)
-def test_features_not_available_yet_are_403_2011(tenant: Tenant, message: dict[str, Any]) -> None:
-    """A documented difference (docs/differences.md): these answer 403 / 2011 here."""
-    assert _status_and_code(_refused(tenant, _chat(tenant), message)) == (403, 2011)
+def test_an_experience_not_in_the_catalogue_is_400_1004(tenant: Tenant) -> None:
+    message = {"experience": {"name": "poll", "action": "create"}}
+    assert _status_and_code(_refused(tenant, _chat(tenant), message)) == (400, 1004)
 
 
 def test_media_by_url_is_kept_as_an_attachment_of_the_message(tenant: Tenant, files: str) -> None:

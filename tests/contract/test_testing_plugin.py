@@ -82,6 +82,17 @@ def test_a_poll(sim, linq):
         assert event_type in types
 
 
+def test_a_phone_pays_an_agentpay_card(sim, linq):
+    phone = sim.phone("+14155550126", service="iMessage")
+    phone.says("can I pay?")
+    request = linq.payment_requests.create(amount=500, currency="usd")
+    params = {"checkout_url": request.checkout_url}
+    card = {"experience": {"name": "agentpay", "action": "request_payment", "params": params}}
+    linq.chats.messages.send(phone.chat_id, message=card)
+    assert phone.pays(phone.wait_for_message())["status"] == "succeeded"
+    assert "payment.succeeded" in [e["event_type"] for e in sim.events()]
+
+
 def test_a_failure_shows_the_conversation(sim):
     phone = sim.phone("+14155550124")
     phone.says("are you there?")

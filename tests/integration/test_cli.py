@@ -235,3 +235,24 @@ def test_serve_prints_the_base_url_key_and_lines_and_the_sdk_works(
     logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert logged, output
     assert all({"time", "level", "logger", "message"} <= set(entry) for entry in logged)
+
+
+def test_an_operator_enables_and_disables_payment_requests_per_account(
+    db_args: list[str],
+) -> None:
+    created = json.loads(invoke("accounts", "create", "payco", "--json", *db_args))
+    shown = json.loads(invoke("accounts", "payments", created["id"], "--json", *db_args))
+    # Local mode: payments start enabled, so agents can test them at once.
+    assert shown == {"stripe_charges_enabled": True, "natural_onboarded": True}
+    off = invoke("accounts", "payments", created["id"], "--no-stripe", *db_args)
+    assert off.strip() == (f"account {created['id']}: stripe charges disabled, natural onboarded")
+    both = json.loads(
+        invoke(
+            "accounts", "payments", created["id"], "--stripe", "--no-natural", "--json", *db_args
+        )
+    )
+    assert both == {"stripe_charges_enabled": True, "natural_onboarded": False}
+    unknown = openlinq("accounts", "payments", "no-such-account", "--stripe", *db_args)
+    assert unknown.returncode == 1
+    assert unknown.stderr.count("\n") == 1
+    assert "account no-such-account does not exist" in unknown.stderr

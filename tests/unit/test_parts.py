@@ -417,15 +417,34 @@ def test_message_options_are_carried() -> None:
     )
 
 
-def test_experience_messages_are_not_available_yet() -> None:
-    with pytest.raises(LinqError) as refused:
-        build_content({"experience": {"name": "link/open"}})
-    assert refused.value.code is ErrorCode.FEATURE_NOT_AVAILABLE
+def test_an_experience_is_sent_as_the_one_card_part_it_renders_as() -> None:
+    built = build_content(
+        {"experience": {"name": "link", "action": "open", "params": {"url": "https://a.example"}}}
+    )
+    (part,) = built.parts
+    assert (part["type"], part["url"], part["layout"]["caption"]) == (
+        "imessage_app",
+        "https://a.example",
+        "Open link",
+    )
+    assert part["experience"] == {
+        "name": "link",
+        "action": "open",
+        "params": {"url": "https://a.example"},
+    }
     with pytest.raises(LinqError) as both:
-        build_content({"experience": {"name": "link/open"}, "parts": [text("x")]})
+        build_content({"experience": {"name": "link", "action": "open"}, "parts": [text("x")]})
     assert both.value.code is ErrorCode.INVALID_MESSAGE_CONTENT
 
 
 def test_mentions_lists_the_mentioned_handles() -> None:
     built = content(text("@Ada", mention="+14155550001"), upload(), text("and you"))
     assert built.mentions == ["+14155550001"]
+
+
+def test_an_experience_url_python_cannot_parse_is_refused_not_a_crash() -> None:
+    with pytest.raises(LinqError) as refused:
+        build_content(
+            {"experience": {"name": "link", "action": "open", "params": {"url": "https://["}}}
+        )
+    assert refused.value.code is ErrorCode.INVALID_MESSAGE_CONTENT

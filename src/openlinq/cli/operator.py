@@ -134,6 +134,46 @@ def accounts_list(
     )
 
 
+@accounts_app.command("payments")
+def accounts_payments(
+    account_id: str,
+    stripe: Annotated[
+        bool | None,
+        typer.Option(
+            "--stripe/--no-stripe", help="The simulated Stripe account takes charges (or not)."
+        ),
+    ] = None,
+    natural: Annotated[
+        bool | None,
+        typer.Option("--natural/--no-natural", help="Natural merchant onboarding done (or not)."),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show or set whether an account may create payment requests (403 / 2011 until then)."""
+
+    async def change(services: Services) -> dict[str, bool]:
+        await services.accounts.get(AccountId(account_id))
+        onboarding = await services.payment_requests.set_onboarding(
+            AccountId(account_id), stripe=stripe, natural=natural
+        )
+        return {
+            "stripe_charges_enabled": onboarding.stripe_charges_enabled,
+            "natural_onboarded": onboarding.natural_onboarded,
+        }
+
+    settings = run(data_dir, database_url, change)
+    if as_json:
+        emit_json(settings)
+        return
+    say(
+        f"account {account_id}: stripe charges "
+        f"{'enabled' if settings['stripe_charges_enabled'] else 'disabled'}, natural "
+        f"{'onboarded' if settings['natural_onboarded'] else 'not onboarded'}"
+    )
+
+
 @accounts_app.command("policy")
 def accounts_policy(
     account_id: str,

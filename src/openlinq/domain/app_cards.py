@@ -13,6 +13,7 @@ from typing import Any
 
 from openlinq.domain.card_parts import imessage_app_part
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.experiences import experience_part
 from openlinq.domain.messages import owned_message
 from openlinq.domain.models import Account, DeliveryStatus, Service
 from openlinq.domain.parts import MessageContent
@@ -57,10 +58,8 @@ class AppCardService:
         self, account: Account, message_id: str, update: CardUpdate
     ) -> tuple[str, MessageContent]:
         """The chat and content of the message that replaces an app card."""
-        if update.experience is not None:
-            if update.url is not None:
-                raise _invalid("url and experience cannot be combined")
-            raise LinqError(ErrorCode.FEATURE_NOT_AVAILABLE, "experience cards are not available")
+        if update.experience is not None and update.url is not None:
+            raise _invalid("url and experience cannot be combined")
         async with self.storage.read() as repos:
             message = await owned_message(repos, account, message_id)
         card = message.parts[0] if len(message.parts) == 1 else None
@@ -72,6 +71,12 @@ class AppCardService:
                 ErrorCode.STATE_CONFLICT,
                 "the card is not sent yet; retry after its message.sent webhook",
                 retryable=True,
+            )
+        if update.experience is not None:
+            # The card becomes the experience's card (bound to the account when sent).
+            card = experience_part(update.experience)
+            return message.chat_id, MessageContent(
+                parts=(card,), preferred_service=Service.IMESSAGE
             )
         part = imessage_app_part(
             {

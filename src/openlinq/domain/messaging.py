@@ -28,6 +28,7 @@ from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
+from openlinq.domain.experiences import bind_parts
 from openlinq.domain.handles import Handle, parse_phone, parse_recipients, recipient_key
 from openlinq.domain.ids import AccountId, MessageId, new_id
 from openlinq.domain.limits import take_send_limits
@@ -370,7 +371,7 @@ class MessagingService:
             chat_id=chat.id,
             direction=Direction.OUTBOUND,
             sender_handle=line.phone_number,
-            parts=content.parts,
+            parts=await bind_parts(repos, chat, content.parts),
             effect=content.effect,
             reply_to=content.reply_to,
             preferred_service=content.preferred_service,

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from openlinq.domain.card_parts import app_clip_part, imessage_app_part
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.experiences import experience_part
 from openlinq.domain.ids import MessageId, is_uuid
 from openlinq.domain.models import Effect, ReplyTo, Service
 from openlinq.outbound import parse_url
@@ -129,24 +130,10 @@ def _content_error(message: str) -> LinqError:
     return LinqError(ErrorCode.INVALID_MESSAGE_CONTENT, message)
 
 
-def _not_yet(feature: str) -> LinqError:
-    return LinqError(
-        ErrorCode.FEATURE_NOT_AVAILABLE, f"{feature} is not available on this openlinq server yet"
-    )
-
-
 def build_content(message: dict[str, Any], *, override_optout: bool = False) -> MessageContent:
     """Check a ``message`` object (already type-checked at the edge) and normalise it."""
-    parts = message.get("parts")
-    if message.get("experience") is not None:
-        if parts is not None:
-            raise _content_error("message takes either parts or experience, not both")
-        raise _not_yet("message.experience")
-    if parts is None:
-        raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, "message.parts is required")
-    _check_part_list(parts)
     return MessageContent(
-        parts=tuple(_normalise_part(i, p) for i, p in enumerate(parts)),
+        parts=_content_parts(message),
         effect=_effect(message.get("effect")),
         reply_to=_reply_to(message.get("reply_to")),
         preferred_service=Service(message["preferred_service"])
@@ -155,6 +142,19 @@ def build_content(message: dict[str, Any], *, override_optout: bool = False) -> 
         idempotency_key=message.get("idempotency_key"),
         override_optout=override_optout,
     )
+
+
+def _content_parts(message: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The parts, or the one card part an ``experience`` invocation is sent as."""
+    parts = message.get("parts")
+    if message.get("experience") is not None:
+        if parts is not None:
+            raise _content_error("message takes either parts or experience, not both")
+        return (experience_part(message["experience"]),)
+    if parts is None:
+        raise LinqError(ErrorCode.MISSING_REQUIRED_FIELD, "message.parts is required")
+    _check_part_list(parts)
+    return tuple(_normalise_part(i, p) for i, p in enumerate(parts))
 
 
 def _check_part_list(parts: list[dict[str, Any]]) -> None:

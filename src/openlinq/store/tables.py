@@ -523,3 +523,36 @@ agent_payments = Table(
     UniqueConstraint("account_id", "idempotency_key"),
     Index("ix_agent_payments_account_handle", "account_id", "handle"),
 )
+
+# Payment requests (simulated Stripe / Natural checkout). The columns are what is looked
+# up or filtered; the rest of the contract's object lives in ``details``.
+payment_requests = Table(
+    "payment_requests",
+    metadata,
+    Column("seq", SerialKey, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    # The payer's last attempt on a request still open: declined or authorized (else NULL).
+    Column("payer_state", String(16), nullable=True),
+    Column("checkout_session", String(64), nullable=False, unique=True),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    Column("details", JSONDocument, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "idempotency_key"),
+    Index("ix_payment_requests_account_seq", "account_id", "seq"),
+)
+
+# Per-account payment onboarding, as the operator sets it (no row: the server's default).
+payment_accounts = Table(
+    "payment_accounts",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("stripe_charges_enabled", Boolean, nullable=False),
+    Column("natural_onboarded", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -282,6 +282,21 @@ class Phone:
         _ok(self.sim.http.post(f"/sim/v1/devices/{self.handle}/location", json=body))
         self.sim.run_due()
 
+    def pays(self, checkout: str | Received, *, outcome: str = "pay") -> dict[str, Any]:
+        """Pays a checkout (or ``outcome="decline"`` / ``"authorize"``): its ``checkout_url``,
+        or the agentpay card that carried it (its id, or what ``wait_for_message`` returned).
+        Returns the payment request as it is now."""
+        if isinstance(checkout, Received):
+            body: dict[str, Any] = {"message_id": checkout.message_id}
+        elif checkout.startswith(("http://", "https://")):
+            body = {"checkout_url": checkout}
+        else:
+            body = {"message_id": checkout}
+        path = f"/sim/v1/devices/{self.handle}/payments"
+        request = _ok(self.sim.http.post(path, json={**body, "outcome": outcome}))
+        self.sim.run_due()
+        return dict(request)
+
     def opts_out(self, *, to: str | None = None) -> str:
         """The person texts STOP: the line may no longer write to it."""
         return self.says("STOP", to=to)

@@ -339,39 +339,6 @@ CASES: list[Case] = [
         },
         expect=(OK,),
     ),
-    # 13. EXTRA endpoints: 403 / 2011 naming the feature, not 404.
-    *(
-        Case(
-            "13",
-            f"EXTRA {method} {path}",
-            method,
-            path,
-            {} if method == "POST" else None,
-            expect=((403, 2011),),
-        )
-        for method, path in [
-            ("POST", "/v3/chats/$chat/polls"),
-            ("GET", "/v3/messages/$message/poll"),
-            ("POST", "/v3/messages/$message/poll/options"),
-            ("POST", "/v3/messages/$message/poll/votes"),
-            ("GET", "/v3/experiences"),
-            ("GET", "/v3/experiences/demo"),
-            ("GET", "/v3/payment_requests"),
-            ("POST", "/v3/payment_requests"),
-            ("GET", "/v3/payment_requests/pr_1"),
-            ("POST", "/v3/payment_requests/pr_1/cancel"),
-            ("POST", "/v3/payments"),
-            ("GET", "/v3/payments/pay_1"),
-            ("POST", "/v3/payments/pay_1/cancel"),
-            ("GET", "/v3/payments/pay_1/credentials"),
-            ("POST", "/v3/payments/handles/$handle/connect"),
-            ("GET", "/v3/payments/handles/$handle/connection"),
-            ("DELETE", "/v3/payments/handles/$handle/connection"),
-            ("POST", "/v3/payments/handles/$handle/verify"),
-            ("GET", "/v3/payments/providers/stripe"),
-            ("POST", "/v3/payments/providers/stripe/connect"),
-        ]
-    ),
 ]
 
 

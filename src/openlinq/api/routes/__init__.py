@@ -12,12 +12,14 @@ from openlinq.api.routes import (
     blocked_handles,
     capability,
     chats,
+    checkout,
     contact_cards,
-    extras,
+    experiences,
     files,
     harness,
     messages,
     metrics,
+    payment_requests,
     phone_numbers,
     polls,
     reputation,
@@ -42,7 +44,8 @@ API_MODULES = (
     blocked_handles,
     backgrounds,
     agentpay,
-    extras,
+    payment_requests,
+    experiences,
 )
 
 
@@ -74,3 +77,4 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
     if settings.metrics_exposed:
         include_flat(app, metrics.router)
     include_flat(app, files.router)
+    include_flat(app, checkout.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from openlinq.api.deps import AccountDep, ServicesDep, phone_query
 from openlinq.api.schemas.features import DeviceLocationIn
+from openlinq.api.schemas.payment_requests import PaymentRequestOut
 from openlinq.api.schemas.simulator import (
     ClockAdvanceIn,
     ClockOut,
@@ -19,6 +21,7 @@ from openlinq.api.schemas.simulator import (
     DeviceMessageIn,
     DeviceMessageOut,
     DeviceOut,
+    DevicePaymentIn,
     DevicePollIn,
     DevicePollOptionsIn,
     DevicePollVoteIn,
@@ -31,6 +34,8 @@ from openlinq.api.schemas.simulator import (
     EventOut,
     LineStatusIn,
     LineStatusOut,
+    PaymentOnboardingIn,
+    PaymentOnboardingOut,
     ScreenOut,
 )
 from openlinq.api.views import screen_message_out
@@ -41,6 +46,7 @@ from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.locations import Position
 from openlinq.domain.models import Account, LineStatus
 from openlinq.domain.parts import build_content
+from openlinq.domain.payment_views import payment_request_view
 
 router = APIRouter(prefix="/sim/v1", tags=["simulator"])
 # Running every due job is for local development only: hosted mode does not mount it.
@@ -317,3 +323,40 @@ async def device_stops_location(
 ) -> Response:
     await services.simulator.stop_location(account, handle, to=phone_query(to), chat_id=chat_id)
     return Response(status_code=204)
+
+
+@router.post("/devices/{handle}/payments", response_model=PaymentRequestOut)
+async def device_pays(
+    handle: str, body: DevicePaymentIn, account: AccountDep, services: ServicesDep
+) -> PaymentRequestOut:
+    """The phone pays, declines or authorizes a checkout it was sent (link or agentpay card)."""
+    if (body.checkout_url is None) == (body.message_id is None):
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER, "give exactly one of checkout_url or message_id"
+        )
+    payments = services.payment_requests
+    request = await payments.payer_acts(
+        account,
+        phone_query(handle) or handle,
+        body.outcome,
+        checkout_url=body.checkout_url,
+        message_id=body.message_id,
+    )
+    return PaymentRequestOut.model_validate(payment_request_view(request, payments.base_url))
+
+
+@router.get("/payments/onboarding", response_model=PaymentOnboardingOut)
+async def payment_onboarding(account: AccountDep, services: ServicesDep) -> PaymentOnboardingOut:
+    """Whether this account's simulated Stripe account takes charges (and Natural is set up)."""
+    onboarding = await services.payment_requests.onboarding(account.id)
+    return PaymentOnboardingOut(**asdict(onboarding))
+
+
+@router.put("/payments/onboarding", response_model=PaymentOnboardingOut)
+async def set_payment_onboarding(
+    body: PaymentOnboardingIn, account: AccountDep, services: ServicesDep
+) -> PaymentOnboardingOut:
+    onboarding = await services.payment_requests.set_onboarding(
+        account.id, stripe=body.stripe_charges_enabled, natural=body.natural_onboarded
+    )
+    return PaymentOnboardingOut(**asdict(onboarding))

@@ -224,3 +224,21 @@ class LineStatusOut(WireModel):
     id: str
     phone_number: str
     status: Literal["ACTIVE", "FLAGGED"]
+
+
+class DevicePaymentIn(RequestModel):
+    """The phone at a checkout: named by its link or by the agentpay card carrying it."""
+
+    checkout_url: str | None = Field(default=None, max_length=4_096)
+    message_id: str | None = Field(default=None, max_length=64)
+    outcome: Literal["pay", "decline", "authorize"] = "pay"
+
+
+class PaymentOnboardingIn(RequestModel):
+    stripe_charges_enabled: bool | None = None
+    natural_onboarded: bool | None = None
+
+
+class PaymentOnboardingOut(WireModel):
+    stripe_charges_enabled: bool
+    natural_onboarded: bool

@@ -24,6 +24,7 @@ from openlinq.api.schemas.chats import ChatOut
 from openlinq.api.schemas.common import RequestModel
 from openlinq.api.schemas.simulator import (
     DeviceChatIn,
+    DevicePaymentIn,
     DeviceReactionIn,
     DeviceSettingsIn,
     DeviceTypingIn,
@@ -129,6 +130,8 @@ async def _screen_context(console: Console, handle: str) -> dict[str, Any]:
         conversation = conversations.setdefault(chat_id, _Conversation(chats.get(chat_id), chat_id))
         view = out.model_dump()
         view["parts"] = [part_view(dict(p), console.services.links) for p in item.message.parts]
+        for part in view["parts"]:
+            await _settled_card(console, part)
         conversation.messages.append(view)
     # The chat with the newest message last, as a phone's list puts it on top.
     ordered = sorted(conversations.values(), key=lambda c: c.messages[-1]["at"])
@@ -140,6 +143,16 @@ async def _screen_context(console: Console, handle: str) -> dict[str, Any]:
         "phone_path": _phone_path(resolved),
         "line_of": _line_of,
     }
+
+
+async def _settled_card(console: Console, part: dict[str, Any]) -> None:
+    """An agentpay card turns itself into its request's outcome ("Paid") once it settles."""
+    request_id = (part.get("experience") or {}).get("payment_request_id")
+    if request_id is None:
+        return
+    request = await console.services.payment_requests.get(console.account, request_id)
+    if request.status != "requested":
+        part["settled"] = "Paid" if request.status == "succeeded" else request.status.capitalize()
 
 
 def _line_of(chat: ChatOut | None) -> str:
@@ -352,6 +365,18 @@ async def _send(
 async def react(handle: str, body: DeviceReactionIn, console: ConsoleDep) -> dict[str, Any]:
     await react_as_device(console.services.simulator, console.account, handle, body)
     return {"message": f"Reacted {body.type}" if body.operation == "add" else "Reaction removed"}
+
+
+@router.post("/phones/{handle}/payments")
+async def pay(handle: str, body: DevicePaymentIn, console: ConsoleDep) -> dict[str, Any]:
+    """The phone pays (or declines) the agentpay card it was sent."""
+    if body.message_id is None:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "message_id is required")
+    request = await console.services.payment_requests.payer_acts(
+        console.account, handle, body.outcome, message_id=body.message_id
+    )
+    labels = {"succeeded": "Paid", "requested": f"Payment {request.payer_state}"}
+    return {"message": labels.get(request.status, request.status)}
 
 
 @router.post("/phones/{handle}/typing")

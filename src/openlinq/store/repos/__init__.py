@@ -20,6 +20,7 @@ from openlinq.store.repos.locks import LockRepo
 from openlinq.store.repos.messages import MessageRepo
 from openlinq.store.repos.monitoring import MonitoringRepo
 from openlinq.store.repos.optouts import OptOutRepo
+from openlinq.store.repos.payment_requests import PaymentRequestRepo
 from openlinq.store.repos.polls import PollRepo
 from openlinq.store.repos.reputation import ReputationRepo
 from openlinq.store.repos.settings import SettingsRepo
@@ -53,6 +54,7 @@ class Repos:
         self.reputation = ReputationRepo(conn)
         self.blocked = BlockedRepo(conn)
         self.agentpay = AgentPayRepo(conn)
+        self.payment_requests = PaymentRequestRepo(conn)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
