@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import typing
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -80,7 +81,9 @@ def test_every_sdk_operation_reaches_an_endpoint(server: RunningServer, tenant: 
     with client:
         for dotted, method in operations:
             try:
-                _call(method, tenant.line)
+                with warnings.catch_warnings():  # phonenumbers.list is deprecated, still served
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    _call(method, tenant.line)
             except linq.APIStatusError as answer:
                 message = answer.response.json()["error"]["message"]
                 if message.startswith("no such endpoint") or "is not allowed on" in message:
