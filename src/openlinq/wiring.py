@@ -128,6 +128,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             per_endpoint_concurrency=settings.webhook_endpoint_concurrency,
             disable_after_seconds=settings.webhook_disable_after_hours * 3600,
         ),
+        events=events,
     )
     events.subscribe(dispatcher)
     runner.register(DELIVER_JOB, dispatcher.deliver)
@@ -136,7 +137,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     runner.register(PURGE_JOB, sweeper.sweep)
     chats = ChatService(storage, clock, events)
-    accounts = AccountService(storage, clock)
+    accounts = AccountService(storage, clock, events)
     return Services(
         settings=settings,
         clock=clock,

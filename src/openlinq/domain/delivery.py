@@ -22,6 +22,7 @@ from openlinq.domain.ids import AccountId, ChatId, MessageId, new_id
 from openlinq.domain.links import Links
 from openlinq.domain.models import (
     Chat,
+    ChatHealth,
     DeliveryStatus,
     Direction,
     Line,
@@ -32,7 +33,7 @@ from openlinq.domain.models import (
 )
 from openlinq.domain.reactions import TAPBACKS, reaction_event_data
 from openlinq.domain.retention import expiry
-from openlinq.domain.views import handle_view, message_event_view
+from openlinq.domain.views import handle_view, message_event_view, opt_change_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
@@ -212,7 +213,8 @@ class DeliveryRecorder:
                 )
             await repos.messages.add(message)
             await repos.chats.record_activity(chat.id, None, now)
-            if await optout.on_inbound(repos, chat, sender, parts, now) is None:
+            opted = await optout.on_inbound(repos, chat, sender, parts, now)
+            if opted is None:
                 await health.refresh(repos, chat, now)
             chat = await repos.chats.get_any(chat.id) or chat  # with its new health
             activity.inbound(
@@ -232,6 +234,16 @@ class DeliveryRecorder:
                 phone_number=line.phone_number,
                 now=now,
             )
+            if opted is not None:
+                out = opted is ChatHealth.OPTED_OUT
+                await self.events.record(
+                    repos,
+                    account_id,
+                    "message.opt_out" if out else "message.opt_in",
+                    opt_change_view(message, line, optout.opt_out_keyword(parts), now),
+                    phone_number=line.phone_number,
+                    now=now,
+                )
         return message
 
     async def _inbound_chat(

@@ -15,6 +15,7 @@ from openlinq.api.routes import (
     messages,
     metrics,
     phone_numbers,
+    sim_lines,
     simulator,
     system,
     webhooks,
@@ -46,7 +47,7 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
                 responses=ERROR_RESPONSES,
                 include_in_schema=in_schema,
             )
-    sim_routers = (simulator.router, harness.accounts_router, harness.router)
+    sim_routers = (simulator.router, sim_lines.router, harness.accounts_router, harness.router)
     if not settings.hosted_mode:
         for router in (*sim_routers, simulator.jobs_router):
             include_flat(app, router, responses=ERROR_RESPONSES)
