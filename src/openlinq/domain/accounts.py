@@ -196,6 +196,7 @@ class AccountService:
         async with self.storage.write() as repos:
             if await repos.accounts.get(account_id) is None:
                 raise LookupError(f"account {account_id} does not exist")
+            await repos.locks.hold(f"line-number:{number}")  # one holder per number
             released = await repos.lines.by_number(account_id, number, released=True)
             if released is not None and released.released_at is not None:
                 await repos.lines.set_released(released.id, None)
