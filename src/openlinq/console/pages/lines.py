@@ -33,6 +33,14 @@ class LineStatusChangeIn(RequestModel):
     status: Literal["ACTIVE", "FLAGGED"]
 
 
+class LineIn(RequestModel):
+    phone_number: str = Field(max_length=32)
+
+
+class ZeroRetentionIn(LineIn):
+    enabled: bool
+
+
 class LineAddIn(RequestModel):
     phone_number: str = Field(max_length=32)
     line_type: LineType = LineType.IMESSAGE
@@ -144,6 +152,21 @@ async def add_line(body: LineAddIn, console: ConsoleDep) -> dict[str, Any]:
     return {"message": f"Added {line.phone_number} ({line.line_type.value})", "id": line.id}
 
 
+@router.post("/lines/release")
+async def release_line(body: LineIn, console: ConsoleDep) -> dict[str, Any]:
+    line = await console.services.accounts.release_line(console.account_id, body.phone_number)
+    return {"message": f"Released {line.phone_number}"}
+
+
+@router.post("/lines/zero-retention")
+async def set_zero_retention(body: ZeroRetentionIn, console: ConsoleDep) -> dict[str, Any]:
+    line = await console.services.lines.set_zero_retention(
+        console.account, body.phone_number, body.enabled, "dashboard"
+    )
+    state = "on" if line.zero_retention else "off"
+    return {"message": f"{line.phone_number}: zero data retention {state}"}
+
+
 @router.post("/lines/accounts")
 async def create_account(body: AccountIn, console: ConsoleDep) -> dict[str, Any]:
     account, key = await console.services.accounts.create_account(body.name, body.tier)
@@ -214,3 +237,11 @@ async def update_card(body: CardPatchIn, console: ConsoleDep) -> dict[str, Any]:
     given = body.model_dump(include=body.model_fields_set - {"phone_number"})
     card = await console.services.contact_cards.update(console.account, body.phone_number, **given)
     return {"message": f"Contact card of {card.phone_number} updated"}
+
+
+@router.delete("/lines/cards")
+async def delete_card(body: LineIn, console: ConsoleDep) -> dict[str, Any]:
+    card = await console.services.contact_cards.delete(
+        console.account, body.phone_number, "dashboard"
+    )
+    return {"message": f"Contact card of {card.phone_number} deleted"}
