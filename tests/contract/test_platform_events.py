@@ -18,6 +18,7 @@ import pytest
 from linq.types import (
     APITokenCreatedWebhookEvent,
     APITokenDeletedWebhookEvent,
+    ChatGroupIconUpdatedWebhookEvent,
     ChatGroupIconUpdateFailedWebhookEvent,
     ChatGroupNameUpdateFailedWebhookEvent,
     ContactCardDeletedWebhookEvent,
@@ -29,6 +30,10 @@ from linq.types import (
     PhoneNumberReleasedWebhookEvent,
     WebhookEventType,
     WebhookSubscriptionDisabledWebhookEvent,
+    WebhookSubscriptionPhoneNumbersUpdatedWebhookEvent,
+    WebhookSubscriptionRoutingHeadersClearedWebhookEvent,
+    WebhookSubscriptionRoutingHeadersSetWebhookEvent,
+    WebhookSubscriptionTargetURLChangedWebhookEvent,
     ZeroDayRetentionUpdatedWebhookEvent,
 )
 
@@ -279,6 +284,7 @@ def test_the_simulator_makes_group_updates_fail(tenant: Tenant, receiver: Receiv
             "chat.group_name_update_failed",
             "chat.group_icon_update_failed",
             "chat.group_name_updated",
+            "chat.group_icon_updated",
         ],
     )
     group = tenant.client.chats.create(
@@ -294,13 +300,21 @@ def test_the_simulator_makes_group_updates_fail(tenant: Tenant, receiver: Receiv
     assert chat.group_chat_icon is None
     assert _sim_line(tenant, tenant.line, group_update_error=None)["group_update_error"] is None
     tenant.client.chats.update(group, display_name="Team")
+    tenant.client.chats.update(group, group_chat_icon="https://example.com/icon.png")
     now = clock_now(tenant)
     envelopes = _received(tenant, receiver, secret)
     assert [e["event_type"] for e in envelopes] == [
         "chat.group_name_update_failed",
         "chat.group_icon_update_failed",
         "chat.group_name_updated",
+        "chat.group_icon_updated",
     ]
+    icon = ChatGroupIconUpdatedWebhookEvent.model_validate(envelopes[3]).data
+    assert (icon.chat_id, icon.old_value, icon.new_value) == (
+        group,
+        None,
+        "https://example.com/icon.png",
+    )
     name_failed = ChatGroupNameUpdateFailedWebhookEvent.model_validate(envelopes[0]).data
     icon_failed = ChatGroupIconUpdateFailedWebhookEvent.model_validate(envelopes[1]).data
     for failed in (name_failed, icon_failed):
@@ -389,6 +403,50 @@ def test_api_tokens_created_rotated_and_revoked(
 def test_provisioning_an_account_is_no_event(server: RunningServer) -> None:
     with tenant_on(server) as fresh:  # the account, its first key and lines: nobody to tell
         assert fresh.sim.events() == []
+
+
+# -- the other subscription changes (emitted since the subscriptions API was built) --------
+
+
+def test_target_phone_number_and_routing_changes_are_announced(
+    tenant: Tenant, receiver: Receiver
+) -> None:
+    watcher = tenant.client.webhook_subscriptions.create(
+        target_url=receiver.url("/watch"),
+        subscribed_events=[
+            "webhook_subscription.target_url_changed",
+            "webhook_subscription.phone_numbers.updated",
+            "webhook_subscription.routing_headers_set",
+            "webhook_subscription.routing_headers_cleared",
+        ],
+    )
+    target = tenant.client.webhook_subscriptions.create(
+        target_url="https://hooks.example.com/a", subscribed_events=["message.sent"]
+    )
+    changes = tenant.client.webhook_subscriptions
+    changes.update(target.id, target_url="https://hooks.example.com/b?token=x")
+    changes.update(target.id, phone_numbers=[tenant.line])
+    changes.update(target.id, routing_key_header="X-Route")
+    changes.update(target.id, routing_key_header=None)
+    envelopes = _received(tenant, receiver, watcher.signing_secret)
+    moved, lines, routed, unrouted = envelopes
+    classes = (
+        WebhookSubscriptionTargetURLChangedWebhookEvent,
+        WebhookSubscriptionPhoneNumbersUpdatedWebhookEvent,
+        WebhookSubscriptionRoutingHeadersSetWebhookEvent,
+        WebhookSubscriptionRoutingHeadersClearedWebhookEvent,
+    )
+    for envelope, event_class in zip(envelopes, classes, strict=True):
+        event = event_class.model_validate(envelope)
+        assert event.data.webhook_subscription is not None
+        assert event.data.webhook_subscription.id == target.id
+    assert moved["data"]["change"] == {
+        "from": "https://hooks.example.com/a",
+        "to": "https://hooks.example.com/b",
+    }
+    assert lines["data"]["change"] == {"from": None, "to": [tenant.line]}
+    assert routed["data"]["change"] == {"from": None, "to": "X-Route"}
+    assert unrouted["data"]["change"] == {"from": "X-Route", "to": None}
 
 
 # -- webhook_subscription.disabled when the dispatcher gives up on an endpoint -------------
