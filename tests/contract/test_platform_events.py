@@ -428,18 +428,16 @@ def test_target_phone_number_and_routing_changes_are_announced(
     changes.update(target.id, phone_numbers=[tenant.line])
     changes.update(target.id, routing_key_header="X-Route")
     changes.update(target.id, routing_key_header=None)
-    envelopes = _received(tenant, receiver, watcher.signing_secret)
-    moved, lines, routed, unrouted = envelopes
-    classes = (
-        WebhookSubscriptionTargetURLChangedWebhookEvent,
-        WebhookSubscriptionPhoneNumbersUpdatedWebhookEvent,
-        WebhookSubscriptionRoutingHeadersSetWebhookEvent,
-        WebhookSubscriptionRoutingHeadersClearedWebhookEvent,
-    )
-    for envelope, event_class in zip(envelopes, classes, strict=True):
-        event = event_class.model_validate(envelope)
-        assert event.data.webhook_subscription is not None
-        assert event.data.webhook_subscription.id == target.id
+    moved, lines, routed, unrouted = _received(tenant, receiver, watcher.signing_secret)
+    subscriptions: list[Any] = [
+        WebhookSubscriptionTargetURLChangedWebhookEvent.model_validate(moved).data,
+        WebhookSubscriptionPhoneNumbersUpdatedWebhookEvent.model_validate(lines).data,
+        WebhookSubscriptionRoutingHeadersSetWebhookEvent.model_validate(routed).data,
+        WebhookSubscriptionRoutingHeadersClearedWebhookEvent.model_validate(unrouted).data,
+    ]
+    for data in subscriptions:
+        assert data.webhook_subscription is not None
+        assert data.webhook_subscription.id == target.id
     assert moved["data"]["change"] == {
         "from": "https://hooks.example.com/a",
         "to": "https://hooks.example.com/b",
