@@ -142,6 +142,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             per_endpoint_concurrency=settings.webhook_endpoint_concurrency,
             disable_after_seconds=settings.webhook_disable_after_hours * 3600,
         ),
+        events=events,
     )
     events.subscribe(dispatcher)
     runner.register(DELIVER_JOB, dispatcher.deliver)
@@ -155,7 +156,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         storage, clock, events, queue, settings.base_url, enabled_by_default=not hosted
     )
     runner.register(EXPIRE_JOB, payment_requests.run_expiry_job)
-    accounts = AccountService(storage, clock)
+    accounts = AccountService(storage, clock, events)
     agentpay = AgentPayService(storage, clock, events, settings.base_url)
     polls = PollService(storage, clock, events, messaging, actions, links)
     simulator = SimulatorControl(

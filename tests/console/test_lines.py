@@ -226,3 +226,28 @@ def test_hosted_these_are_operator_actions(tmp_path: Path) -> None:
             assert created.status_code == 200, created.text
             accounts = hosted.call(hosted.services.accounts.list_accounts)
             assert [a.name for a, _ in accounts] == ["acme", "intruder"]
+
+
+def test_a_line_is_released_put_on_zero_retention_and_its_card_deleted(
+    console: ConsoleClient, tenant: Tenant
+) -> None:
+    second = tenant.lines[1].phone_number
+    _ok(console, "/console/lines/zero-retention", {"phone_number": tenant.line, "enabled": True})
+    row = console.page("/console/lines/numbers").split(f'data-line="{tenant.line}"')[1]
+    assert "zero retention" in row.split("</tr>")[0]
+    _ok(console, "/console/lines/cards", {"phone_number": second, "first_name": "Bo"})
+    assert "Delete the contact card" in console.page("/console/lines/cards")
+    _ok(console, "/console/lines/cards", {"phone_number": second}, method="DELETE")
+    _error(console.act("DELETE", "/console/lines/cards", json={"phone_number": second}), 404, 2012)
+    _ok(console, "/console/lines/release", {"phone_number": second})
+    assert f'data-line="{second}"' not in console.page("/console/lines/numbers")
+    _error(console.act("POST", "/console/lines/release", json={"phone_number": second}), 403, 2006)
+    events = {e["event_type"]: e["data"] for e in tenant.sim.events()}
+    assert set(events) >= {
+        "zero_day_retention.updated",
+        "contact_card.deleted",
+        "phone_number.released",
+    }
+    for account_event in ("zero_day_retention.updated", "contact_card.deleted"):
+        assert events[account_event]["origin"] == "dashboard"
+    assert events["phone_number.released"]["phone_number"] == second

@@ -280,6 +280,32 @@ def test_options_are_added_never_changed(tenant: Tenant) -> None:
     assert len(tenant.client.messages.poll.retrieve(envelope.message_id).poll.options) == 4
 
 
+def test_a_zero_retention_line_resends_every_option_and_its_events_carry_no_texts(
+    tenant: Tenant,
+) -> None:
+    zero = tenant.http.patch(f"/sim/v1/lines/{tenant.line}", json={"zero_retention": True})
+    assert zero.status_code == 200, zero.text
+    envelope = _poll(tenant, _chat(tenant, FRIEND))
+    tenant.sim.settle(2)
+    (sent,) = _data(tenant, "poll.sent")
+    assert sent["zero_retention"] is True
+    assert [o["text"] for o in sent["poll"]["options"]] == ["", ""]
+    for texts in (["Sushi"], ["Tacos", "Pizza", "Sushi"], ["Pizza", "Tacos"]):
+        with pytest.raises(linq.BadRequestError) as refused:
+            tenant.client.messages.poll.add_options(envelope.message_id, options=_options(*texts))
+        assert _refused(refused.value) == (400, 1005)
+    grown = tenant.client.messages.poll.add_options(
+        envelope.message_id, options=_options("Pizza", "Tacos", "Sushi")
+    )
+    assert [o.text for o in grown.poll.options] == ["Pizza", "Tacos", "Sushi"]
+    (updated,) = _data(tenant, "poll.updated")
+    assert [o["text"] for o in updated["added_options"]] == [""]
+    theirs = _sim(tenant, FRIEND, "poll-options", message_id=envelope.message_id, options=["Curry"])
+    assert theirs is None
+    inbound = next(u for u in _data(tenant, "poll.updated") if u["direction"] == "inbound")
+    assert [o["text"] for o in inbound["added_options"]] == ["Curry"]  # a phone's: kept
+
+
 def test_a_poll_that_failed_takes_no_votes(tenant: Tenant) -> None:
     envelope = _poll(tenant, _chat(tenant, UNREACHABLE))
     tenant.sim.settle(1)

@@ -256,3 +256,45 @@ def test_an_operator_enables_and_disables_payment_requests_per_account(
     assert unknown.returncode == 1
     assert unknown.stderr.count("\n") == 1
     assert "account no-such-account does not exist" in unknown.stderr
+
+
+def test_line_and_key_changes_from_the_cli_are_account_events(
+    db_args: list[str], database_url: str
+) -> None:
+    from openlinq.cli.operator import run
+    from openlinq.domain.ids import AccountId
+    from openlinq.wiring import Services
+
+    created = json.loads(invoke("accounts", "create", "eventco", "--json", *db_args))
+    account = created["id"]
+    number = fresh_line_number()
+    invoke("lines", "add", account, number, *db_args)
+    assert "+14155559999" in invoke(
+        "lines", "forwarding", account, number, "+14155559999", *db_args
+    )
+    assert "zero retention on" in invoke("lines", "zero-retention", account, number, "on", *db_args)
+    key = re.search(r"API key \(shown once\): (\S+)", invoke("keys", "create", account, *db_args))
+    assert key
+    keys = json.loads(invoke("keys", "list", account, "--json", *db_args))
+    invoke("keys", "revoke", keys[-1]["id"], *db_args)
+    (line,) = json.loads(invoke("lines", "list", account, "--json", *db_args))
+    assert (line["forwarding_number"], line["zero_retention"]) == ("+14155559999", True)
+    assert f"{number} released" in invoke("lines", "release", account, number, *db_args)
+    (released,) = json.loads(invoke("lines", "list", account, "--json", *db_args))
+    assert released["released_at"] is not None
+    bad = runner.invoke(app, ["lines", "zero-retention", account, number, "maybe", *db_args])
+    assert bad.exit_code == 2
+
+    async def recorded(services: Services) -> list[tuple[str, str]]:
+        async with services.storage.read() as repos:
+            events = await repos.events.recent(AccountId(account))
+        return [(e.type, e.data.get("origin", "")) for e in reversed(events)]
+
+    assert run(None, database_url, recorded) == [
+        ("phone_number.assigned", ""),
+        ("phone_number.forwarding_updated", "linq"),
+        ("zero_day_retention.updated", "linq"),
+        ("api_token.created", "linq"),
+        ("api_token.deleted", "linq"),
+        ("phone_number.released", ""),
+    ]

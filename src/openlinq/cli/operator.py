@@ -28,6 +28,13 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 lines_app = typer.Typer(help="Lines (phone numbers).", no_args_is_help=True)
 
 
+def _on_off(value: str) -> bool:
+    words = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+    if value.lower() not in words:
+        raise typer.BadParameter("say on or off")
+    return words[value.lower()]
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a sqlite URL (None for other databases and in-memory ones)."""
     if not url.startswith("sqlite"):
@@ -84,6 +91,9 @@ def _line_json(line: Line) -> dict[str, object]:
         "status": line.status.value,
         "rcs_enabled": line.rcs_enabled,
         "retention_hours": line.retention_hours,
+        "zero_retention": line.zero_retention,
+        "forwarding_number": line.forwarding_number,
+        "released_at": line.released_at.isoformat() if line.released_at else None,
     }
 
 
@@ -219,7 +229,7 @@ def keys_create(
     key = run(
         data_dir,
         database_url,
-        lambda s: s.accounts.add_key(AccountId(account_id), name),
+        lambda s: s.accounts.add_key(AccountId(account_id), name, origin="linq"),
     )
     say(f"API key (shown once): {key}")
 
@@ -259,7 +269,7 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Revoke one key; requests with it answer 401 from now on."""
-    if not run(data_dir, database_url, lambda s: s.accounts.revoke_key(key_id)):
+    if not run(data_dir, database_url, lambda s: s.accounts.revoke_key(key_id, origin="linq")):
         fail(f"no active key {key_id}")
     say(f"revoked {key_id}")
 
@@ -275,7 +285,7 @@ def keys_rotate(
     key = run(
         data_dir,
         database_url,
-        lambda s: s.accounts.rotate_keys(AccountId(account_id), name),
+        lambda s: s.accounts.rotate_keys(AccountId(account_id), name, origin="linq"),
     )
     say(f"new API key (shown once; the old ones are revoked): {key}")
 
@@ -290,7 +300,7 @@ def lines_add(
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Give an account a line."""
+    """Give an account a line (a number it released comes back to it)."""
     line = run(
         data_dir,
         database_url,
@@ -299,6 +309,7 @@ def lines_add(
             phone_number,
             line_type,
             rcs_enabled=rcs,
+            origin="linq",
         ),
     )
     if as_json:
@@ -379,3 +390,55 @@ def lines_retention(
 
     line = run(data_dir, database_url, change)
     say(f"{line.phone_number}: retention {line.retention_hours or 'standard'}")
+
+
+@lines_app.command("release")
+def lines_release(
+    account_id: str, phone_number: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """Take a line from an account: it stops sending and receiving; its chats stay readable."""
+
+    async def release(services: Services) -> Line:
+        return await services.accounts.release_line(AccountId(account_id), phone_number)
+
+    line = run(data_dir, database_url, release)
+    say(f"{line.phone_number} released")
+
+
+@lines_app.command("forwarding")
+def lines_forwarding(
+    account_id: str,
+    phone_number: str,
+    forward_to: Annotated[
+        str | None, typer.Argument(help="Forward calls to this number; omit to stop forwarding.")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set or clear where a line's calls are forwarded."""
+
+    async def change(services: Services) -> Line:
+        account = await services.accounts.get(AccountId(account_id))
+        line = await services.lines.line(account, phone_number)
+        return await services.lines.set_forwarding(account, line.id, forward_to, "linq")
+
+    line = run(data_dir, database_url, change)
+    say(f"{line.phone_number}: calls forwarded to {line.forwarding_number or 'nowhere'}")
+
+
+@lines_app.command("zero-retention")
+def lines_zero_retention(
+    account_id: str,
+    phone_number: str,
+    enabled: Annotated[bool, typer.Argument(help="on/true or off/false.", parser=_on_off)],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Zero data retention for a line: its message events carry no content."""
+
+    async def change(services: Services) -> Line:
+        account = await services.accounts.get(AccountId(account_id))
+        return await services.lines.set_zero_retention(account, phone_number, enabled, "linq")
+
+    line = run(data_dir, database_url, change)
+    say(f"{line.phone_number}: zero retention {'on' if line.zero_retention else 'off'}")

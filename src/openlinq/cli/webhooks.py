@@ -36,12 +36,12 @@ _HOP_HEADERS = frozenset(
 
 
 def _wanted_events(events: str | None) -> list[str]:
-    from openlinq.webhooks.catalogue import EVENT_TYPES
+    from openlinq.webhooks.catalogue import EVENT_TYPE_SET, EVENT_TYPES
 
     if not events:
         return list(EVENT_TYPES)
     wanted = [name.strip() for name in events.split(",") if name.strip()]
-    unknown = sorted(set(wanted) - set(EVENT_TYPES))
+    unknown = sorted(set(wanted) - EVENT_TYPE_SET)
     if unknown:
         fail(f"unknown event type(s): {', '.join(unknown)} (see GET /v3/webhook-events)", 2)
     return wanted

@@ -106,6 +106,7 @@ async def console_access(request: Request) -> Console:
     if not accounts:
         raise LinqError(ErrorCode.STATE_CONFLICT, "this server has no account yet")
     account, lines = accounts[_chosen(request, accounts)]
+    lines = [line for line in lines if line.released_at is None]  # released: not the account's
     return Console(services, accounts, account, lines, token)
 
 

@@ -7,14 +7,16 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.events import EventLog
 from openlinq.domain.handles import parse_phone
 from openlinq.domain.ids import AccountId, ApiKeyId, LineId, new_id
 from openlinq.domain.models import Account, AccountTier, Line, LineStatus, LineType, Reputation
+from openlinq.domain.views import Origin, account_event_data, api_token_view
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
@@ -83,11 +85,15 @@ class AccountService:
         self,
         storage: Storage,
         clock: Clock,
+        events: EventLog | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.storage = storage
         self.clock = clock
+        # Changes made with an ``origin`` (the CLI, the console, the simulator) are
+        # announced as events; provisioning a new account (no origin) is not.
+        self.events = events or EventLog()
         # Every request authenticates; a read transaction each time costs more than the
         # rest of a small request. Keyed by key digest; only valid keys are cached, so a
         # new key works at once and unknown keys cannot grow the cache.
@@ -122,26 +128,54 @@ class AccountService:
             await repos.accounts.add(account)
         return account, await self.add_key(account.id, "default", key)
 
-    async def add_key(self, account_id: AccountId, name: str | None, key: str | None = None) -> str:
+    async def add_key(
+        self,
+        account_id: AccountId,
+        name: str | None,
+        key: str | None = None,
+        *,
+        origin: Origin | None = None,
+    ) -> str:
         async with self.storage.write() as repos:
             if await repos.accounts.get(account_id) is None:
                 raise LookupError(f"account {account_id} does not exist")
-            return await self._insert_key(repos, account_id, name, key)
+            return await self._insert_key(repos, account_id, name, key, origin)
 
     async def _insert_key(
-        self, repos: Repos, account_id: AccountId, name: str | None, key: str | None
+        self,
+        repos: Repos,
+        account_id: AccountId,
+        name: str | None,
+        key: str | None,
+        origin: Origin | None = None,
     ) -> str:
         generated = key is None
         key = key or generate_key()
-        await repos.accounts.add_key(
-            ApiKeyId(new_id()),
-            account_id,
-            hash_key(key),
-            shown_prefix(key, generated=generated),
-            name,
-            self.clock.now(),
-        )
+        key_id = ApiKeyId(new_id())
+        prefix = shown_prefix(key, generated=generated)
+        now = self.clock.now()
+        await repos.accounts.add_key(key_id, account_id, hash_key(key), prefix, name, now)
+        if origin is not None:
+            token = api_token_view({"id": key_id, "prefix": prefix, "name": name})
+            await self._account_event(
+                repos, account_id, "api_token.created", "API token created", origin, api_token=token
+            )
         return key
+
+    async def _account_event(
+        self,
+        repos: Repos,
+        account_id: AccountId,
+        event_type: str,
+        summary: str,
+        origin: Origin,
+        **objects: Any,
+    ) -> None:
+        now = self.clock.now()
+        data = account_event_data(summary, now, origin, **objects)
+        await self.events.record(
+            repos, account_id, event_type, data, phone_number=objects.get("phone_number"), now=now
+        )
 
     async def add_line(
         self,
@@ -150,18 +184,56 @@ class AccountService:
         line_type: LineType = LineType.IMESSAGE,
         *,
         rcs_enabled: bool = True,
+        origin: Origin | None = None,
     ) -> Line:
+        """Give the account a line (emits phone_number.assigned when ``origin`` is given).
+
+        A number the account released comes back to it (same id, its chats' history
+        intact); a number another account holds, released or not, is a 409.
+        """
         number = parse_phone(phone_number, "phone_number")
         line = self._new_line(account_id, number, line_type, rcs_enabled=rcs_enabled)
         async with self.storage.write() as repos:
             if await repos.accounts.get(account_id) is None:
                 raise LookupError(f"account {account_id} does not exist")
-            if await repos.lines.number_taken(line.phone_number):
+            await repos.locks.hold(f"line-number:{number}")  # one holder per number
+            released = await repos.lines.by_number(account_id, number, released=True)
+            if released is not None and released.released_at is not None:
+                await repos.lines.set_released(released.id, None)
+                line = replace(released, released_at=None)
+            elif await repos.lines.number_taken(line.phone_number):
                 raise LinqError(
                     ErrorCode.STATE_CONFLICT, f"{line.phone_number} already belongs to an account"
                 )
-            await repos.lines.add(line)
+            else:
+                await repos.lines.add(line)
+            if origin is not None:
+                await self._line_changed(repos, line, "phone_number.assigned")
         return line
+
+    async def release_line(self, account_id: AccountId, phone_number: str) -> Line:
+        """Take a line from the account (phone_number.released): it no longer sends,
+        receives or lists; its chats and messages stay readable."""
+        number = parse_phone(phone_number, "phone_number")
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            line = await repos.lines.by_number(account_id, number)
+            if line is None:
+                raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not your line")
+            await repos.lines.set_released(line.id, now)
+            await self._line_changed(repos, line, "phone_number.released")
+        return replace(line, released_at=now)
+
+    async def _line_changed(self, repos: Repos, line: Line, event_type: str) -> None:
+        now = self.clock.now()
+        await self.events.record(
+            repos,
+            line.account_id,
+            event_type,
+            {"phone_number": line.phone_number, "changed_at": now},
+            phone_number=line.phone_number,
+            now=now,
+        )
 
     def _new_line(
         self, account_id: AccountId, number: str, line_type: LineType, *, rcs_enabled: bool = True
@@ -222,22 +294,36 @@ class AccountService:
         async with self.storage.read() as repos:
             return await repos.accounts.keys(account_id)
 
-    async def revoke_key(self, key_id: str, *, account_id: AccountId | None = None) -> bool:
+    async def revoke_key(
+        self, key_id: str, *, account_id: AccountId | None = None, origin: Origin | None = None
+    ) -> bool:
         """Revoke one active key; with ``account_id``, only a key of that account (the
         console acts for one account and must not reach another's keys)."""
         async with self.storage.write() as repos:
+            key = await repos.accounts.key(ApiKeyId(key_id))
             revoked = await repos.accounts.revoke_key(
                 ApiKeyId(key_id), self.clock.now(), account_id=account_id
             )
+            if revoked and key is not None and origin is not None:
+                await self._account_event(
+                    repos,
+                    AccountId(key["account_id"]),
+                    "api_token.deleted",
+                    "API token deleted",
+                    origin,
+                    api_token=api_token_view(key),
+                )
         self.forget_keys()
         return revoked
 
-    async def rotate_keys(self, account_id: AccountId, name: str | None) -> str:
+    async def rotate_keys(
+        self, account_id: AccountId, name: str | None, *, origin: Origin | None = None
+    ) -> str:
         """A new key for the account; every key it had before is revoked."""
         old = [k["id"] for k in await self.keys(account_id) if k["revoked_at"] is None]
-        key = await self.add_key(account_id, name or "rotated")
+        key = await self.add_key(account_id, name or "rotated", origin=origin)
         for key_id in old:
-            await self.revoke_key(key_id)
+            await self.revoke_key(key_id, origin=origin)
         return key
 
     async def set_policy(

@@ -189,6 +189,11 @@ class ChatService:
                 raise LinqError(
                     ErrorCode.MISSING_REQUIRED_FIELD, "give display_name or group_chat_icon"
                 )
+            if line.sim_group_update_error is not None:
+                # The simulator made this line's group updates fail: nothing changes,
+                # the agent learns it from the failure events.
+                await self._group_update_failed(repos, chat, line, changes, now)
+                return chat
             await repos.chats.update_group(chat.id, now=now, **changes)
             for field, event_type in (
                 ("display_name", "chat.group_name_updated"),
@@ -210,6 +215,24 @@ class ChatService:
                         now=now,
                     )
         return chat
+
+    async def _group_update_failed(
+        self, repos: Repos, chat: Chat, line: Line, changes: dict[str, Any], now: datetime
+    ) -> None:
+        failure = {"chat_id": chat.id, "error_code": line.sim_group_update_error, "failed_at": now}
+        for field, event_type in (
+            ("display_name", "chat.group_name_update_failed"),
+            ("group_icon", "chat.group_icon_update_failed"),
+        ):
+            if field in changes:
+                await self.events.record(
+                    repos,
+                    chat.account_id,
+                    event_type,
+                    failure,
+                    phone_number=line.phone_number,
+                    now=now,
+                )
 
     async def mark_read(self, account: Account, chat_id: str) -> int:
         now = self.clock.now()

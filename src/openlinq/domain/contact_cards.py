@@ -16,10 +16,11 @@ from openlinq.domain.chats import chat_and_line, check_account_line, require_usa
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
-from openlinq.domain.handles import parse_phone
+from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.limits import CONTACT_CARD_SHARES, CONTACT_CARD_WRITES
 from openlinq.domain.models import Account, Line, Service
 from openlinq.domain.parts import check_url
+from openlinq.domain.views import ACTORS, Origin
 from openlinq.store.repos import Repos
 from openlinq.store.repos.cards import ContactCard
 from openlinq.store.unit import Storage
@@ -139,6 +140,61 @@ class ContactCardService:
                 now=now,
             )
         return changed
+
+    async def delete(self, account: Account, phone_number: str, origin: Origin) -> ContactCard:
+        """Remove a line's card (the SDK has no endpoint: the console and the simulator do
+        it); emits contact_card.deleted. No card is 404 / 2012."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            line = await self._line(repos, account, phone_number)
+            card = await repos.contact_cards.for_line(line.id)
+            if card is None:
+                raise LinqError(ErrorCode.CONTACT_CARD_NOT_FOUND)
+            await repos.contact_cards.delete(line.id)
+            data = _account_event(card, "Contact card deleted", now)
+            data.update(actor={"type": ACTORS[origin]}, origin=origin)
+            await self.events.record(
+                repos,
+                account.id,
+                "contact_card.deleted",
+                data,
+                phone_number=line.phone_number,
+                now=now,
+            )
+        return card
+
+    async def received(
+        self,
+        account: Account,
+        line_number: str,
+        sender: str,
+        first_name: str,
+        last_name: str | None,
+        media_url: str | None,
+    ) -> None:
+        """Someone shared their own contact card with a line: contact_card.received.
+
+        A card belongs to the line, not to a chat, so no chat is needed; nothing is
+        stored, and every share (a changed name or photo included) is one event.
+        """
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            line = await self._line(repos, account, line_number)
+            data: dict[str, Any] = {
+                "first_name": first_name,
+                "last_name": last_name or "",
+                "owner_handle": line.phone_number,
+                "sender_handle": parse_handle(sender, "handle").value,
+                "media_url": check_url(media_url, "media_url") if media_url else None,
+            }
+            await self.events.record(
+                repos,
+                account.id,
+                "contact_card.received",
+                data,
+                phone_number=line.phone_number,
+                now=now,
+            )
 
     async def of_account(self, account: Account, phone_number: str | None) -> list[ContactCard]:
         async with self.storage.read() as repos:

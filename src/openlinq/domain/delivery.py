@@ -23,6 +23,7 @@ from openlinq.domain.ids import AccountId, ChatId, MessageId, new_id
 from openlinq.domain.links import Links
 from openlinq.domain.models import (
     Chat,
+    ChatHealth,
     DeliveryStatus,
     Direction,
     Line,
@@ -40,7 +41,12 @@ from openlinq.domain.reactions import (
     reaction_event_type,
 )
 from openlinq.domain.retention import expiry
-from openlinq.domain.views import background_view, handle_view, message_event_view
+from openlinq.domain.views import (
+    background_view,
+    handle_view,
+    message_event_view,
+    opt_change_view,
+)
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
@@ -249,7 +255,8 @@ class DeliveryRecorder:
                     new_options(message.id, check_options(poll_options), sender, 0, now)
                 )
             await repos.chats.record_activity(chat.id, None, now)
-            if await optout.on_inbound(repos, chat, sender, parts, now) is None:
+            opted = await optout.on_inbound(repos, chat, sender, parts, now)
+            if opted is None:
                 await health.refresh(repos, chat, now)
             chat = await repos.chats.get_any(chat.id) or chat  # with its new health
             activity.inbound(
@@ -270,6 +277,16 @@ class DeliveryRecorder:
             await self.events.record(
                 repos, account_id, event_type, data, phone_number=line.phone_number, now=now
             )
+            if opted is not None:
+                out = opted is ChatHealth.OPTED_OUT
+                await self.events.record(
+                    repos,
+                    account_id,
+                    "message.opt_out" if out else "message.opt_in",
+                    opt_change_view(message, line, optout.opt_out_keyword(parts), now),
+                    phone_number=line.phone_number,
+                    now=now,
+                )
         return message
 
     async def _inbound_chat(

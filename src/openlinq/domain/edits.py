@@ -96,8 +96,10 @@ class EditService:
                     },
                     "direction": message.direction.value,
                     "edited_at": now,
-                    "part": {"index": part_index, "text": text},
+                    # Zero retention: an outbound edit's text is not in the event (§7.3).
+                    "part": {"index": part_index, "text": "" if line.zero_retention else text},
                     "sender_handle": handle_view(sender, line) if sender else None,
+                    **({"zero_retention": True} if line.zero_retention else {}),
                 },
                 phone_number=line.phone_number,
                 now=now,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -14,11 +15,14 @@ from openlinq.domain.ids import LineId
 from openlinq.domain.links import VCARD_TTL, Links
 from openlinq.domain.models import Account, Line, LineStatus, LineType, Reputation
 from openlinq.domain.reputation import evaluate
+from openlinq.domain.views import Origin, account_event_data
 from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
 _REPUTATION_RANK = {Reputation.HEALTHY: 0, Reputation.AT_RISK: 1, Reputation.CRITICAL: 2}
 _NEVER = datetime.min.replace(tzinfo=UTC)
+# The codes a failed group name or icon update carries (contract §7.3).
+GROUP_UPDATE_ERRORS = (3007, 4001)
 
 # How well a line reaches the recipients of a send (lower is better): routing.reach.
 LineReach = Callable[[Line], tuple[int, ...]]
@@ -108,8 +112,10 @@ class LineService:
         self.links = links
 
     async def of_account(self, account: Account) -> list[Line]:
+        """The account's lines (not the released ones)."""
         async with self.storage.read() as repos:
-            return await repos.lines.of_account(account.id)
+            lines = await repos.lines.of_account(account.id)
+        return [line for line in lines if line.released_at is None]
 
     async def set_status(self, account: Account, phone_number: str, status: LineStatus) -> Line:
         """Flag or restore a line (an operator action); its reputation is rescored with it
@@ -140,19 +146,93 @@ class LineService:
         return updated
 
     async def set_forwarding(
-        self, account: Account, line_id: str, forwarding_number: str | None
+        self,
+        account: Account,
+        line_id: str,
+        forwarding_number: str | None,
+        origin: Origin = "api",
     ) -> Line:
+        """Set or clear where calls to the line go; emits phone_number.forwarding_updated
+        when that changes."""
         number = parse_phone(forwarding_number, "forwarding_number") if forwarding_number else None
         async with self.storage.write() as repos:
             line = await repos.lines.get(account.id, LineId(line_id))
-            if line is None:
+            if line is None or line.released_at is not None:
                 raise LinqError(
                     ErrorCode.ACCESS_DENIED, f"phone number {line_id} not found", http_status=404
                 )
             await repos.lines.set_forwarding(line.id, number)
+            if number != line.forwarding_number:
+                await self._account_event(
+                    repos,
+                    line,
+                    "phone_number.forwarding_updated",
+                    "Call forwarding updated",
+                    origin,
+                    {"from": line.forwarding_number, "to": number},
+                )
             refreshed = await repos.lines.get(account.id, line.id)
         assert refreshed is not None
         return refreshed
+
+    async def set_zero_retention(
+        self, account: Account, phone_number: str, enabled: bool, origin: Origin
+    ) -> Line:
+        """Put a line on zero data retention or take it off (zero_day_retention.updated):
+        its message events then carry no content (``parts`` empty, ``zero_retention``)."""
+        async with self.storage.write() as repos:
+            line = await self._by_number(repos, account, phone_number)
+            await repos.lines.set_zero_retention(line.id, enabled)
+            if enabled != line.zero_retention:
+                summary = f"Zero data retention {'enabled' if enabled else 'disabled'}"
+                change = {"from": line.zero_retention, "to": enabled}
+                await self._account_event(
+                    repos, line, "zero_day_retention.updated", summary, origin, change
+                )
+        return replace(line, zero_retention=enabled)
+
+    async def set_group_update_error(
+        self, account: Account, phone_number: str, code: int | None
+    ) -> Line:
+        """The simulator: make group name and icon updates on this line's chats fail
+        with ``code`` (3007 or 4001), or succeed again (None)."""
+        if code is not None and code not in GROUP_UPDATE_ERRORS:
+            raise LinqError(
+                ErrorCode.INVALID_PARAMETER,
+                f"group_update_error must be one of {', '.join(map(str, GROUP_UPDATE_ERRORS))}",
+            )
+        async with self.storage.write() as repos:
+            line = await self._by_number(repos, account, phone_number)
+            await repos.lines.set_group_update_error(line.id, code)
+        return replace(line, sim_group_update_error=code)
+
+    async def line(self, account: Account, phone_number: str) -> Line:
+        async with self.storage.read() as repos:
+            return await self._by_number(repos, account, phone_number)
+
+    async def _by_number(self, repos: Repos, account: Account, phone_number: str) -> Line:
+        number = parse_phone(phone_number, "phone_number")
+        line = await repos.lines.by_number(account.id, number)
+        if line is None:
+            raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{number} is not your line")
+        return line
+
+    async def _account_event(
+        self,
+        repos: Repos,
+        line: Line,
+        event_type: str,
+        summary: str,
+        origin: Origin,
+        change: dict[str, Any],
+    ) -> None:
+        now = self.clock.now()
+        data = account_event_data(
+            summary, now, origin, phone_number=line.phone_number, change=change
+        )
+        await self.events.record(
+            repos, line.account_id, event_type, data, phone_number=line.phone_number, now=now
+        )
 
     async def available_number(
         self,

@@ -90,10 +90,15 @@ class Line:
     last_used_at: datetime | None
     created_at: datetime
     retention_hours: float | None = None
+    released_at: datetime | None = None
+    # Zero-data-retention line: its message events carry no content.
+    zero_retention: bool = False
+    # The simulator makes this line's group name / icon updates fail with this code.
+    sim_group_update_error: int | None = None
 
     @property
     def can_send(self) -> bool:
-        return self.status is LineStatus.ACTIVE
+        return self.status is LineStatus.ACTIVE and self.released_at is None
 
     @property
     def services(self) -> frozenset[Service]:

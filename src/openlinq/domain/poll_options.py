@@ -44,6 +44,18 @@ def check_options(texts: Sequence[str], existing: Sequence[str] = ()) -> tuple[s
     return tuple(texts)
 
 
+def resent_additions(texts: Sequence[str], existing: Sequence[str]) -> tuple[str, ...]:
+    """On a zero-retention line the server keeps no option text, so a client adding options
+    resends every existing one, in order, before the new ones (contract §5.2): the new ones."""
+    if tuple(texts[: len(existing)]) != tuple(existing):
+        raise LinqError(
+            ErrorCode.INVALID_PARAMETER,
+            "on a zero-retention line, resend every existing option in its original order "
+            "followed by the new ones",
+        )
+    return tuple(texts[len(existing) :])
+
+
 def new_options(
     poll_message_id: MessageId, texts: Sequence[str], creator: str, first: int, now: datetime
 ) -> list[PollOption]:

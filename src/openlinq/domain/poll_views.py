@@ -12,6 +12,7 @@ from openlinq.domain.links import Links
 from openlinq.domain.models import (
     Chat,
     ChatHandle,
+    Direction,
     HandleStatus,
     Line,
     Message,
@@ -41,10 +42,12 @@ def participant_view(chat: Chat, handle: str, line: Line | None, since: datetime
     return handle_view(found, line)
 
 
-def option_view(poll: Poll, option: PollOption, chat: Chat, line: Line | None) -> JSON:
+def option_view(
+    poll: Poll, option: PollOption, chat: Chat, line: Line | None, *, hide_text: bool = False
+) -> JSON:
     return {
         "option_id": option.id,
-        "text": option.text,
+        "text": "" if hide_text else option.text,
         # Options are add-only and immutable on the platform (an Apple constraint).
         "can_be_edited": False,
         "creator_handle": participant_view(chat, option.creator_handle, line, option.created_at),
@@ -56,9 +59,9 @@ def option_view(poll: Poll, option: PollOption, chat: Chat, line: Line | None) -
     }
 
 
-def poll_view(poll: Poll, chat: Chat, line: Line | None) -> JSON:
+def poll_view(poll: Poll, chat: Chat, line: Line | None, *, hide_text: bool = False) -> JSON:
     return {
-        "options": [option_view(poll, o, chat, line) for o in poll.options],
+        "options": [option_view(poll, o, chat, line, hide_text=hide_text) for o in poll.options],
         "total_voters": len({v.handle for v in poll.votes}),
     }
 
@@ -92,9 +95,14 @@ def _base(message: Message, chat: Chat, line: Line) -> JSON:
         "direction": message.direction.value,
         "message_id": message.id,
         "service": message.service.value,
-        # No line of this server is zero-day-retention: option texts are always kept.
-        "zero_retention": False,
+        "zero_retention": line.zero_retention,
     }
+
+
+def _hidden(line: Line, direction: str) -> bool:
+    """A zero-retention line's events carry no text of its own polls' options; a phone's
+    options keep theirs (they come from the live event, contract §7.3)."""
+    return line.zero_retention and direction == Direction.OUTBOUND.value
 
 
 def poll_status_data(poll: Poll, chat: Chat, line: Line) -> JSON:
@@ -105,7 +113,7 @@ def poll_status_data(poll: Poll, chat: Chat, line: Line) -> JSON:
         **_base(message, chat, line),
         "created_at": message.created_at,
         "updated_at": message.updated_at,
-        "poll": poll_view(poll, chat, line),
+        "poll": poll_view(poll, chat, line, hide_text=_hidden(line, message.direction.value)),
         "sent_at": message.sent_at,
         "delivered_at": message.delivered_at,
         "read_at": message.read_at,
@@ -124,7 +132,7 @@ def poll_failed_data(
         **_base(poll.message, chat, line),
         "error": {"code": code, "message": reason},
         "failed_at": now,
-        "poll": poll_view(poll, chat, line),
+        "poll": poll_view(poll, chat, line, hide_text=_hidden(line, poll.message.direction.value)),
         "sender_handle": None,  # the send never landed
     }
 
@@ -137,7 +145,9 @@ def poll_updated_data(
     return {
         **_base(poll.message, chat, line),
         "direction": direction,
-        "added_options": [option_view(poll, o, chat, line) for o in added],
+        "added_options": [
+            option_view(poll, o, chat, line, hide_text=_hidden(line, direction)) for o in added
+        ],
         "sender_handle": handle_view(chat.own_handle, line),
     }
 

@@ -32,7 +32,7 @@ from openlinq.domain.models import (
     PollVote,
 )
 from openlinq.domain.parts import MessageContent
-from openlinq.domain.poll_options import check_options, new_options
+from openlinq.domain.poll_options import check_options, new_options, resent_additions
 from openlinq.domain.poll_views import (
     JSON,
     envelope_view,
@@ -112,6 +112,8 @@ class PollService:
             poll, chat, line = await poll_in_chat(repos, account, message_id)
             require_usable(chat, line)
             _require_open(poll)
+            if line.zero_retention:
+                texts = resent_additions(texts, [o.text for o in poll.options])
             await self._add_options(repos, poll, chat, line, texts, line.phone_number)
             return await self._envelope(repos, account, message_id)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from openlinq.domain.ids import HandleId
 from openlinq.domain.links import Links
@@ -29,6 +29,34 @@ REPUTATION_DOC_URL = "https://docs.linqapp.com/guides/phone-numbers/phone-reputa
 JSON = dict[str, Any]
 
 log = logging.getLogger(__name__)
+
+
+# Where an account change was made, and who made it as the account event's ``actor`` shows:
+# an API key, openlinq's console (it has no team members, so no one to name), or the
+# operator's CLI and the simulator (the platform itself, "System" on the Activity page).
+Origin = Literal["api", "dashboard", "linq"]
+ACTORS: dict[str, str] = {"api": "api", "dashboard": "unknown", "linq": "system"}
+
+
+def account_event_data(summary: str, now: datetime, origin: Origin, **objects: Any) -> JSON:
+    """The data of an account event (contract §7.3): the fields every one carries, plus
+    the objects that identify what changed (absent, not null, when they don't apply)."""
+    data: JSON = {
+        "summary": summary,
+        "occurred_at": now,
+        "actor": {"type": ACTORS[origin]},
+        "origin": origin,
+    }
+    data.update({name: value for name, value in objects.items() if value is not None})
+    return data
+
+
+def api_token_view(key: dict[str, Any]) -> JSON:
+    """The ``api_token`` of api_token.* events; openlinq keys never expire."""
+    token: JSON = {"id": key["id"], "token_prefix": key["prefix"] or "", "expires_at": None}
+    if key["name"]:
+        token["name"] = key["name"]
+    return token
 
 
 def unrenderable_part(message_id: str, index: int, problem: object) -> JSON:
@@ -344,6 +372,26 @@ def message_event_view(message: Message, chat: Chat, line: Line, links: Links) -
         "preferred_service": message.preferred_service.value if message.preferred_service else None,
         "reply_to": _reply_view(message),
     }
+    if line.zero_retention:
+        # A zero-retention line's events never carry content (contract §7.3).
+        view["parts"] = []
+        view["zero_retention"] = True
+    return view
+
+
+def opt_change_view(message: Message, line: Line, keyword: str | None, now: datetime) -> JSON:
+    """message.opt_out / message.opt_in (no schema in the SDK; docs/differences.md): who
+    opted out or back in, by which message, on which line and chat."""
+    view: JSON = {
+        "chat_id": message.chat_id,
+        "message_id": message.id,
+        "handle": message.sender_handle,
+        "phone_number": line.phone_number,
+        "service": message.service.value,
+        "changed_at": now,
+    }
+    if keyword is not None:
+        view["keyword"] = keyword
     return view
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -83,6 +84,11 @@ lines = Table(
     Column("last_used_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("retention_hours", Float, nullable=True),
+    # Released by the operator: kept for the history of its chats, gone from the account.
+    Column("released_at", UTCDateTime, nullable=True),
+    Column("zero_retention", Boolean, nullable=False, server_default=false()),
+    # The simulator's injected failure (3007 / 4001) for group name and icon updates.
+    Column("sim_group_update_error", Integer, nullable=True),
 )
 
 chats = Table(

@@ -20,6 +20,7 @@ from typing import Any
 
 from openlinq import metrics
 from openlinq.domain.clock import Clock, SystemClock
+from openlinq.domain.events import EventLog
 from openlinq.domain.ids import new_id
 from openlinq.jobs.runner import JobQueue
 from openlinq.logs import redact_url
@@ -28,6 +29,7 @@ from openlinq.store.repos import Repos
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.repos.webhooks import Attempt, Delivery, DeliveryOutcome, Subscription
 from openlinq.store.unit import Storage
+from openlinq.webhooks.account_events import subscription_event_data
 from openlinq.webhooks.batch import GroupCall
 from openlinq.webhooks.cache import SubscriptionCache
 from openlinq.webhooks.catalogue import V2026, V2026_ONLY, payload_version
@@ -97,8 +99,11 @@ class WebhookDispatcher:
         settings: DispatchSettings,
         *,
         rng: random.Random | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self.storage = storage
+        # Where the dispatcher announces what it does on its own (an automatic disable).
+        self.events = events or EventLog()
         self.clock = clock
         self.queue = queue
         self.policy = policy
@@ -325,6 +330,17 @@ class WebhookDispatcher:
                 disabled_reason=f"endpoint failing since {failing_since.isoformat()}",
                 updated_at=failed_at,
             )
+            if subscription.is_active:
+                summary = "Webhook subscription disabled: its endpoint kept failing"
+                data = subscription_event_data(subscription, summary, failed_at, origin="linq")
+                await self.events.record(
+                    repos,
+                    subscription.account_id,
+                    "webhook_subscription.disabled",
+                    data,
+                    phone_number=None,
+                    now=failed_at,
+                )
 
     async def _finish(self, delivery: Delivery, status: str, *, error: str) -> None:
         async with self.storage.write() as repos:

@@ -18,6 +18,7 @@ from openlinq.outbound import OutboundPolicy
 from openlinq.store.repos import Repos
 from openlinq.store.repos.webhooks import Attempt, Delivery, Subscription
 from openlinq.store.unit import Storage
+from openlinq.webhooks.account_events import safe_url, subscription_event_data
 from openlinq.webhooks.cache import SubscriptionCache
 from openlinq.webhooks.catalogue import EVENT_TYPE_SET, payload_version
 from openlinq.webhooks.dispatch import DELIVER_JOB
@@ -54,26 +55,6 @@ def _header(raw: str | None, field: str) -> str | None:
     if len(raw) > MAX_HEADER_NAME or not raw.replace("-", "").isalnum():
         raise LinqError(ErrorCode.INVALID_PARAMETER, f"{field} must be an HTTP header name")
     return raw
-
-
-def _account_event_data(
-    subscription: Subscription, summary: str, now: datetime, change: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "summary": summary,
-        "occurred_at": now,
-        "actor": {"type": "api"},
-        "origin": "api",
-        "webhook_subscription": {"id": subscription.id, "target_url": _safe_url(subscription)},
-    }
-    if change is not None:
-        data["change"] = change
-    return data
-
-
-def _safe_url(subscription: Subscription) -> str:
-    """The target URL without its query (which may hold tokens), as account events show it."""
-    return subscription.target_url.split("?", 1)[0].split("#", 1)[0]
 
 
 class SubscriptionService:
@@ -114,7 +95,7 @@ class SubscriptionService:
         change: dict[str, Any] | None = None,
     ) -> None:
         now = self.clock.now()
-        data = _account_event_data(subscription, summary, now, change)
+        data = subscription_event_data(subscription, summary, now, change)
         if event_type == "webhook_subscription.created":
             data["webhook_subscription"]["events"] = subscription.subscribed_events
         await self.events.record(
@@ -316,7 +297,7 @@ def _changes(old: Subscription, new: Subscription) -> list[tuple[str, str, dict[
             (
                 "webhook_subscription.target_url_changed",
                 "Target URL changed",
-                {"from": _safe_url(old), "to": _safe_url(new)},
+                {"from": safe_url(old), "to": safe_url(new)},
             )
         )
     if old.is_active != new.is_active:

@@ -23,6 +23,7 @@ from openlinq.api.routes import (
     phone_numbers,
     polls,
     reputation,
+    sim_lines,
     simulator,
     system,
     webhooks,
@@ -60,7 +61,13 @@ def mount_routes(app: FastAPI, settings: Settings) -> None:
                 responses=ERROR_RESPONSES,
                 include_in_schema=in_schema,
             )
-    sim_routers = (simulator.router, harness.accounts_router, harness.router, agentcard.router)
+    sim_routers = (
+        simulator.router,
+        sim_lines.router,
+        harness.accounts_router,
+        harness.router,
+        agentcard.router,
+    )
     if not settings.hosted_mode:
         for router in (*sim_routers, simulator.jobs_router, agentcard.pages_router):
             include_flat(app, router, responses=ERROR_RESPONSES)

@@ -33,6 +33,14 @@ class LineStatusChangeIn(RequestModel):
     status: Literal["ACTIVE", "FLAGGED"]
 
 
+class LineIn(RequestModel):
+    phone_number: str = Field(max_length=32)
+
+
+class ZeroRetentionIn(LineIn):
+    enabled: bool
+
+
 class LineAddIn(RequestModel):
     phone_number: str = Field(max_length=32)
     line_type: LineType = LineType.IMESSAGE
@@ -135,9 +143,28 @@ async def set_status(body: LineStatusChangeIn, console: ConsoleDep) -> dict[str,
 @router.post("/lines/add")
 async def add_line(body: LineAddIn, console: ConsoleDep) -> dict[str, Any]:
     line = await console.services.accounts.add_line(
-        console.account_id, body.phone_number, body.line_type, rcs_enabled=body.rcs_enabled
+        console.account_id,
+        body.phone_number,
+        body.line_type,
+        rcs_enabled=body.rcs_enabled,
+        origin="dashboard",
     )
     return {"message": f"Added {line.phone_number} ({line.line_type.value})", "id": line.id}
+
+
+@router.post("/lines/release")
+async def release_line(body: LineIn, console: ConsoleDep) -> dict[str, Any]:
+    line = await console.services.accounts.release_line(console.account_id, body.phone_number)
+    return {"message": f"Released {line.phone_number}"}
+
+
+@router.post("/lines/zero-retention")
+async def set_zero_retention(body: ZeroRetentionIn, console: ConsoleDep) -> dict[str, Any]:
+    line = await console.services.lines.set_zero_retention(
+        console.account, body.phone_number, body.enabled, "dashboard"
+    )
+    state = "on" if line.zero_retention else "off"
+    return {"message": f"{line.phone_number}: zero data retention {state}"}
 
 
 @router.post("/lines/accounts")
@@ -168,7 +195,7 @@ async def set_policy(body: PolicyIn, console: ConsoleDep) -> dict[str, Any]:
 @router.post("/lines/keys")
 async def create_key(body: KeyIn, console: ConsoleDep) -> dict[str, Any]:
     name = body.name or None
-    key = await console.services.accounts.add_key(console.account_id, name)
+    key = await console.services.accounts.add_key(console.account_id, name, origin="dashboard")
     return {
         "message": "Key created",
         "shown_once": {"label": f"New API key of {console.account.name}", "value": key},
@@ -178,14 +205,18 @@ async def create_key(body: KeyIn, console: ConsoleDep) -> dict[str, Any]:
 @router.post("/lines/keys/revoke")
 async def revoke_key(body: KeyRevokeIn, console: ConsoleDep) -> dict[str, Any]:
     accounts = console.services.accounts
-    if not await accounts.revoke_key(body.key_id, account_id=console.account_id):
+    if not await accounts.revoke_key(
+        body.key_id, account_id=console.account_id, origin="dashboard"
+    ):
         raise LinqError(ErrorCode.STATE_CONFLICT, "no active key with that id in this account")
     return {"message": "Key revoked: requests with it answer 401 from now on"}
 
 
 @router.post("/lines/keys/rotate")
 async def rotate_keys(body: KeyIn, console: ConsoleDep) -> dict[str, Any]:
-    key = await console.services.accounts.rotate_keys(console.account_id, body.name or None)
+    key = await console.services.accounts.rotate_keys(
+        console.account_id, body.name or None, origin="dashboard"
+    )
     return {
         "message": "New key issued; every other key of the account is revoked",
         "shown_once": {"label": f"New API key of {console.account.name}", "value": key},
@@ -206,3 +237,11 @@ async def update_card(body: CardPatchIn, console: ConsoleDep) -> dict[str, Any]:
     given = body.model_dump(include=body.model_fields_set - {"phone_number"})
     card = await console.services.contact_cards.update(console.account, body.phone_number, **given)
     return {"message": f"Contact card of {card.phone_number} updated"}
+
+
+@router.delete("/lines/cards")
+async def delete_card(body: LineIn, console: ConsoleDep) -> dict[str, Any]:
+    card = await console.services.contact_cards.delete(
+        console.account, body.phone_number, "dashboard"
+    )
+    return {"message": f"Contact card of {card.phone_number} deleted"}

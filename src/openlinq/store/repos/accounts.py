@@ -108,6 +108,20 @@ class AccountRepo:
         )
         return [dict(r._mapping) for r in rows]
 
+    async def key(self, key_id: ApiKeyId) -> dict[str, Any] | None:
+        row = (
+            await self.conn.execute(
+                select(
+                    api_keys.c.id,
+                    api_keys.c.account_id,
+                    api_keys.c.prefix,
+                    api_keys.c.name,
+                    api_keys.c.revoked_at,
+                ).where(api_keys.c.id == key_id)
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
     async def revoke_key(
         self, key_id: ApiKeyId, now: datetime, *, account_id: AccountId | None = None
     ) -> bool:

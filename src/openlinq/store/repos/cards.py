@@ -53,9 +53,14 @@ class ContactCardRepo:
 
     async def of_account(self, account_id: AccountId) -> list[ContactCard]:
         rows = await self.conn.execute(
-            _SELECT.where(contact_cards.c.account_id == account_id).order_by(lines.c.phone_number)
+            _SELECT.where(
+                contact_cards.c.account_id == account_id, lines.c.released_at.is_(None)
+            ).order_by(lines.c.phone_number)
         )
         return [_card(r) for r in rows]
+
+    async def delete(self, line_id: LineId) -> None:
+        await self.conn.execute(contact_cards.delete().where(contact_cards.c.line_id == line_id))
 
     async def save(self, card: ContactCard) -> None:
         values = {

@@ -47,6 +47,9 @@ def line_from_row(row: Any) -> Line:
         last_used_at=row.last_used_at,
         created_at=row.created_at,
         retention_hours=row.retention_hours,
+        released_at=row.released_at,
+        zero_retention=row.zero_retention,
+        sim_group_update_error=row.sim_group_update_error,
     )
 
 
@@ -68,6 +71,9 @@ class LineRepo:
                 last_used_at=line.last_used_at,
                 created_at=line.created_at,
                 retention_hours=line.retention_hours,
+                released_at=line.released_at,
+                zero_retention=line.zero_retention,
+                sim_group_update_error=line.sim_group_update_error,
             )
         )
 
@@ -85,15 +91,32 @@ class LineRepo:
         ).first()
         return line_from_row(row) if row else None
 
-    async def by_number(self, account_id: AccountId, phone_number: str) -> Line | None:
-        row = (
-            await self.conn.execute(
-                select(lines).where(
-                    lines.c.account_id == account_id, lines.c.phone_number == phone_number
-                )
-            )
-        ).first()
+    async def by_number(
+        self, account_id: AccountId, phone_number: str, *, released: bool = False
+    ) -> Line | None:
+        """The account's line with this number; a released one only with ``released``."""
+        query = select(lines).where(
+            lines.c.account_id == account_id, lines.c.phone_number == phone_number
+        )
+        if not released:
+            query = query.where(lines.c.released_at.is_(None))
+        row = (await self.conn.execute(query)).first()
         return line_from_row(row) if row else None
+
+    async def set_released(self, line_id: LineId, released_at: datetime | None) -> None:
+        await self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(released_at=released_at)
+        )
+
+    async def set_zero_retention(self, line_id: LineId, enabled: bool) -> None:
+        await self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(zero_retention=enabled)
+        )
+
+    async def set_group_update_error(self, line_id: LineId, code: int | None) -> None:
+        await self.conn.execute(
+            update(lines).where(lines.c.id == line_id).values(sim_group_update_error=code)
+        )
 
     async def number_taken(self, phone_number: str) -> bool:
         row = await self.conn.execute(
