@@ -119,7 +119,7 @@ def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
 def _assert_outcome(result: subprocess.CompletedProcess[str]) -> None:
     summary = result.stdout.strip().splitlines()[-1]
     assert "1 failed" in summary, result.stdout + result.stderr
-    assert "5 passed" in summary, result.stdout + result.stderr
+    assert "6 passed" in summary, result.stdout + result.stderr
     assert "openlinq conversations" in result.stdout
     assert "+14155550124 got no message from the agent in 0.3 s" in result.stdout
     assert "→ +14155550124: are you there?" in result.stdout

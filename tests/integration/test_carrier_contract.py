@@ -110,6 +110,12 @@ async def test_every_action_kind_is_accepted(
             from_number=outbound.from_number,
             recipients=outbound.recipients,
             service=Service.IMESSAGE,
-            data={"message_id": outbound.message_id, "first_name": "A", "handle": "+14155551415"},
+            # What each kind carries (a background of None: one removed).
+            data={
+                "message_id": outbound.message_id,
+                "first_name": "A",
+                "handle": "+14155551415",
+                "background": None,
+            },
         )
     )
