@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -28,10 +28,9 @@ RELAY = {"url": "http://127.0.0.1:9/relay", "password": "hunter2-secret"}
 
 
 @pytest.fixture(autouse=True)
-def relay_kind(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def relay_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(KINDS, "relay", KIND)
     RelayCarrier.log.clear()
-    yield
 
 
 @pytest.fixture
@@ -62,17 +61,18 @@ async def test_settings_are_sealed_in_the_database_and_masked_when_shown(
     account, (line, _) = await _account(services)
     changed = await services.carriers.configure(account.id, line.phone_number, "relay", RELAY)
     assert changed.settings == {"url": RELAY["url"], "password": MASK, "services": ["SMS"]}
-    assert changed.inbound_url and changed.inbound_url.startswith(
-        f"{services.settings.base_url}/carriers/relay/"
-    )
+    assert changed.inbound_url
+    assert changed.inbound_url.startswith(f"{services.settings.base_url}/carriers/relay/")
     (sealed,) = await _sealed_rows(services)
-    assert "hunter2" not in sealed and "127.0.0.1" not in sealed
+    assert "hunter2" not in sealed
+    assert "127.0.0.1" not in sealed
     shown = await services.carriers.describe(account.id, line.phone_number)
     assert (shown.carrier, shown.settings["password"], shown.inbound_url) == ("relay", MASK, None)
     key = tmp_path / KEY_FILE
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     # Another key (a copied database without its key) opens nothing.
-    other = build_services(services.settings.model_copy(update={"data_dir": tmp_path / "elsewhere"}))
+    elsewhere = services.settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})
+    other = build_services(elsewhere)
     with pytest.raises(SealError):
         await other.carriers.describe(account.id, line.phone_number)
     await other.db.dispose()
@@ -201,7 +201,8 @@ async def test_a_changed_line_gets_a_new_carrier_and_the_old_one_is_closed(
     )
     assert (line.phone_number, "close", None) in RelayCarrier.log
     replaced = await services.carriers.for_number(line.phone_number)
-    assert isinstance(replaced, RelayCarrier) and replaced is not carrier
+    assert isinstance(replaced, RelayCarrier)
+    assert replaced is not carrier
     assert replaced.settings.url.endswith("/v2")
     # The same carrier keeps its inbound URL: the gateway need not be reconfigured.
     assert again.inbound_url == first.inbound_url == replaced.inbound_url
@@ -217,7 +218,7 @@ def test_inbound_requests_reach_the_lines_carrier_by_token_only(tmp_path: Path) 
             assert view.inbound_url
             return account, line, view.inbound_url
 
-        account, line, url = server.call(setup)
+        account, _line, url = server.call(setup)
         path = url.removeprefix(services.settings.base_url)
         with httpx.Client(base_url=server.base_url) as http:
             ok = http.post(f"{path}/inbound", json={"from": "+14155550103", "text": "hi"})
@@ -232,9 +233,7 @@ def test_inbound_requests_reach_the_lines_carrier_by_token_only(tmp_path: Path) 
 
         async def inbound_texts() -> list[str]:
             events = await services.simulator.recent_events(account, 20)
-            return [
-                e.data["parts"][0]["value"] for e in events if e.type == "message.received"
-            ]
+            return [e.data["parts"][0]["value"] for e in events if e.type == "message.received"]
 
         assert server.call(inbound_texts) == ["hi"]
 
@@ -254,4 +253,22 @@ def test_secrets_never_reach_the_logs(tmp_path: Path, caplog: pytest.LogCaptureF
     assert url
     token = url.rsplit("/", 1)[1]
     assert "relay" in caplog.text  # the change is logged ...
-    assert "hunter2" not in caplog.text and token not in caplog.text  # ... without its secrets
+    assert "hunter2" not in caplog.text
+    assert token not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_an_inbound_token_opens_only_its_own_carrier(services: Services) -> None:
+    account, (line, _) = await _account(services)
+    view = await services.carriers.configure(account.id, line.phone_number, "relay", RELAY)
+    assert view.inbound_url
+    token = view.inbound_url.rsplit("/", 1)[1]
+    assert isinstance(await services.carriers.inbound("relay", token), RelayCarrier)
+    for name, wrong in (("bluebubbles", token), ("relay", token[:-1] + "x"), ("relay", "")):
+        with pytest.raises(LinqError) as refused:
+            await services.carriers.inbound(name, wrong)
+        assert refused.value.code.code == 2004
+    # Back on the simulator, the line's old URL opens nothing.
+    await services.carriers.configure(account.id, line.phone_number, "simulator", {})
+    with pytest.raises(LinqError):
+        await services.carriers.inbound("relay", token)

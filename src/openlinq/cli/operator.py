@@ -446,14 +446,6 @@ def lines_zero_retention(
     say(f"{line.phone_number}: zero retention {'on' if line.zero_retention else 'off'}")
 
 
-def _setting(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        fail(f"--set wants KEY=VALUE, not {text!r}")
-    # Numbers stay numbers (port=2775); anything else is a string.
-    return key.strip().replace("-", "_"), int(value) if value.strip().isdigit() else value
-
-
 @lines_app.command("carrier")
 def lines_carrier(
     account_id: str,
@@ -490,7 +482,9 @@ def lines_carrier(
         "system_id": system_id,
     }
     values: dict[str, object] = {k: v for k, v in given.items() if v is not None}
-    values.update(_setting(text) for text in settings or [])
+    from openlinq.delivery.routing import parse_setting
+
+    values.update(parse_setting(text) for text in settings or [])
 
     async def change(services: Services) -> LineCarrierView:
         account = await services.accounts.get(AccountId(account_id))

@@ -129,6 +129,15 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` as the CLI and the console take it: digits make a number."""
+    key, sep, value = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, f"a setting is KEY=VALUE, not {text!r}")
+    return key, int(value) if value.strip().isdigit() else value
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -322,6 +331,19 @@ class CarrierRegistry:
             return LineCarrierView(phone_number, SIMULATOR, {})
         settings = self.box.open(row.sealed)["settings"]
         return LineCarrierView(phone_number, row.carrier, self._masked(row.carrier, settings))
+
+    async def views(self, account_id: AccountId) -> dict[str, LineCarrierView]:
+        """The carrier of each of the account's lines that has one, by number (masked)."""
+        async with self.storage.read() as repos:
+            rows = await repos.line_carriers.all_of_account(account_id)
+        return {
+            row.phone_number: LineCarrierView(
+                row.phone_number,
+                row.carrier,
+                self._masked(row.carrier, self.box.open(row.sealed)["settings"]),
+            )
+            for row in rows
+        }
 
     def _validated(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
         if name == SIMULATOR:
