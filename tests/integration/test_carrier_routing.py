@@ -272,3 +272,29 @@ async def test_an_inbound_token_opens_only_its_own_carrier(services: Services) -
     await services.carriers.configure(account.id, line.phone_number, "simulator", {})
     with pytest.raises(LinqError):
         await services.carriers.inbound("relay", token)
+
+
+def test_the_access_log_never_shows_an_inbound_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with server_with(tmp_path, access_log=True) as server:
+
+        async def setup() -> str | None:
+            account, (line, _) = await _account(server.services)
+            view = await server.services.carriers.configure(
+                account.id, line.phone_number, "relay", RELAY
+            )
+            return view.inbound_url
+
+        url = server.call(setup)
+        assert url
+        token = url.rsplit("/", 1)[1]
+        path = url.removeprefix(server.services.settings.base_url)
+        with caplog.at_level("INFO"), httpx.Client(base_url=server.base_url) as http:
+            answered = http.post(f"{path}/inbound", json={"from": "+14155550104", "text": "x"})
+            assert answered.status_code == 200
+            http.post(f"/carriers/relay/{'y' * 43}/inbound", json={})
+    lines = [r.getMessage() for r in caplog.records if r.name == "openlinq.access"]
+    assert any("/carriers/relay/…/inbound 200" in line for line in lines), lines
+    assert any("/carriers/relay/…/inbound 401" in line for line in lines), lines
+    assert not any(token in line or "y" * 43 in line for line in lines)

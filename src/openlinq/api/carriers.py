@@ -16,6 +16,17 @@ from fastapi import APIRouter, FastAPI
 from openlinq.api.routing import include_flat
 from openlinq.delivery.routing import CarrierRegistry
 
+PREFIX = "/carriers/"
+
+
+def loggable_path(path: str) -> str:
+    """``path`` with a carrier endpoint's line token masked: the token is a credential."""
+    if not path.startswith(PREFIX):
+        return path
+    name, sep, rest = path[len(PREFIX) :].partition("/")
+    _token, slash, tail = rest.partition("/")
+    return f"{PREFIX}{name}{sep}…{slash}{tail}" if sep else path
+
 
 def mount_carriers(app: FastAPI, carriers: CarrierRegistry) -> None:
     for kind in carriers.kinds.values():
@@ -29,5 +40,5 @@ def mount_carriers(app: FastAPI, carriers: CarrierRegistry) -> None:
                 continue  # this build has no such carrier
             raise
         include_flat(
-            app, router, prefix=f"/carriers/{kind.name}/{{line_token}}", include_in_schema=False
+            app, router, prefix=f"{PREFIX}{kind.name}/{{line_token}}", include_in_schema=False
         )
