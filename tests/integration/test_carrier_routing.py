@@ -298,3 +298,24 @@ def test_the_access_log_never_shows_an_inbound_token(
     assert any("/carriers/relay/…/inbound 200" in line for line in lines), lines
     assert any("/carriers/relay/…/inbound 401" in line for line in lines), lines
     assert not any(token in line or "y" * 43 in line for line in lines)
+
+
+@pytest.mark.anyio
+async def test_a_chat_opened_from_a_line_uses_what_that_line_s_carrier_reaches(
+    services: Services,
+) -> None:
+    # The account's other line is simulated (iMessage for this handle); the relay line
+    # reaches SMS only, so a chat it opens is SMS (x15-smpp's finding: it was iMessage).
+    account, (relayed, simulated) = await _account(services)
+    await services.carriers.configure(account.id, relayed.phone_number, "relay", RELAY)
+    handle = "+14155550105"
+    assert Service.IMESSAGE in await services.carrier.capabilities(account.id, handle)
+    content = build_content({"parts": [{"type": "text", "value": "hello"}]})
+    opened = await services.messaging.create_chat(
+        account, relayed.phone_number, [handle], content, "c"
+    )
+    assert opened.chat.service is Service.SMS
+    checked = await services.capability.check_imessage(account, handle, relayed.phone_number)
+    assert checked.available is False
+    from_sim = await services.capability.check_imessage(account, handle, simulated.phone_number)
+    assert from_sim.available is True

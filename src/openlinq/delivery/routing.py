@@ -416,6 +416,12 @@ class RoutingCarrier(Carrier):
             services |= await carrier.capabilities(account_id, handle)
         return services
 
+    async def capabilities_from(
+        self, from_number: str, account_id: AccountId, handle: str
+    ) -> frozenset[Service]:
+        carrier = await self.registry.for_number(from_number)
+        return await carrier.capabilities(account_id, handle)
+
     async def send(self, message: OutboundMessage) -> None:
         await (await self.registry.for_number(message.from_number)).send(message)
 
