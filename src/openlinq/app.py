@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from openlinq import __version__, metrics
 from openlinq.api.access_log import AccessLogMiddleware
+from openlinq.api.carriers import mount_carriers
 from openlinq.api.docs import OPENAPI_URL, mount_docs
 from openlinq.api.errors import install_error_handlers
 from openlinq.api.inputs import InputGuardMiddleware
@@ -72,6 +73,7 @@ def create_app(
         # Outermost: it times the whole request and reads the trace id off the response.
         app.add_middleware(AccessLogMiddleware)
     mount_routes(app, settings)
+    mount_carriers(app, services.carriers)
     mount_console(app)
     if settings.api_docs:
         mount_docs(app)

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     metrics: bool = True
     # Bearer token /metrics requires. Hosted mode: without one, there is no /metrics.
     metrics_token: str | None = None
+    # The Fernet key sealing carrier secrets (delivery/sealing.py); unset: <data_dir>/carrier.key.
+    # Every process of one deployment needs the same key.
+    carrier_key: str | None = None
 
     @model_validator(mode="after")
     def _hosted_secrets_are_long(self) -> Settings:

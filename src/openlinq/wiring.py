@@ -13,6 +13,7 @@ from openlinq.blobs.store import BlobStore
 from openlinq.config import Settings
 from openlinq.console.live import LiveFeed
 from openlinq.delivery.carrier import Carrier
+from openlinq.delivery.routing import CarrierRegistry, RoutingCarrier
 from openlinq.delivery.simulator.agentcard import SimulatedAgentcard
 from openlinq.delivery.simulator.carrier import SimulatorCarrier
 from openlinq.delivery.simulator.control import SimulatorControl
@@ -65,6 +66,7 @@ class Services:
     storage: Storage
     runner: JobRunner
     carrier: Carrier
+    carriers: CarrierRegistry
     sweeper: RetentionSweeper
     attachments: AttachmentService
     links: Links
@@ -110,7 +112,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     recorder = DeliveryRecorder(storage, clock, events, links)
     location_feed = LocationFeed(storage, clock, events)
     policy = OutboundPolicy(hosted=settings.hosted_mode)
-    carrier = SimulatorCarrier(
+    simulated = SimulatorCarrier(
         storage,
         queue,
         recorder,
@@ -118,7 +120,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         policy,
         webhook_deadline=settings.fetch_deadline_seconds,
     )
-    carrier.register_jobs(runner)
+    simulated.register_jobs(runner)
+    carriers = CarrierRegistry.for_settings(
+        settings,
+        storage=storage,
+        clock=clock,
+        queue=queue,
+        recorder=recorder,
+        policy=policy,
+        simulator=simulated,
+    )
+    # Each line's own carrier (the simulator unless the operator set one): delivery/routing.py.
+    carrier = RoutingCarrier(carriers)
     attachments = AttachmentService(
         storage,
         clock,
@@ -160,7 +173,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     agentpay = AgentPayService(storage, clock, events, settings.base_url)
     polls = PollService(storage, clock, events, messaging, actions, links)
     simulator = SimulatorControl(
-        storage, clock, carrier, recorder, runner, location_feed, attachments, groups, polls
+        storage, clock, simulated, recorder, runner, location_feed, attachments, groups, polls
     )
     simulator.register_jobs(runner)
     reputation = ReputationService(storage, clock, queue, events)
@@ -173,6 +186,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         storage=storage,
         runner=runner,
         carrier=carrier,
+        carriers=carriers,
         sweeper=sweeper,
         attachments=attachments,
         events=events,
@@ -228,6 +242,9 @@ async def start(services: Services, *, migrate: bool = True) -> Sandbox | None:
     await services.attachments.blobs.prepare()
     await services.sweeper.ensure_scheduled()
     await services.reputation.ensure_scheduled()
+    if services.settings.run_worker:
+        # Real carriers connect where their sends run: in the processes running the jobs.
+        await services.carriers.start()
     if services.db.is_sqlite:
         # SQLite has one worker: this process. Leases left by a previous run are
         # stale, so its interrupted work resumes at once instead of after the lease.
@@ -269,4 +286,5 @@ async def stop(services: Services) -> None:
     await services.attachments.close()
     await services.dispatcher.close()
     await services.simulator.carrier.close()
+    await services.carriers.close()
     await services.db.dispose()

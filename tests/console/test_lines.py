@@ -251,3 +251,37 @@ def test_a_line_is_released_put_on_zero_retention_and_its_card_deleted(
     for account_event in ("zero_day_retention.updated", "contact_card.deleted"):
         assert events[account_event]["origin"] == "dashboard"
     assert events["phone_number.released"]["phone_number"] == second
+
+
+def test_a_line_s_carrier_is_set_and_shown_with_its_secrets_masked(
+    console: ConsoleClient, tenant: Tenant, server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.relay_carrier import KIND
+
+    monkeypatch.setitem(server.services.carriers.kinds, "relay", KIND)
+    html = console.page("/console/lines")
+    assert '<form class="row line-carrier" data-action="/console/lines/carrier"' in html
+    row = console.page("/console/lines/numbers").split(f'data-line="{tenant.line}"')[1]
+    assert "<td data-carrier>simulator</td>" in row.split("</tr>")[0]
+    settings = "url=http://127.0.0.1:9/relay\npassword=hunter2-secret\n"
+    body = {"phone_number": tenant.line, "carrier": "relay", "settings": settings}
+    changed = _ok(console, "/console/lines/carrier", body)
+    assert changed["settings"]["password"] == "••••"
+    assert "/carriers/relay/" in changed["message"]  # the inbound URL, shown once
+    row = console.page("/console/lines/numbers").split(f'data-line="{tenant.line}"')[1]
+    cell = row.split("<td data-carrier>")[1].split("</td>")[0]
+    assert cell.startswith("relay")
+    assert "password=••••" in cell
+    assert "url=http://127.0.0.1:9/relay" in cell
+    assert "hunter2" not in console.page("/console/lines")
+    wrong = {"phone_number": tenant.line, "carrier": "relay", "settings": "url=http://x"}
+    assert "url and password are required" in _error(
+        console.act("POST", "/console/lines/carrier", json=wrong), 400, 1005
+    )
+    reset = {"phone_number": tenant.line, "carrier": "simulator"}
+    assert _ok(console, "/console/lines/carrier", reset)["carrier"] == "simulator"
+
+
+def test_another_account_s_line_gets_no_carrier(console: ConsoleClient, other: Tenant) -> None:
+    body = {"phone_number": other.line, "carrier": "simulator"}
+    _error(console.act("POST", "/console/lines/carrier", json=body), 403, 2006)

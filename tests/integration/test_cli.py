@@ -298,3 +298,40 @@ def test_line_and_key_changes_from_the_cli_are_account_events(
         ("api_token.deleted", "linq"),
         ("phone_number.released", ""),
     ]
+
+
+def test_a_line_s_carrier_is_set_from_the_cli_with_its_password_masked(
+    db_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openlinq.delivery.routing import KINDS
+    from tests.support.relay_carrier import KIND
+
+    monkeypatch.setitem(KINDS, "relay", KIND)
+    created = invoke("accounts", "create", "gateways", *db_args)
+    account = re.search(r"account (\S+) \(gateways", created)
+    assert account
+    number = fresh_line_number()
+    invoke("lines", "add", account.group(1), number, *db_args)
+    assert f"{number}: simulator" in invoke("lines", "carrier", account.group(1), number, *db_args)
+    args = ["lines", "carrier", account.group(1), number, "relay", "--url", "http://127.0.0.1:9"]
+    result = runner.invoke(
+        app, [*args, "--password", "-", "--set", "services=SMS", *db_args], input="hunter2\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{number}: relay (password=••••, services=['SMS'], url=http://127.0.0.1:9)" in (
+        result.output
+    )
+    assert "inbound URL" in result.output
+    assert "/carriers/relay/" in result.output
+    assert "hunter2" not in result.output
+    shown = json.loads(invoke("lines", "carrier", account.group(1), number, "--json", *db_args))
+    assert shown["carrier"] == "relay"
+    assert shown["settings"]["password"] == "••••"
+    assert shown["inbound_url"] is None
+    refused = runner.invoke(
+        app, ["lines", "carrier", account.group(1), number, "relay", "--url", "x", *db_args]
+    )
+    assert refused.exit_code == 1
+    assert "url and password are required" in refused.output
+    missing = runner.invoke(app, ["lines", "carrier", account.group(1), number, "pigeon", *db_args])
+    assert "unknown carrier 'pigeon'" in missing.output

@@ -3,7 +3,8 @@
 uvicorn's own access log is off (serving.py): it has no trace id and no duration. The
 path is logged as it came on the wire, still percent-encoded (a decoded ``%0a`` would
 start a fake log line) and without its query string (signed links carry their
-signature there). Headers are never logged, so neither is an API key.
+signature there), with a carrier endpoint's line token masked (api/carriers.py). Headers are
+never logged, so neither is an API key.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openlinq.api.carriers import loggable_path
 
 log = logging.getLogger("openlinq.access")
 
@@ -42,7 +45,9 @@ class AccessLogMiddleware:
         finally:
             ms = round((time.perf_counter() - started) * 1000, 1)
             method = scope["method"]
-            path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            path = loggable_path(
+                (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            )
             log.info(
                 "%s %s %s %.1f ms trace=%s",
                 method,

@@ -6,6 +6,7 @@ They never create a database: pointed at a folder without one they say where the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -18,6 +19,7 @@ from openlinq.domain.models import AccountTier, LineStatus, LineType
 
 if TYPE_CHECKING:
     from openlinq.config import Settings
+    from openlinq.delivery.routing import LineCarrierView
     from openlinq.domain.models import Account, Line
     from openlinq.wiring import Services
 
@@ -442,3 +444,61 @@ def lines_zero_retention(
 
     line = run(data_dir, database_url, change)
     say(f"{line.phone_number}: zero retention {'on' if line.zero_retention else 'off'}")
+
+
+@lines_app.command("carrier")
+def lines_carrier(
+    account_id: str,
+    phone_number: str,
+    carrier: Annotated[
+        str | None,
+        typer.Argument(help="simulator, bluebubbles or smpp; omit to show the current one."),
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="bluebubbles: the server's URL.")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="The gateway's password ('-': read it from stdin).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="smpp: the SMSC's host.")] = None,
+    port: Annotated[int | None, typer.Option(help="smpp: the SMSC's port.")] = None,
+    system_id: Annotated[str | None, typer.Option(help="smpp: the account (system_id).")] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other setting, KEY=VALUE (repeatable)."),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show or set the carrier a line sends through, with its settings (secrets are sealed)."""
+    import sys
+
+    if password == "-":
+        password = sys.stdin.readline().rstrip("\n")
+    given = {
+        "url": url,
+        "password": password,
+        "host": host,
+        "port": port,
+        "system_id": system_id,
+    }
+    values: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    from openlinq.delivery.routing import parse_setting
+
+    values.update(parse_setting(text) for text in settings or [])
+
+    async def change(services: Services) -> LineCarrierView:
+        account = await services.accounts.get(AccountId(account_id))
+        if carrier is None:
+            if values:
+                fail("name the carrier these settings are for")
+            return await services.carriers.describe(account.id, phone_number)
+        return await services.carriers.configure(account.id, phone_number, carrier, values)
+
+    view = run(data_dir, database_url, change)
+    if as_json:
+        emit_json(asdict(view))
+        return
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(view.settings.items()))
+    say(f"{view.phone_number}: {view.carrier}" + (f" ({shown})" if shown else ""))
+    if view.inbound_url:
+        say(f"inbound URL (keep it secret; the gateway calls it): {view.inbound_url}")

@@ -97,6 +97,16 @@ class Carrier(ABC):
     async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
         """The services ``handle`` can currently receive."""
 
+    async def capabilities_from(
+        self, from_number: str, account_id: AccountId, handle: str
+    ) -> frozenset[Service]:
+        """What ``handle`` can receive from the line ``from_number`` (when the line is known).
+
+        The same as ``capabilities`` for a carrier serving every line; the per-line router
+        (delivery/routing.py) asks that line's own carrier.
+        """
+        return await self.capabilities(account_id, handle)
+
     @abstractmethod
     async def send(self, message: OutboundMessage) -> None:
         """Hand ``message`` over for delivery."""

@@ -49,12 +49,20 @@ class CapabilityService:
             reach=lambda line: reach(preferred, [capabilities], line.services),
         )
 
+    async def _capabilities(
+        self, account: Account, handle: str, line: Line | None
+    ) -> frozenset[Service]:
+        """From the given line: what its carrier reaches; else what the account's carriers do."""
+        if line is None:
+            return await self.carrier.capabilities(account.id, handle)
+        return await self.carrier.capabilities_from(line.phone_number, account.id, handle)
+
     async def check_imessage(
         self, account: Account, address: str, from_number: str | None
     ) -> CapabilityAnswer:
         handle = parse_handle(address, "address")
         line = await self._from_line(account, from_number)
-        capabilities = await self.carrier.capabilities(account.id, handle.value)
+        capabilities = await self._capabilities(account, handle.value, line)
         line = line or await self._best_line(account, capabilities, None)
         selection = select_service(None, [capabilities], line.services)
         return CapabilityAnswer(
@@ -71,7 +79,7 @@ class CapabilityService:
         line = await self._from_line(account, from_number)
         if line is not None:
             _require_rcs(line)
-        capabilities = await self.carrier.capabilities(account.id, handle.value)
+        capabilities = await self._capabilities(account, handle.value, line)
         line = line or _require_rcs(await self._best_line(account, capabilities, Service.RCS))
         available = Service.RCS in capabilities
         selection = select_service(Service.RCS, [capabilities], line.services)

@@ -122,7 +122,11 @@ class MessagingService:
         recipients = _recipients(to, own=number)
         check_card_service(content)
         content = await self.attachments.resolve_media(account, content)
-        selection_caps = await self._capabilities(account, recipients)
+        # The line is chosen: what its own carrier reaches (delivery/routing.py).
+        selection_caps = {
+            h.value: await self.carrier.capabilities_from(number, account.id, h.value)
+            for h in recipients
+        }
         async with self.storage.write() as repos:
             replay = await self._replay(repos, account, content, fingerprint)
             if replay:

@@ -562,3 +562,17 @@ payment_accounts = Table(
     Column("natural_onboarded", Boolean, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The real gateway a line sends through (no row: the simulator). ``sealed`` holds the
+# carrier's settings and the line's inbound token, encrypted under a key kept outside
+# the database (delivery/sealing.py); ``token_hash`` (SHA-256) finds the line of an
+# inbound request without decrypting every row.
+line_carriers = Table(
+    "line_carriers",
+    metadata,
+    Column("line_id", ID, ForeignKey("lines.id"), primary_key=True),
+    Column("carrier", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("sealed", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

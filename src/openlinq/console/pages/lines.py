@@ -21,6 +21,7 @@ from openlinq.api.schemas.lines import PhoneNumberOut
 from openlinq.api.views import contact_card_out, phone_number_out
 from openlinq.console.access import Console, ConsoleDep
 from openlinq.console.render import render
+from openlinq.delivery.routing import KINDS, SIMULATOR, LineCarrierView, parse_setting
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.limits import daily_limit, pair_limit
 from openlinq.domain.models import Account, AccountTier, Line, LineStatus, LineType
@@ -67,6 +68,12 @@ class KeyRevokeIn(RequestModel):
     key_id: str = Field(max_length=64)
 
 
+class LineCarrierIn(LineIn):
+    carrier: str = Field(max_length=32)
+    # KEY=VALUE, one a line (as `openlinq lines carrier --set`); none for the simulator.
+    settings: str = Field(default="", max_length=4000)
+
+
 class CardPatchIn(ContactCardPatchIn):
     phone_number: str = Field(max_length=32)
 
@@ -91,8 +98,13 @@ async def _cards(console: Console) -> dict[str, Any]:
     return {card.phone_number: contact_card_out(card) for card in cards}
 
 
-def _numbers(console: Console) -> list[tuple[Line, PhoneNumberOut]]:
-    return [(line, phone_number_out(line)) for line in console.lines]
+async def _numbers(console: Console) -> list[tuple[Line, PhoneNumberOut, LineCarrierView]]:
+    carriers = await console.services.carriers.views(console.account_id)
+    simulated = LineCarrierView("", SIMULATOR, {})
+    return [
+        (line, phone_number_out(line), carriers.get(line.phone_number, simulated))
+        for line in console.lines
+    ]
 
 
 @router.get("/lines", response_class=HTMLResponse)
@@ -101,18 +113,19 @@ async def lines_page(request: Request, console: ConsoleDep) -> HTMLResponse:
         request,
         console,
         "lines.html",
-        numbers=_numbers(console),
+        numbers=await _numbers(console),
         keys=await _keys(console),
         cards=await _cards(console),
         policies={a.id: _policy(a) for a, _ in console.accounts},
         line_types=list(LineType),
         tiers=list(AccountTier),
+        carriers=[SIMULATOR, *KINDS],
     )
 
 
 @router.get("/lines/numbers", response_class=HTMLResponse)
 async def numbers_fragment(request: Request, console: ConsoleDep) -> HTMLResponse:
-    return render(request, console, "_lines.html", numbers=_numbers(console))
+    return render(request, console, "_lines.html", numbers=await _numbers(console))
 
 
 @router.get("/lines/keys", response_class=HTMLResponse)
@@ -165,6 +178,18 @@ async def set_zero_retention(body: ZeroRetentionIn, console: ConsoleDep) -> dict
     )
     state = "on" if line.zero_retention else "off"
     return {"message": f"{line.phone_number}: zero data retention {state}"}
+
+
+@router.post("/lines/carrier")
+async def set_carrier(body: LineCarrierIn, console: ConsoleDep) -> dict[str, Any]:
+    values = dict(parse_setting(text) for text in body.settings.splitlines() if text.strip())
+    view = await console.services.carriers.configure(
+        console.account_id, body.phone_number, body.carrier, values
+    )
+    message = f"{view.phone_number} now sends through {view.carrier}"
+    if view.inbound_url:
+        message += f"; the gateway's inbound URL (shown once): {view.inbound_url}"
+    return {"message": message, "carrier": view.carrier, "settings": view.settings}
 
 
 @router.post("/lines/accounts")

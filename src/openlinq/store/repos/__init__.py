@@ -14,6 +14,7 @@ from openlinq.store.repos.chats import ChatRepo
 from openlinq.store.repos.events import EventRepo
 from openlinq.store.repos.jobs import JobRepo
 from openlinq.store.repos.limits import RateRepo
+from openlinq.store.repos.line_carriers import LineCarrierRepo
 from openlinq.store.repos.lines import LineRepo
 from openlinq.store.repos.locations import LocationRepo
 from openlinq.store.repos.locks import LockRepo
@@ -36,6 +37,7 @@ class Repos:
         self._after_commit = after_commit
         self.accounts = AccountRepo(conn)
         self.lines = LineRepo(conn)
+        self.line_carriers = LineCarrierRepo(conn)
         self.chats = ChatRepo(conn)
         self.messages = MessageRepo(conn)
         self.jobs = JobRepo(conn)
