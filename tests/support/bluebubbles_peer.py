@@ -296,3 +296,19 @@ def running_peer(password: str = "mac-secret") -> Iterator[BlueBubblesPeer]:
         yield peer
     finally:
         peer.stop()
+
+
+# The action kinds the carrier contract may expect BlueBubbles to carry out on a chat whose
+# message never reached the Mac: reactions and edits need the message's GUID (refused
+# without it), and kinds Messages has no BlueBubbles route for are refused (2011).
+CONTRACT_ACTIONS = frozenset(
+    {
+        "typing_started",
+        "typing_stopped",
+        "chat_read",
+        "group_renamed",
+        "participant_added",
+        "participant_removed",
+        "chat_left",
+    }
+)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
+from openlinq.delivery.bluebubbles.settings import GIVE_UP_LIMIT, BlueBubblesSettings
+from openlinq.jobs.runner import MAX_ATTEMPTS, MAX_BACKOFF_SECONDS
 
 GOOD = {"url": "http://mac.local:1234", "password": "hunter2"}
 
@@ -30,7 +31,8 @@ def test_the_password_is_a_secret_and_not_in_the_repr() -> None:
         ({**GOOD, "url": "http://mac.local/?password=x"}, "no query"),
         ({**GOOD, "colour": "blue"}, "unknown bluebubbles setting(s): colour"),
         ({**GOOD, "timeout": "soon"}, "timeout must be a number"),
-        ({**GOOD, "timeout": -1}, "must be positive"),
+        ({**GOOD, "timeout": -1}, "timeout must be between 0 and 3600"),
+        ({**GOOD, "give_up_after": 3600}, "give_up_after must be between 0 and 780"),
         ({**GOOD, "sms_forwarding": "maybe"}, "true or false"),
     ],
 )
@@ -38,3 +40,9 @@ def test_bad_settings_are_refused_with_one_line(data: dict[str, object], complai
     with pytest.raises(ValueError, match=r"^[^\n]*$") as refused:
         BlueBubblesSettings.from_dict(data)
     assert complaint in str(refused.value)
+
+
+def test_a_message_gives_up_before_the_send_jobs_last_retry() -> None:
+    """Past the last retry the job is buried and the message would stay queued for ever."""
+    last_retry = sum(min(2.0**n, MAX_BACKOFF_SECONDS) for n in range(1, MAX_ATTEMPTS))
+    assert last_retry > GIVE_UP_LIMIT

@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
+# The send job is retried with backoff for ~810 s (jobs/runner.py: 10 attempts, 2**n s
+# apart, at most 300 s); a message must fail with 4004 before its last retry.
+GIVE_UP_LIMIT = 780.0
+
 
 @dataclass(frozen=True, slots=True)
 class BlueBubblesSettings:
@@ -25,7 +29,8 @@ class BlueBubblesSettings:
     # The Mac's iPhone forwards SMS (Text Message Forwarding): phone numbers that are not
     # on iMessage can still be reached, on SMS.
     sms_forwarding: bool = False
-    # Seconds a message waits for an unreachable Mac before it fails with 4004.
+    # Seconds a message waits for an unreachable Mac before it fails with 4004. At most
+    # GIVE_UP_LIMIT: the send job's retries (jobs/runner.py backoff) must still reach it.
     give_up_after: float = 600.0
 
     @property
@@ -51,21 +56,21 @@ class BlueBubblesSettings:
             password=data["password"],
             timeout=_positive(data, "timeout", 15.0),
             sms_forwarding=_flag(data, "sms_forwarding"),
-            give_up_after=_positive(data, "give_up_after", 600.0),
+            give_up_after=_positive(data, "give_up_after", 600.0, GIVE_UP_LIMIT),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _positive(data: Mapping[str, Any], key: str, default: float) -> float:
+def _positive(data: Mapping[str, Any], key: str, default: float, limit: float = 3600.0) -> float:
     raw = data.get(key, default)
     try:
         value = float(raw)
     except (TypeError, ValueError):
         raise ValueError(f"bluebubbles {key} must be a number of seconds") from None
-    if not 0 < value < 86_400 * 7:
-        raise ValueError(f"bluebubbles {key} must be positive (seconds, under a week)")
+    if not 0 < value <= limit:
+        raise ValueError(f"bluebubbles {key} must be between 0 and {limit:g} seconds")
     return value
 
 
