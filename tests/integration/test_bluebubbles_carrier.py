@@ -340,3 +340,16 @@ def _action(bb: BbLine, outbound: OutboundMessage, kind: str, extra: dict[str, A
 
 def _fields(value: Any) -> dict[str, Any]:
     return {name: getattr(value, name) for name in value.__dataclass_fields__}
+
+
+async def test_a_malformed_webhook_is_answered_with_the_linq_error_body(bb: BbLine) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        not_json = await client.post(bb.carrier.webhook_url, content=b"{nope")
+        untyped = await client.post(bb.carrier.webhook_url, json=["new-message"])
+        unknown = await client.post(bb.carrier.webhook_url, json={"type": "hello-world"})
+    for answer in (not_json, untyped):
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == ErrorCode.INVALID_PARAMETER.code
+    assert unknown.status_code == 200  # an event openlinq has no use for is acknowledged
