@@ -353,3 +353,29 @@ async def test_a_malformed_webhook_is_answered_with_the_linq_error_body(bb: BbLi
         assert answer.status_code == 400
         assert answer.json()["error"]["code"] == ErrorCode.INVALID_PARAMETER.code
     assert unknown.status_code == 200  # an event openlinq has no use for is acknowledged
+
+
+async def test_a_tapback_webhook_delivered_twice_changes_nothing(
+    bb: BbLine, peer: BlueBubblesPeer, services: Services
+) -> None:
+    outbound = await _queued(services, bb)
+    await bb.carrier.send(outbound)
+    guid = next(iter(peer.state.messages))
+    tapback = await _emit(peer.incoming, THEM, "", tapback=("like", guid, 0))
+    await _emit(peer.emit, "new-message", tapback)
+    removal = await _emit(peer.incoming, THEM, "", tapback=("-like", guid, 0))
+    await _emit(peer.emit, "new-message", removal)
+    types = await _event_types(services, bb)
+    assert types.count("reaction.added") == 1
+    assert types.count("reaction.removed") == 1
+
+
+async def test_a_message_in_a_group_openlinq_does_not_know_is_not_made_a_direct_chat(
+    bb: BbLine, peer: BlueBubblesPeer, services: Services
+) -> None:
+    message = await _emit(peer.incoming, THEM, "in someone else's group")
+    message["guid"] = "GROUP-MESSAGE-1"
+    message["chats"] = [{"guid": "iMessage;+;chat-unknown"}]
+    await _emit(peer.emit, "new-message", message)
+    types = await _event_types(services, bb)
+    assert types.count("message.received") == 1  # the direct one only

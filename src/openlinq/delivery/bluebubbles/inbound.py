@@ -103,7 +103,14 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
         return
     chat_ref = _chat_guid(data) or f"iMessage;-;{sender}"
     service = Service.SMS if chat_ref.startswith("SMS;") else Service.IMESSAGE
-    chat_id = await carrier.chat_for(chat_ref, sender) if ";+;" in chat_ref else None
+    chat_id = None
+    if ";+;" in chat_ref:
+        chat_id = await carrier.chat_for(chat_ref, sender)
+        if chat_id is None:
+            # A group this line was added to elsewhere: recording it as a direct chat would
+            # send the agent's answer to one member privately.
+            log.info("line %s: message in an unknown group %s not recorded", carrier.line_id, guid)
+            return
     reply_to = await _reply_target(carrier, data)
     message = await carrier.recorder.inbound_message(
         carrier.account_id,
@@ -141,17 +148,22 @@ async def _tapback(carrier: BlueBubblesCarrier, data: dict[str, Any], sender: st
     match = _PART_AND_GUID.match(str(data["associatedMessageGuid"]))
     if name is None or match is None:
         return
+    part = int(match.group(1) or 0)
     async with carrier.storage.read() as repos:
         target = await repos.messages.by_carrier_ref(carrier.account_id, match.group(2))
-    if target is None:
-        log.info("line %s: tapback on a message openlinq does not know", carrier.line_id)
-        return
+        if target is None:
+            log.info("line %s: tapback on a message openlinq does not know", carrier.line_id)
+            return
+        reactions = (await repos.messages.reactions_for([target.id])).get(target.id, [])
+    present = any(r.handle == sender and r.part_index == part and r.type == name for r in reactions)
+    if present != remove:
+        return  # already recorded (a webhook delivered twice): nothing changes
     await carrier.recorder.inbound_reaction(
         carrier.account_id,
         target.id,
         sender,
         name,
-        part_index=int(match.group(1) or 0),
+        part_index=part,
         remove=remove,
     )
 
