@@ -379,3 +379,17 @@ async def test_a_message_in_a_group_openlinq_does_not_know_is_not_made_a_direct_
     await _emit(peer.emit, "new-message", message)
     types = await _event_types(services, bb)
     assert types.count("message.received") == 1  # the direct one only
+
+
+async def test_a_send_error_reported_later_fails_the_message_4002(
+    bb: BbLine, peer: BlueBubblesPeer, services: Services
+) -> None:
+    outbound = await _queued(services, bb)
+    await bb.carrier.send(outbound)
+    guid = next(iter(peer.state.messages))
+    await _emit(peer.fail, guid)
+    await _emit(peer.fail, guid)  # delivered twice
+    assert await _status(services, bb, outbound) is DeliveryStatus.FAILED
+    events = await services.simulator.recent_events(bb.account, 200)
+    [event] = [e for e in events if e.type == "message.failed"]
+    assert event.data["code"] == 4002

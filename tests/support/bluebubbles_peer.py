@@ -106,6 +106,15 @@ class BlueBubblesPeer:
         self.emit("updated-message", update)
         return update
 
+    def fail(self, guid: str, code: int = NOT_REGISTERED) -> dict[str, Any]:
+        """Messages gave up on a message it had accepted (``message-send-error``)."""
+        with self._lock:
+            message = self.state.messages[guid]
+            message["error"] = code
+            update = dict(message)
+        self.emit("message-send-error", update)
+        return update
+
     def incoming(
         self,
         sender: str,

@@ -63,7 +63,7 @@ async def handle_event(carrier: BlueBubblesCarrier, event: dict[str, Any]) -> No
         return
     if kind == "new-message":
         await _new_message(carrier, data)
-    elif kind == "updated-message":
+    elif kind in ("updated-message", "message-send-error"):
         await _updated_message(carrier, data)
     elif kind == "typing-indicator":
         await _typing(carrier, data)
@@ -169,13 +169,20 @@ async def _tapback(carrier: BlueBubblesCarrier, data: dict[str, Any], sender: st
 
 
 async def _updated_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> None:
-    """Delivered / read receipts of our own messages."""
+    """Delivered / read receipts of our own messages, or Messages giving up on one."""
     guid = data.get("guid")
     if not data.get("isFromMe") or not isinstance(guid, str):
         return
     async with carrier.storage.read() as repos:
         message = await repos.messages.by_carrier_ref(carrier.account_id, guid)
     if message is None:
+        return
+    error = data.get("error")
+    if isinstance(error, int) and error != 0:
+        # Failed after the Mac accepted it (an AppleScript send, a handle not on iMessage).
+        await carrier.recorder.failed(
+            message.id, ErrorCode.PHONE_NOT_AVAILABLE, f"Messages could not send it (error {error})"
+        )
         return
     if data.get("dateDelivered") or data.get("isDelivered"):
         await carrier.recorder.delivered(message.id)
