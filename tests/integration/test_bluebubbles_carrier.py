@@ -393,3 +393,16 @@ async def test_a_send_error_reported_later_fails_the_message_4002(
     events = await services.simulator.recent_events(bb.account, 200)
     [event] = [e for e in events if e.type == "message.failed"]
     assert event.data["code"] == 4002
+
+
+async def test_availability_is_remembered_for_a_while(
+    bb: BbLine, peer: BlueBubblesPeer, services: Services
+) -> None:
+    for _ in range(3):
+        assert await bb.carrier.capabilities(bb.account.id, THEM) == {Service.IMESSAGE}
+    assert len(peer.calls("handle/availability/imessage")) == 1
+    clock = services.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(601)
+    peer.state.unreachable.add(THEM)  # signed out of iMessage since
+    assert await bb.carrier.capabilities(bb.account.id, THEM) == frozenset()

@@ -14,7 +14,7 @@ server reports it off, never dropped silently.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from openlinq.delivery.bluebubbles.client import (
@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 # How long the server's "Private API on" answer is trusted before asking again.
 PRIVATE_API_TTL = timedelta(seconds=60)
+# Capabilities are asked in the API request that sends: a handle's iMessage availability
+# is remembered for a while rather than asked of the Mac on every send.
+AVAILABILITY_TTL = timedelta(minutes=10)
+MAX_REMEMBERED_HANDLES = 10_000
 # The webhook events the carrier asks the Mac for (see inbound.py).
 WEBHOOK_EVENTS = (
     "new-message",
@@ -99,6 +103,7 @@ class BlueBubblesCarrier(Carrier):
         self.recorder = recorder
         self.client = BlueBubblesClient(settings)
         self._private_api: tuple[bool, Any] | None = None
+        self._available: dict[str, tuple[bool, datetime]] = {}
 
     @property
     def webhook_url(self) -> str:
@@ -149,11 +154,22 @@ class BlueBubblesCarrier(Carrier):
         Mac's iPhone forwards text messages."""
         sms = {Service.SMS} if self.settings.sms_forwarding and "@" not in handle else set()
         try:
-            if await self.private_api() and not await self.client.imessage_available(handle):
+            if await self.private_api() and not await self._imessage_available(handle):
                 return frozenset(sms)
         except (BlueBubblesUnreachableError, BlueBubblesRefusedError):
             pass
         return frozenset({Service.IMESSAGE, *sms})
+
+    async def _imessage_available(self, handle: str) -> bool:
+        now = self.clock.now()
+        known = self._available.get(handle)
+        if known is not None and now - known[1] < AVAILABILITY_TTL:
+            return known[0]
+        available = await self.client.imessage_available(handle)
+        if len(self._available) >= MAX_REMEMBERED_HANDLES:
+            self._available.clear()
+        self._available[handle] = (available, now)
+        return available
 
     # --- send -----------------------------------------------------------------------
 
