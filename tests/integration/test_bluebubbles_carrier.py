@@ -406,3 +406,29 @@ async def test_availability_is_remembered_for_a_while(
     clock.advance(601)
     peer.state.unreachable.add(THEM)  # signed out of iMessage since
     assert await bb.carrier.capabilities(bb.account.id, THEM) == frozenset()
+
+
+async def test_a_mac_that_stopped_answering_delays_one_request_not_every_one(
+    services: Services, peer: BlueBubblesPeer
+) -> None:
+    account, _ = await services.accounts.create_account("stalled")
+    line = await services.accounts.add_line(account.id, fresh_line_number())
+    carrier = BlueBubblesCarrier(
+        BlueBubblesSettings.from_dict(peer.settings(timeout=0.5)),
+        account_id=account.id,
+        line_id=line.id,
+        phone_number=line.phone_number,
+        inbound_url="http://127.0.0.1:9/carriers/bluebubbles/x",
+        storage=services.storage,
+        clock=services.clock,
+        recorder=services.messaging.recorder,
+    )
+    peer.state.stall = 2.0
+    try:
+        assert await carrier.capabilities(account.id, THEM) == {Service.IMESSAGE}  # waits 0.5 s
+        with anyio.fail_after(0.3):  # the next sends' capabilities do not wait again
+            for _ in range(3):
+                assert await carrier.capabilities(account.id, THEM) == {Service.IMESSAGE}
+    finally:
+        peer.state.stall = 0.0
+        await carrier.close()

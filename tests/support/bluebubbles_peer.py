@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +60,8 @@ class PeerState:
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     clock_ms: int = 1_700_000_000_000
+    # Seconds of real time before answering anything (a Mac that stopped answering).
+    stall: float = 0.0
 
 
 class BlueBubblesPeer:
@@ -186,6 +189,8 @@ class BlueBubblesPeer:
                 self.wfile.write(raw)
 
             def _serve(self, method: str) -> None:
+                if peer.state.stall:
+                    time.sleep(peer.state.stall)
                 split = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(split.query).items()}
                 length = int(self.headers.get("content-length") or 0)

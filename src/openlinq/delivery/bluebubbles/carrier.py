@@ -104,6 +104,7 @@ class BlueBubblesCarrier(Carrier):
         self.client = BlueBubblesClient(settings)
         self._private_api: tuple[bool, Any] | None = None
         self._available: dict[str, tuple[bool, datetime]] = {}
+        self._unreachable_at: datetime | None = None
 
     @property
     def webhook_url(self) -> str:
@@ -153,12 +154,22 @@ class BlueBubblesCarrier(Carrier):
         send to a handle that is not on it fails then); SMS for phone numbers when the
         Mac's iPhone forwards text messages."""
         sms = {Service.SMS} if self.settings.sms_forwarding and "@" not in handle else set()
+        assumed = frozenset({Service.IMESSAGE, *sms})
+        now = self.clock.now()
+        if self._unreachable_at is not None and now - self._unreachable_at < PRIVATE_API_TTL:
+            # The Mac did not answer a moment ago: the sending request must not wait for
+            # it again (a send job finds out, and retries).
+            return assumed
         try:
             if await self.private_api() and not await self._imessage_available(handle):
                 return frozenset(sms)
-        except (BlueBubblesUnreachableError, BlueBubblesRefusedError):
+        except BlueBubblesUnreachableError:
+            self._unreachable_at = now
+        except BlueBubblesRefusedError:
             pass
-        return frozenset({Service.IMESSAGE, *sms})
+        else:
+            self._unreachable_at = None
+        return assumed
 
     async def _imessage_available(self, handle: str) -> bool:
         now = self.clock.now()
