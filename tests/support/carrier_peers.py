@@ -45,3 +45,27 @@ async def simulator_peer(services: Services) -> AsyncIterator[CarrierPeer]:
 
 
 CARRIER_PEERS: dict[str, PeerFactory] = {"simulator": simulator_peer}
+
+
+@asynccontextmanager
+async def bluebubbles_peer(services: Services) -> AsyncIterator[CarrierPeer]:
+    """A BlueBubbles-compatible server with the Private API on; one handle is not on iMessage."""
+    from tests.support.bluebubbles_peer import CONTRACT_ACTIONS, BlueBubblesPeer
+
+    peer = BlueBubblesPeer()
+    unreachable = magic("03")
+    peer.state.unreachable.add(unreachable)
+    peer.start()
+    try:
+        yield CarrierPeer(
+            "bluebubbles",
+            peer.settings(),
+            peer,
+            unreachable=unreachable,
+            actions=CONTRACT_ACTIONS,
+        )
+    finally:
+        peer.stop()
+
+
+CARRIER_PEERS["bluebubbles"] = bluebubbles_peer

@@ -455,6 +455,54 @@ class MessageRepo:
             .values(parts=list(parts), updated_at=edit.edited_at)
         )
 
+    async def set_carrier_ref(
+        self, message_id: MessageId, ref: str, chat_ref: str | None = None
+    ) -> None:
+        """Remember a real carrier's own id for the message (a BlueBubbles GUID) and of
+        its chat, so the carrier's later callbacks (receipts, tapbacks) find it."""
+        row = (
+            await self.conn.execute(select(messages.c.extra).where(messages.c.id == message_id))
+        ).first()
+        if row is None:
+            return
+        extra = {**(row.extra or {}), "carrier_ref": ref}
+        if chat_ref is not None:
+            extra["carrier_chat"] = chat_ref
+        await self.conn.execute(
+            update(messages).where(messages.c.id == message_id).values(extra=extra)
+        )
+
+    async def by_carrier_ref(self, account_id: AccountId, ref: str) -> Message | None:
+        query = select(messages).where(
+            messages.c.account_id == account_id,
+            messages.c.extra["carrier_ref"].as_string() == ref,
+        )
+        found = await self._fetch(query.limit(1))
+        return found[0] if found else None
+
+    async def carrier_chat_of(self, chat_id: ChatId) -> str | None:
+        """The carrier's id of the chat, as remembered with any of its messages."""
+        ref = messages.c.extra["carrier_chat"].as_string()
+        row = (
+            await self.conn.execute(
+                select(ref).where(messages.c.chat_id == chat_id, ref.is_not(None)).limit(1)
+            )
+        ).first()
+        return None if row is None else str(row[0])
+
+    async def chat_of_carrier_chat(self, account_id: AccountId, chat_ref: str) -> ChatId | None:
+        row = (
+            await self.conn.execute(
+                select(messages.c.chat_id)
+                .where(
+                    messages.c.account_id == account_id,
+                    messages.c.extra["carrier_chat"].as_string() == chat_ref,
+                )
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else ChatId(row[0])
+
     async def mark_deleted(self, message_id: MessageId, now: datetime) -> None:
         await self.conn.execute(
             update(messages).where(messages.c.id == message_id).values(deleted_at=now)

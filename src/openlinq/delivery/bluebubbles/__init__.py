@@ -1,0 +1,1 @@
+"""The BlueBubbles carrier: iMessage through a Mac running the BlueBubbles server."""

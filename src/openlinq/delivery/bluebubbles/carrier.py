@@ -1,0 +1,422 @@
+"""The BlueBubbles carrier: iMessage through a Mac running the BlueBubbles server.
+
+Outbound goes through the server's REST API (``/api/v1/...``); what happens next
+(delivered, read, replies, tapbacks, typing) comes back as the server's webhooks,
+handled by ``inbound.py`` and reported through ``DeliveryRecorder`` like the simulator's.
+Each message's BlueBubbles GUID (and its chat's) is kept with the message
+(``messages.set_carrier_ref``), so receipts and tapbacks find the message they are about.
+
+Features the Mac can only do through BlueBubbles' Private API (effects, replies,
+tapbacks, edits, unsend, typing, mark-read, groups) are refused with 2011 when the
+server reports it off, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from openlinq.delivery.bluebubbles.client import (
+    BlueBubblesClient,
+    BlueBubblesRefusedError,
+    BlueBubblesUnreachableError,
+    chat_path,
+)
+from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
+from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
+from openlinq.domain.clock import Clock
+from openlinq.domain.delivery import DeliveryRecorder
+from openlinq.domain.errors import ErrorCode
+from openlinq.domain.ids import AccountId, ChatId, LineId, MessageId
+from openlinq.domain.models import Message, Service
+from openlinq.store.unit import Storage
+
+log = logging.getLogger(__name__)
+
+# How long the server's "Private API on" answer is trusted before asking again.
+PRIVATE_API_TTL = timedelta(seconds=60)
+# Capabilities are asked in the API request that sends: a handle's iMessage availability
+# is remembered for a while rather than asked of the Mac on every send.
+AVAILABILITY_TTL = timedelta(minutes=10)
+MAX_REMEMBERED_HANDLES = 10_000
+# The webhook events the carrier asks the Mac for (see inbound.py).
+WEBHOOK_EVENTS = (
+    "new-message",
+    "updated-message",
+    "typing-indicator",
+    "chat-read-status-changed",
+    "message-send-error",
+)
+# openlinq's effect names -> the expressive send style ids Messages uses.
+_BUBBLE = "com.apple.MobileSMS.expressivesend."
+_SCREEN = "com.apple.messages.effect."
+EFFECT_IDS = {
+    "slam": _BUBBLE + "impact",
+    "loud": _BUBBLE + "loud",
+    "gentle": _BUBBLE + "gentle",
+    "invisible": _BUBBLE + "invisibleink",
+    "echo": _SCREEN + "CKEchoEffect",
+    "spotlight": _SCREEN + "CKSpotlightEffect",
+    "balloons": _SCREEN + "CKHappyBirthdayEffect",
+    "happy_birthday": _SCREEN + "CKHappyBirthdayEffect",
+    "confetti": _SCREEN + "CKConfettiEffect",
+    "love": _SCREEN + "CKHeartEffect",
+    "hearts": _SCREEN + "CKHeartEffect",
+    "lasers": _SCREEN + "CKLasersEffect",
+    "fireworks": _SCREEN + "CKFireworksEffect",
+    "celebration": _SCREEN + "CKSparklesEffect",
+    "sparkles": _SCREEN + "CKShootingStarEffect",
+}
+# Tapbacks BlueBubbles can send (its MessageInterface.possibleReactions, without the "-").
+TAPBACKS = frozenset({"love", "like", "dislike", "laugh", "emphasize", "question"})
+
+
+def chat_guid(service: Service, handle: str) -> str:
+    """The GUID Messages gives a one-to-one chat: ``iMessage;-;+14155551212``."""
+    return f"{'SMS' if service is Service.SMS else 'iMessage'};-;{handle}"
+
+
+class BlueBubblesCarrier(Carrier):
+    name = "bluebubbles"
+
+    def __init__(
+        self,
+        settings: BlueBubblesSettings,
+        *,
+        account_id: AccountId,
+        line_id: LineId,
+        phone_number: str,
+        inbound_url: str,
+        storage: Storage,
+        clock: Clock,
+        recorder: DeliveryRecorder,
+        **_unused: Any,  # queue, policy: the registry passes every carrier the same keywords
+    ) -> None:
+        self.settings = settings
+        self.account_id = account_id
+        self.line_id = line_id
+        self.phone_number = phone_number
+        self.inbound_url = inbound_url
+        self.storage = storage
+        self.clock = clock
+        self.recorder = recorder
+        self.client = BlueBubblesClient(settings)
+        self._private_api: tuple[bool, Any] | None = None
+        self._available: dict[str, tuple[bool, datetime]] = {}
+        self._unreachable_at: datetime | None = None
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.inbound_url}/webhook"
+
+    async def start(self) -> None:
+        """Register the webhook with the Mac (once: an existing one for this URL is kept)."""
+        try:
+            hooks = await self.client.call("GET", "webhook")
+            if not any(
+                isinstance(h, dict) and h.get("url") == self.webhook_url for h in hooks or []
+            ):
+                await self.client.call(
+                    "POST",
+                    "webhook",
+                    json={"url": self.webhook_url, "events": list(WEBHOOK_EVENTS)},
+                )
+        except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
+            # Not fatal: sends still go; the receipts start once the Mac has the webhook.
+            log.warning(
+                "line %s: registering the BlueBubbles webhook failed: %s", self.line_id, exc
+            )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def private_api(self) -> bool:
+        now = self.clock.now()
+        if self._private_api is not None and now - self._private_api[1] < PRIVATE_API_TTL:
+            return self._private_api[0]
+        available = await self.client.private_api()
+        self._private_api = (available, now)
+        return available
+
+    async def _require_private_api(self, what: str) -> None:
+        if not await self.private_api():
+            raise CarrierRejectedError(
+                ErrorCode.FEATURE_NOT_AVAILABLE,
+                f"{what} needs the BlueBubbles Private API, which this Mac has off",
+            )
+
+    # --- capabilities ---------------------------------------------------------------
+
+    async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
+        """iMessage when Apple says the handle is on it (the availability API needs the
+        Private API: without it, or with the Mac unreachable, iMessage is assumed and a
+        send to a handle that is not on it fails then); SMS for phone numbers when the
+        Mac's iPhone forwards text messages."""
+        sms = {Service.SMS} if self.settings.sms_forwarding and "@" not in handle else set()
+        assumed = frozenset({Service.IMESSAGE, *sms})
+        now = self.clock.now()
+        if self._unreachable_at is not None and now - self._unreachable_at < PRIVATE_API_TTL:
+            # The Mac did not answer a moment ago: the sending request must not wait for
+            # it again (a send job finds out, and retries).
+            return assumed
+        try:
+            if await self.private_api() and not await self._imessage_available(handle):
+                return frozenset(sms)
+        except BlueBubblesUnreachableError:
+            self._unreachable_at = now
+        except BlueBubblesRefusedError:
+            pass
+        else:
+            self._unreachable_at = None
+        return assumed
+
+    async def _imessage_available(self, handle: str) -> bool:
+        now = self.clock.now()
+        known = self._available.get(handle)
+        if known is not None and now - known[1] < AVAILABILITY_TTL:
+            return known[0]
+        available = await self.client.imessage_available(handle)
+        if len(self._available) >= MAX_REMEMBERED_HANDLES:
+            self._available.clear()
+        self._available[handle] = (available, now)
+        return available
+
+    # --- send -----------------------------------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> None:
+        async with self.storage.read() as repos:
+            stored = await repos.messages.get_any(message.message_id)
+            reply_ref = None
+            if message.reply_to_id is not None:
+                target = await repos.messages.get_any(message.reply_to_id)
+                reply_ref = target.send_meta.get("carrier_ref") if target else None
+            known_chat = await repos.messages.carrier_chat_of(message.chat_id)
+        if stored is None:
+            return
+        if stored.send_meta.get("carrier_ref"):
+            # Handed over already (a retried job): only the "sent" record may be missing.
+            await self.recorder.sent(message.message_id)
+            return
+        if message.service not in (Service.IMESSAGE, Service.SMS) or (
+            message.service is Service.SMS and not self.settings.sms_forwarding
+        ):
+            raise CarrierRejectedError(
+                ErrorCode.RECIPIENT_UNSUPPORTED_TYPE,
+                f"this Mac cannot send {message.service.value}",
+            )
+        try:
+            guid, chat = await self._hand_over(message, stored, reply_ref, known_chat)
+        except BlueBubblesUnreachableError as exc:
+            if self.clock.now() - stored.created_at >= timedelta(
+                seconds=self.settings.give_up_after
+            ):
+                raise CarrierRejectedError(
+                    ErrorCode.SERVICE_UNAVAILABLE, "the BlueBubbles server cannot be reached"
+                ) from None
+            raise ConnectionError(f"BlueBubbles unreachable ({exc}); retrying") from None
+        except BlueBubblesRefusedError as refused:
+            raise _rejection(refused) from None
+        async with self.storage.write() as repos:
+            await repos.messages.set_carrier_ref(message.message_id, guid, chat)
+            await self.recorder.sent(message.message_id, within=repos)
+
+    async def _hand_over(
+        self,
+        message: OutboundMessage,
+        stored: Message,
+        reply_ref: str | None,
+        known_chat: str | None,
+    ) -> tuple[str, str]:
+        """Send it; the message's GUID and its chat's."""
+        text, media = _text_of(message.parts)
+        if media:
+            raise CarrierRejectedError(
+                ErrorCode.FEATURE_NOT_AVAILABLE,
+                "attachments are not sent through BlueBubbles yet",
+            )
+        body: dict[str, Any] = {"tempGuid": str(message.message_id), "message": text}
+        if message.effect is not None:
+            await self._require_private_api("a message effect")
+            body["effectId"] = EFFECT_IDS.get(message.effect.name, message.effect.name)
+        if reply_ref is not None:
+            await self._require_private_api("a reply")
+            body["selectedMessageGuid"] = reply_ref
+            body["partIndex"] = stored.reply_to.part_index if stored.reply_to else 0
+        if "effectId" in body or "selectedMessageGuid" in body:
+            body["method"] = "private-api"
+        if message.is_group and known_chat is None:
+            await self._require_private_api("a group chat")
+            created = await self.client.call(
+                "POST",
+                "chat/new",
+                json={
+                    "addresses": list(message.recipients),
+                    "message": text,
+                    "method": "private-api",
+                    "service": "iMessage",
+                    "tempGuid": str(message.message_id),
+                },
+            )
+            chat = str(created["guid"])
+            first = (created.get("messages") or [{}])[0]
+            return str(first.get("guid") or message.message_id), chat
+        chat = known_chat or chat_guid(message.service, message.recipients[0])
+        sent = await self.client.call("POST", "message/text", json={"chatGuid": chat, **body})
+        return str(sent["guid"]), chat
+
+    # --- actions --------------------------------------------------------------------
+
+    async def perform(self, action: ChatAction) -> None:
+        handler = _ACTIONS.get(action.kind)
+        if handler is None:
+            raise CarrierRejectedError(
+                ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot carry {action.kind}"
+            )
+        try:
+            await handler(self, action)
+        except BlueBubblesRefusedError as refused:
+            raise _rejection(refused) from None
+
+    async def _chat_of(self, action: ChatAction) -> str:
+        async with self.storage.read() as repos:
+            known = await repos.messages.carrier_chat_of(action.chat_id)
+        if known is not None:
+            return known
+        if len(action.recipients) == 1:
+            return chat_guid(action.service, action.recipients[0])
+        raise CarrierRejectedError(
+            ErrorCode.CHAT_NOT_FOUND, "this group has no BlueBubbles chat yet (send to it first)"
+        )
+
+    async def _guid_of(self, message_id: MessageId) -> str:
+        async with self.storage.read() as repos:
+            message = await repos.messages.get_any(message_id)
+        ref = message.send_meta.get("carrier_ref") if message else None
+        if not ref:
+            raise CarrierRejectedError(
+                ErrorCode.MESSAGE_NOT_FOUND, "the message never reached BlueBubbles"
+            )
+        return str(ref)
+
+    async def _react(self, action: ChatAction) -> None:
+        kind = action.data.get("type")
+        if kind not in TAPBACKS:
+            raise CarrierRejectedError(
+                ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot send a {kind} reaction"
+            )
+        await self._require_private_api("a tapback")
+        await self.client.call(
+            "POST",
+            "message/react",
+            json={
+                "chatGuid": await self._chat_of(action),
+                "selectedMessageGuid": await self._guid_of(MessageId(action.data["message_id"])),
+                "reaction": kind if action.kind == "reaction_added" else f"-{kind}",
+                "partIndex": int(action.data.get("part_index") or 0),
+            },
+        )
+
+    async def _edit(self, action: ChatAction) -> None:
+        await self._require_private_api("an edit")
+        guid = await self._guid_of(MessageId(action.data["message_id"]))
+        text = str(action.data.get("text", ""))
+        await self.client.call(
+            "POST",
+            f"message/{chat_path(guid)}/edit",
+            json={
+                "editedMessage": text,
+                "backwardsCompatibilityMessage": f"Edited to “{text}”",
+                "partIndex": int(action.data.get("part_index") or 0),
+            },
+        )
+
+    async def _typing(self, action: ChatAction) -> None:
+        if action.service is not Service.IMESSAGE:
+            return  # typing indicators exist on iMessage only
+        await self._require_private_api("a typing indicator")
+        method = "POST" if action.kind == "typing_started" else "DELETE"
+        await self.client.call(method, f"chat/{chat_path(await self._chat_of(action))}/typing")
+
+    async def _read(self, action: ChatAction) -> None:
+        await self._require_private_api("marking a chat read")
+        await self.client.call("POST", f"chat/{chat_path(await self._chat_of(action))}/read")
+
+    async def _rename(self, action: ChatAction) -> None:
+        await self._require_private_api("renaming a group")
+        chat = chat_path(await self._chat_of(action))
+        name = action.data.get("name") or action.data.get("display_name") or ""
+        await self.client.call("PUT", f"chat/{chat}", json={"displayName": str(name)})
+
+    async def _participant(self, action: ChatAction) -> None:
+        await self._require_private_api("changing a group's members")
+        verb = "add" if action.kind == "participant_added" else "remove"
+        chat = chat_path(await self._chat_of(action))
+        await self.client.call(
+            "POST", f"chat/{chat}/participant/{verb}", json={"address": action.data["handle"]}
+        )
+
+    async def _leave(self, action: ChatAction) -> None:
+        await self._require_private_api("leaving a group")
+        await self.client.call("POST", f"chat/{chat_path(await self._chat_of(action))}/leave")
+
+    # --- inbound (called by inbound.py) ----------------------------------------------
+
+    async def on_webhook(self, event: dict[str, Any]) -> None:
+        from openlinq.delivery.bluebubbles.inbound import handle_event
+
+        await handle_event(self, event)
+
+    async def chat_for(self, chat_ref: str, sender: str) -> ChatId | None:
+        """openlinq's chat for a BlueBubbles chat GUID (a group's, or a one-to-one one's)."""
+        async with self.storage.read() as repos:
+            known = await repos.messages.chat_of_carrier_chat(self.account_id, chat_ref)
+            if known is not None:
+                return known
+            if ";-;" in chat_ref:
+                direct = await repos.chats.direct_chat(self.account_id, self.line_id, sender)
+                return direct.id if direct else None
+        return None
+
+
+async def _noop(_carrier: BlueBubblesCarrier, _action: ChatAction) -> None:
+    """Nothing to carry: the devices show it from the chat itself, or Messages has no
+    equivalent that BlueBubbles can send (backgrounds, stickers moved, poll votes)."""
+
+
+_ACTIONS = {
+    "reaction_added": BlueBubblesCarrier._react,
+    "reaction_removed": BlueBubblesCarrier._react,
+    "message_edited": BlueBubblesCarrier._edit,
+    "typing_started": BlueBubblesCarrier._typing,
+    "typing_stopped": BlueBubblesCarrier._typing,
+    "chat_read": BlueBubblesCarrier._read,
+    "group_renamed": BlueBubblesCarrier._rename,
+    "participant_added": BlueBubblesCarrier._participant,
+    "participant_removed": BlueBubblesCarrier._participant,
+    "chat_left": BlueBubblesCarrier._leave,
+}
+
+
+def _text_of(parts: tuple[dict[str, Any], ...]) -> tuple[str, list[dict[str, Any]]]:
+    """The message's text (text and link parts, one per line) and its media parts."""
+    texts = [str(p["value"]) for p in parts if p["type"] in ("text", "link")]
+    media = [p for p in parts if p["type"] not in ("text", "link")]
+    return "\n".join(texts), media
+
+
+def _rejection(refused: BlueBubblesRefusedError) -> CarrierRejectedError:
+    if refused.needs_private_api:
+        return CarrierRejectedError(
+            ErrorCode.FEATURE_NOT_AVAILABLE, "this needs the BlueBubbles Private API"
+        )
+    data = refused.data
+    if isinstance(data, dict) and data.get("error"):
+        # Messages could not deliver it (error 22: the handle is not on iMessage ...).
+        return CarrierRejectedError(
+            ErrorCode.PHONE_NOT_AVAILABLE,
+            f"Messages could not send it (error {data['error']})",
+        )
+    return CarrierRejectedError(
+        ErrorCode.SERVICE_UNAVAILABLE, f"BlueBubbles refused: {refused.message}"
+    )

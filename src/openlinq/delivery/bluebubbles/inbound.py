@@ -1,0 +1,203 @@
+"""BlueBubbles' webhooks, mapped onto openlinq's inbound path.
+
+The Mac posts ``{"type": ..., "data": ...}`` to ``/carriers/bluebubbles/{line_token}/webhook``
+(the per-line token authenticates it). What it says becomes the same recorder calls the
+simulator makes, so the partner hears message.received / delivered / read, reactions
+and typing exactly as from the simulator. A webhook delivered twice changes nothing:
+messages are recognised by their GUID, and receipts only move a message forward.
+
+This module is imported when the server mounts the router, so it imports the carrier
+only inside the handler (a server with no BlueBubbles line never loads it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+
+from openlinq.domain.errors import ErrorCode, LinqError
+from openlinq.domain.ids import MessageId
+from openlinq.domain.models import Service
+
+if TYPE_CHECKING:
+    from openlinq.delivery.bluebubbles.carrier import BlueBubblesCarrier
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+# associatedMessageType: names in the server's serializer; Messages' own numbers in older ones.
+_TAPBACK_NUMBERS = {
+    2000: "love",
+    2001: "like",
+    2002: "dislike",
+    2003: "laugh",
+    2004: "emphasize",
+    2005: "question",
+}
+_PART_AND_GUID = re.compile(r"^(?:p:(\d+)/|bp:)?(.+)$")
+
+
+@router.post("/webhook", include_in_schema=False)
+async def webhook(line_token: str, request: Request) -> dict[str, bool]:
+    from openlinq.delivery.bluebubbles.carrier import BlueBubblesCarrier
+
+    carrier = await request.app.state.services.carriers.inbound("bluebubbles", line_token)
+    assert isinstance(carrier, BlueBubblesCarrier), "the registry returns this line's carrier"
+    try:
+        event = await request.json()
+    except ValueError:
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "the webhook body is not JSON") from None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "a BlueBubbles webhook has a type and data")
+    await handle_event(carrier, event)
+    return {"ok": True}
+
+
+async def handle_event(carrier: BlueBubblesCarrier, event: dict[str, Any]) -> None:
+    kind, data = event.get("type"), event.get("data")
+    if not isinstance(data, dict):
+        return
+    if kind == "new-message":
+        await _new_message(carrier, data)
+    elif kind in ("updated-message", "message-send-error"):
+        await _updated_message(carrier, data)
+    elif kind == "typing-indicator":
+        await _typing(carrier, data)
+    else:
+        # chat-read-status-changed is the Mac's own read state (the line's side), group
+        # and participant events change nothing openlinq tracks yet: acknowledged, ignored.
+        log.debug("line %s: BlueBubbles event %s ignored", carrier.line_id, kind)
+
+
+def _sender(data: dict[str, Any]) -> str | None:
+    handle = data.get("handle")
+    address = handle.get("address") if isinstance(handle, dict) else None
+    return address if isinstance(address, str) and address else None
+
+
+def _chat_guid(data: dict[str, Any]) -> str | None:
+    chats = data.get("chats")
+    if isinstance(chats, list) and chats and isinstance(chats[0], dict):
+        guid = chats[0].get("guid")
+        return guid if isinstance(guid, str) else None
+    return None
+
+
+async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> None:
+    guid, sender = data.get("guid"), _sender(data)
+    if data.get("isFromMe") or not isinstance(guid, str) or sender is None:
+        return  # our own sends are recorded when the Mac accepts them
+    async with carrier.storage.read() as repos:
+        if await repos.messages.by_carrier_ref(carrier.account_id, guid) is not None:
+            return  # delivered twice
+    if data.get("associatedMessageGuid"):
+        await _tapback(carrier, data, sender)
+        return
+    text = data.get("text")
+    if not isinstance(text, str) or not text:
+        log.info("line %s: BlueBubbles message %s has no text; not recorded", carrier.line_id, guid)
+        return
+    chat_ref = _chat_guid(data) or f"iMessage;-;{sender}"
+    service = Service.SMS if chat_ref.startswith("SMS;") else Service.IMESSAGE
+    chat_id = None
+    if ";+;" in chat_ref:
+        chat_id = await carrier.chat_for(chat_ref, sender)
+        if chat_id is None:
+            # A group this line was added to elsewhere: recording it as a direct chat would
+            # send the agent's answer to one member privately.
+            log.info("line %s: message in an unknown group %s not recorded", carrier.line_id, guid)
+            return
+    reply_to = await _reply_target(carrier, data)
+    message = await carrier.recorder.inbound_message(
+        carrier.account_id,
+        carrier.phone_number,
+        sender,
+        [{"type": "text", "value": text}],
+        service,
+        chat_id=chat_id,
+        reply_to=reply_to,
+    )
+    if message is not None:
+        async with carrier.storage.write() as repos:
+            await repos.messages.set_carrier_ref(message.id, guid, chat_ref)
+
+
+async def _reply_target(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> MessageId | None:
+    origin = data.get("threadOriginatorGuid")
+    if not isinstance(origin, str) or not origin:
+        return None
+    async with carrier.storage.read() as repos:
+        target = await repos.messages.by_carrier_ref(carrier.account_id, origin)
+    return target.id if target else None
+
+
+async def _tapback(carrier: BlueBubblesCarrier, data: dict[str, Any], sender: str) -> None:
+    raw_type = data.get("associatedMessageType")
+    if isinstance(raw_type, int):
+        remove = raw_type >= 3000
+        name = _TAPBACK_NUMBERS.get(raw_type - 1000 if remove else raw_type)
+    elif isinstance(raw_type, str):
+        remove = raw_type.startswith("-")
+        name = raw_type.lstrip("-")
+    else:
+        return
+    match = _PART_AND_GUID.match(str(data["associatedMessageGuid"]))
+    if name is None or match is None:
+        return
+    part = int(match.group(1) or 0)
+    async with carrier.storage.read() as repos:
+        target = await repos.messages.by_carrier_ref(carrier.account_id, match.group(2))
+        if target is None:
+            log.info("line %s: tapback on a message openlinq does not know", carrier.line_id)
+            return
+        reactions = (await repos.messages.reactions_for([target.id])).get(target.id, [])
+    present = any(r.handle == sender and r.part_index == part and r.type == name for r in reactions)
+    if present != remove:
+        return  # already recorded (a webhook delivered twice): nothing changes
+    await carrier.recorder.inbound_reaction(
+        carrier.account_id,
+        target.id,
+        sender,
+        name,
+        part_index=part,
+        remove=remove,
+    )
+
+
+async def _updated_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> None:
+    """Delivered / read receipts of our own messages, or Messages giving up on one."""
+    guid = data.get("guid")
+    if not data.get("isFromMe") or not isinstance(guid, str):
+        return
+    async with carrier.storage.read() as repos:
+        message = await repos.messages.by_carrier_ref(carrier.account_id, guid)
+    if message is None:
+        return
+    error = data.get("error")
+    if isinstance(error, int) and error != 0:
+        # Failed after the Mac accepted it (an AppleScript send, a handle not on iMessage).
+        await carrier.recorder.failed(
+            message.id, ErrorCode.PHONE_NOT_AVAILABLE, f"Messages could not send it (error {error})"
+        )
+        return
+    if data.get("dateDelivered") or data.get("isDelivered"):
+        await carrier.recorder.delivered(message.id)
+    if data.get("dateRead"):
+        await carrier.recorder.read(message.id)
+
+
+async def _typing(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> None:
+    chat_ref = data.get("guid")
+    if not isinstance(chat_ref, str) or ";-;" not in chat_ref:
+        return  # Messages reports typing in one-to-one chats only
+    sender = chat_ref.split(";-;", 1)[1]
+    chat_id = await carrier.chat_for(chat_ref, sender)
+    if chat_id is None:
+        return
+    await carrier.recorder.inbound_typing(
+        carrier.account_id, chat_id, sender, bool(data.get("display"))
+    )
