@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from openlinq.config import Settings
+from openlinq.domain.clock import ManualClock
 from openlinq.store.engine import Database
 from openlinq.store.migrate import upgrade_to_head
 from openlinq.store.unit import Storage
+from openlinq.wiring import Services, build_services, start, stop
 from tests.support.postgres import fresh_postgres_database
 
 
@@ -30,3 +33,14 @@ async def storage(fresh_database_url: str) -> AsyncIterator[Storage]:
     await upgrade_to_head(db)
     yield Storage(db)
     await db.dispose()
+
+
+@pytest.fixture
+async def services(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
+    """Every service on that database, on a manual clock, started (for ``anyio`` tests)."""
+    built = build_services(
+        Settings(database_url=fresh_database_url, data_dir=tmp_path, clock="manual"), ManualClock()
+    )
+    await start(built)
+    yield built
+    await stop(built)

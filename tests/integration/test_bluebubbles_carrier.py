@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,7 +17,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from openlinq.api.errors import install_error_handlers
-from openlinq.config import Settings
 from openlinq.delivery.bluebubbles.carrier import EFFECT_IDS, BlueBubblesCarrier
 from openlinq.delivery.bluebubbles.inbound import router
 from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
@@ -27,7 +25,7 @@ from openlinq.domain.clock import ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.models import Account, DeliveryStatus, Effect, Line, Service
 from openlinq.domain.parts import build_content
-from openlinq.wiring import Services, build_services, start, stop
+from openlinq.wiring import Services
 from tests.support.bluebubbles_peer import BlueBubblesPeer, running_peer
 from tests.support.server import free_port
 from tests.support.tenant import fresh_line_number
@@ -42,16 +40,6 @@ THEM = "+14155551313"
 def peer() -> Iterator[BlueBubblesPeer]:
     with running_peer() as running:
         yield running
-
-
-@pytest.fixture
-async def services(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
-    built = build_services(
-        Settings(database_url=fresh_database_url, data_dir=tmp_path, clock="manual"), ManualClock()
-    )
-    await start(built)
-    yield built
-    await stop(built)
 
 
 @dataclass

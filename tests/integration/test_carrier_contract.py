@@ -9,11 +9,9 @@ read the stored messages and events.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from openlinq.config import Settings
 from openlinq.delivery.carrier import (
     ACTION_KINDS,
     Carrier,
@@ -21,25 +19,14 @@ from openlinq.delivery.carrier import (
     ChatAction,
     OutboundMessage,
 )
-from openlinq.domain.clock import ManualClock
 from openlinq.domain.ids import MessageId
 from openlinq.domain.models import Account, DeliveryStatus, Line, Service
 from openlinq.domain.parts import build_content
-from openlinq.wiring import Services, build_services, start, stop
+from openlinq.wiring import Services
 from tests.support.carrier_peers import CARRIER_PEERS, CarrierPeer
 from tests.support.tenant import fresh_line_number, magic
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def services(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
-    built = build_services(
-        Settings(database_url=fresh_database_url, data_dir=tmp_path, clock="manual"), ManualClock()
-    )
-    await start(built)
-    yield built
-    await stop(built)
 
 
 @pytest.fixture(params=sorted(CARRIER_PEERS))

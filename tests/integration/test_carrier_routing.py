@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import stat
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,6 @@ from openlinq.config import Settings
 from openlinq.delivery.carrier import ChatAction
 from openlinq.delivery.routing import KINDS, MASK
 from openlinq.delivery.sealing import KEY_FILE, SealError
-from openlinq.domain.clock import ManualClock
 from openlinq.domain.errors import LinqError
 from openlinq.domain.models import Account, DeliveryStatus, Line, Service
 from openlinq.domain.parts import build_content
@@ -32,16 +30,6 @@ RELAY = {"url": "http://127.0.0.1:9/relay", "password": "hunter2-secret"}
 def relay_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(KINDS, "relay", KIND)
     RelayCarrier.log.clear()
-
-
-@pytest.fixture
-async def services(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
-    built = build_services(
-        Settings(database_url=fresh_database_url, data_dir=tmp_path, clock="manual"), ManualClock()
-    )
-    await start(built)
-    yield built
-    await stop(built)
 
 
 async def _account(services: Services, lines: int = 2) -> tuple[Account, list[Line]]:
