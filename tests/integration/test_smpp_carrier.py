@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,43 @@ async def test_a_bind_dropped_mid_send_loses_nothing_and_repeats_nothing(
     assert len(peer.submitted) == 3
     assert [s.short_message[5] for s in peer.submitted] == [1, 2, 3]
     assert await _status(services, line[0], outbound.message_id) is DeliveryStatus.SENT
+
+
+async def test_media_and_other_services_are_refused_4005(
+    carrier: SmppCarrier, services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    outbound = await _queued(services, line)
+    media = replace(outbound, parts=({"type": "media", "url": "https://example.com/a.png"},))
+    for refused in (media, replace(outbound, service=Service.IMESSAGE)):
+        with pytest.raises(CarrierRejectedError) as rejected:
+            await carrier.send(refused)
+        assert rejected.value.code.code == 4005
+    assert peer.submitted == []
+
+
+async def test_an_unreachable_smsc_makes_the_send_retry_later(
+    services: Services, line: tuple[Account, str]
+) -> None:
+    closed = SmscPeer()  # never started: nothing listens on its port
+    settings = {**peer_settings(closed), "connect_timeout": 0.3}
+    carrier = SmppCarrier(
+        SmppSettings.from_dict(settings),
+        account_id=line[0].id,
+        phone_number=line[1],
+        storage=services.storage,
+        recorder=services.simulator.recorder,
+    )
+    await carrier.start()
+    try:
+        outbound = await _queued(services, line)
+        with pytest.raises(SmppUnavailableError, match=r"bind to 127\.0\.0\.1"):
+            await carrier.send(outbound)
+        assert await _status(services, line[0], outbound.message_id) is DeliveryStatus.QUEUED
+        # The SMSC comes up on that port: the carrier binds by itself and the retry goes out.
+        await closed.start()
+        await closed.wait_bound()
+        await carrier.send(outbound)
+        assert len(closed.submitted) == 1
+    finally:
+        await carrier.close()
+        await closed.stop()

@@ -44,3 +44,28 @@ def test_settings_never_show_the_password() -> None:
     assert "s3cret" not in repr(settings)
     with pytest.raises(ValueError, match="bind_mode"):
         SmppSettings(host="h", system_id="e", password="p", bind_mode="receiver")  # type: ignore[arg-type]
+
+
+def test_settings_come_from_stored_json_or_cli_strings_and_round_trip() -> None:
+    settings = SmppSettings.from_dict(
+        {"host": "h", "system_id": "e", "password": "p", "port": "2776", "tls": "yes"}
+    )
+    assert (settings.port, settings.tls, settings.bind_type) == (2776, True, "TRX")
+    assert SmppSettings.from_dict(settings.to_dict()) == settings
+    assert "password" in SmppSettings.SECRET_FIELDS
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"host": "h"}, "missing SMPP setting"),
+        ({"host": "h", "system_id": "e", "password": "p", "colour": 1}, "unknown SMPP setting"),
+        ({"host": "h", "system_id": "e", "password": "p", "port": "x"}, "port must be a number"),
+        ({"host": "h", "system_id": "e", "password": "p", "tls": "maybe"}, "tls must be true"),
+        ({"host": "h", "system_id": "e", "password": "p", "port": 0}, "port must be 1-65535"),
+        ({"host": "h", "system_id": "e", "password": "123456789"}, "password 8"),
+    ],
+)
+def test_bad_settings_are_refused_with_one_line(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SmppSettings.from_dict(data)

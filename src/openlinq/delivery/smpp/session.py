@@ -95,6 +95,7 @@ class SmppSession:
             s.password,
             bind_type=s.bind_type,
             system_type=s.system_type,
+            tls=s.tls,
             addr_ton=s.source_ton,
             addr_npi=s.source_npi,
             window_size=s.window_size,

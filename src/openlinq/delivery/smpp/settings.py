@@ -26,6 +26,7 @@ class SmppSettings:
     system_id: str
     password: str = field(repr=False)
     port: int = 2775
+    tls: bool = False  # many SMSCs offer SMPP over TLS on another port (often 3550)
     system_type: str = ""
     source_ton: int = 1  # international
     source_npi: int = 1  # E.164
