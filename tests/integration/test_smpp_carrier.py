@@ -182,6 +182,26 @@ async def test_receipts_mark_delivered_and_failed(
     assert failed.error_code == 4001
 
 
+async def test_receipts_in_text_only_and_with_a_decimal_id_are_recognised(
+    carrier: SmppCarrier, services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account = line[0]
+    first = await _queued(services, line, "one")
+    second = await _queued(services, line, "two", to="+14155551315")
+    await carrier.send(first)
+    await carrier.send(second)
+    await peer.receipt(peer.submitted[0], in_text_only=True, decimal_id=True)
+    await peer.receipt(peer.submitted[1], "EXPIRED", 3, in_text_only=True)
+
+    async def settled() -> bool:
+        statuses = [await _status(services, account, m.message_id) for m in (first, second)]
+        return statuses == [DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]
+
+    await _eventually(settled)
+    expired, *_ = await services.messages.get(account, second.message_id)
+    assert expired.error_code == 4002
+
+
 async def test_a_long_unicode_message_is_concatenated_and_delivered_after_its_last_part(
     carrier: SmppCarrier, services: Services, peer: SmscPeer, line: tuple[Account, str]
 ) -> None:

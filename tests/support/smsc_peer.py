@@ -118,9 +118,24 @@ class SmscPeer:
     def _esme(self) -> smpp34.Esme:
         return next(iter(self._sessions.values()))
 
-    async def receipt(self, submitted: Submitted, stat: str = "DELIVRD", state: int = 2) -> None:
+    async def receipt(
+        self,
+        submitted: Submitted,
+        stat: str = "DELIVRD",
+        state: int = 2,
+        *,
+        in_text_only: bool = False,
+        decimal_id: bool = False,
+    ) -> None:
+        """A delivery receipt; ``in_text_only``: no TLVs, id and stat only in the text (as
+        many SMSCs send), ``decimal_id``: the id written in decimal (the submit answer was hex)."""
+        receipted = str(int(submitted.smsc_id, 16)) if decimal_id else submitted.smsc_id
+        tlvs = [
+            smpp34.Tlv(smpp_constants.TLV_RECEIPTED_MESSAGE_ID, receipted.encode() + b"\0"),
+            smpp34.Tlv(smpp_constants.TLV_MESSAGE_STATE, bytes([state])),
+        ]
         text = (
-            f"id:{submitted.smsc_id} sub:001 dlvrd:001 submit date:2612020400"
+            f"id:{receipted} sub:001 dlvrd:001 submit date:2612020400"
             f" done date:2612020400 stat:{stat} err:000 text:"
         )
         response = await self._esme().deliver_sm(
@@ -129,12 +144,7 @@ class SmscPeer:
             source_addr=submitted.destination_addr,
             source_addr_ton=1,
             esm_class=0x04,
-            tlvs=[
-                smpp34.Tlv(
-                    smpp_constants.TLV_RECEIPTED_MESSAGE_ID, submitted.smsc_id.encode() + b"\0"
-                ),
-                smpp34.Tlv(smpp_constants.TLV_MESSAGE_STATE, bytes([state])),
-            ],
+            tlvs=[] if in_text_only else tlvs,
         )
         assert response.is_success
 

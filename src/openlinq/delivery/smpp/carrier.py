@@ -8,6 +8,7 @@ siblings. A receipt that arrives after openlinq restarted is logged and dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections import OrderedDict
@@ -49,6 +50,7 @@ _FAILED = {"EXPIRED": ErrorCode.PHONE_NOT_AVAILABLE}
 _BAD_DESTINATION = frozenset({0x0B, 0x50, 0x51})  # ESME_RINVDSTADR, RINVDSTTON, RINVDSTNPI
 _RECEIPT_MASK, _SMSC_RECEIPT = 0x3C, 0x04
 _REMEMBERED = 100_000  # receipts awaited; the oldest are forgotten past this
+_MO_PENDING = 10_000  # long inbound messages waiting for their other parts
 
 
 class SmppCarrier(Carrier):
@@ -164,15 +166,14 @@ class SmppCarrier(Carrier):
             await self._mobile_originated(event)
 
     async def _receipt(self, event: smpp34.DeliverSmEvent) -> None:
-        smsc_id, state = _receipt_fields(event)
-        found = self._awaiting.get(smsc_id or "")
-        if smsc_id is None or state is None or found is None:
-            log.warning("smpp receipt for unknown message %r (state %s) dropped", smsc_id, state)
+        receipted, state = _receipt_fields(event)
+        smsc_id = next((i for i in _spellings(receipted) if i in self._awaiting), None)
+        if smsc_id is None or state is None:
+            log.warning("smpp receipt for unknown message %r (state %s) dropped", receipted, state)
             return
         if state in _PENDING:
             return
-        message_id, total = found
-        del self._awaiting[smsc_id]
+        message_id, total = self._awaiting.pop(smsc_id)
         if state == "DELIVRD":
             done = self._delivered.setdefault(message_id, set())
             done.add(smsc_id)
@@ -204,6 +205,9 @@ class SmppCarrier(Carrier):
         if part.total <= 1:
             return part.text
         key = (sender, part.reference, part.total)
+        if key not in self._mo_parts and len(self._mo_parts) >= _MO_PENDING:
+            # A part that never came: forget the oldest incomplete message.
+            del self._mo_parts[next(iter(self._mo_parts))]
         got = self._mo_parts.setdefault(key, {})
         got[part.number] = part.text
         if len(got) < part.total:
@@ -223,6 +227,20 @@ def _text_of(message: OutboundMessage) -> str:
     if message.is_poll or not texts:
         raise CarrierRejectedError(ErrorCode.RECIPIENT_UNSUPPORTED_TYPE, "SMS carries text only")
     return "\n".join(texts)
+
+
+def _spellings(receipted: str | None) -> list[str]:
+    """The receipted id as given, then as the other base: many SMSCs answer submit_sm with a
+    hex id and write it in decimal in the receipt, or the other way round."""
+    if not receipted:
+        return []
+    spellings = [receipted]
+    if receipted.isdigit():
+        spellings.append(f"{int(receipted):X}")
+        spellings.append(f"{int(receipted):x}")
+    with contextlib.suppress(ValueError):
+        spellings.append(str(int(receipted, 16)))
+    return spellings
 
 
 def _receipt_fields(event: smpp34.DeliverSmEvent) -> tuple[str | None, str | None]:
