@@ -9,11 +9,13 @@ import contextlib
 import itertools
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import smpp34
 from smpp34 import _smpp34 as smpp_constants  # the stub declares the TLV_/ESME_ constants here
+
+from openlinq.domain.models import Service
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,8 @@ class SmppCarrierPeer:
     settings: dict[str, Any]
     peer: SmscPeer
     unreachable: str = UNREACHABLE
-    extra: dict[str, Any] = field(default_factory=dict)
+    service: Service = Service.SMS
+    actions: frozenset[str] = frozenset()  # SMS carries no chat action: every kind is refused
 
 
 def peer_settings(peer: SmscPeer) -> dict[str, Any]:
