@@ -263,6 +263,7 @@ async def test_throttling_is_waited_out(
     peer.throttle = 3
     outbound = await _queued(services, line)
     await carrier.send(outbound)
+    assert peer.throttle == 0  # three ESME_RTHROTTLED answers were waited out
     assert len(peer.submitted) == 1
     assert await _status(services, line[0], outbound.message_id) is DeliveryStatus.SENT
 
@@ -321,3 +322,30 @@ async def test_an_unreachable_smsc_makes_the_send_retry_later(
     finally:
         await carrier.close()
         await closed.stop()
+
+
+async def test_sends_share_the_bind_concurrently(
+    carrier: SmppCarrier, services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    queued = [await _queued(services, line, f"n{i}", to=f"+1415555140{i}") for i in range(8)]
+    await asyncio.gather(*(carrier.send(m) for m in queued))
+    assert sorted(s.short_message for s in peer.submitted) == [f"n{i}".encode() for i in range(8)]
+
+
+async def test_a_transmitter_bind_asks_for_no_receipts(
+    services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    settings = SmppSettings.from_dict({**peer_settings(peer), "bind_mode": "transmitter"})
+    carrier = SmppCarrier(
+        settings,
+        account_id=line[0].id,
+        phone_number=line[1],
+        storage=services.storage,
+        recorder=services.simulator.recorder,
+    )
+    await carrier.start()
+    try:
+        await carrier.send(await _queued(services, line))
+        assert [s.registered_delivery for s in peer.submitted] == [0]
+    finally:
+        await carrier.close()

@@ -15,6 +15,7 @@ from typing import Any
 import smpp34
 from smpp34 import _smpp34 as smpp_constants  # the stub declares the TLV_/ESME_ constants here
 
+from openlinq.delivery.smpp.session import STOP_SECONDS
 from openlinq.domain.models import Service
 
 
@@ -56,10 +57,10 @@ class SmscPeer:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=STOP_SECONDS)
         if self._server is not None:
-            await self._server.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.stop(), STOP_SECONDS)
         self._sessions.clear()
         self._bound.clear()
 
@@ -113,7 +114,7 @@ class SmscPeer:
         """End every bind (an SMSC restart, a network cut)."""
         for esme in list(self._sessions.values()):
             with contextlib.suppress(Exception):
-                await esme.unbind()
+                await asyncio.wait_for(esme.unbind(), STOP_SECONDS)
         self._sessions.clear()
         self._bound.clear()
 

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 # The SMSC asks us to slow down: wait and submit again, on the same bind.
 RETRY_LATER = frozenset({smpp_constants.ESME_RTHROTTLED, smpp_constants.ESME_RMSGQFUL})
 
+# smpp34's stop/unbind futures have been seen never to resolve (1 run in ~20 here): a
+# close must not hang the process's shutdown, so each gets this long.
+STOP_SECONDS = 5.0
+
 OnDeliver = Callable[[smpp34.DeliverSmEvent], Awaitable[None]]
 
 
@@ -60,8 +64,7 @@ class SmppSession:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=STOP_SECONDS)
             self._task = None
         await self._drop()
 
@@ -124,8 +127,12 @@ class SmppSession:
         self._smsc = None
         client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(Exception):
-                await client.stop()
+            try:
+                await asyncio.wait_for(client.stop(), STOP_SECONDS)
+            except TimeoutError:
+                log.warning("smpp client did not stop within %.0f s; left behind", STOP_SECONDS)
+            except Exception as error:  # already disconnected, mostly
+                log.debug("smpp client stop: %s", error)
 
     async def submit(self, **pdu: Any) -> str:
         """Submit one short message; the SMSC's message id. Throttling is waited out
