@@ -69,3 +69,15 @@ async def bluebubbles_peer(services: Services) -> AsyncIterator[CarrierPeer]:
 
 
 CARRIER_PEERS["bluebubbles"] = bluebubbles_peer
+
+
+@asynccontextmanager
+async def smpp_peer(services: Services) -> AsyncIterator[CarrierPeer]:
+    """A real SMSC (smpp34's server) on loopback; it refuses one destination."""
+    from tests.support.smsc_peer import smpp_peer as running
+
+    async with running(services) as peer:
+        yield peer
+
+
+CARRIER_PEERS["smpp"] = smpp_peer

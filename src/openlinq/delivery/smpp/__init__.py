@@ -1,0 +1,1 @@
+"""SMS through an SMPP 3.4 account: one persistent bind per line (see docs/gateways.md)."""

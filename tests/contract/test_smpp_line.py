@@ -1,0 +1,97 @@
+"""An SMS line on the SMPP carrier, through the official SDK: a send reaches the SMSC
+(tests/support/smsc_peer.py), its receipt makes the message delivered, a reply from the
+phone arrives as message.received — exactly as with the simulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openlinq.domain.models import LineType
+from tests.support.server import RunningServer, server_with
+from tests.support.smsc_peer import SmscPeer, peer_settings
+from tests.support.tenant import Tenant, create_tenant
+
+PHONE = "+14155551313"
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    """The SMSC is a real peer on a socket: wait (bounded) for its traffic to be recorded."""
+    for _ in range(500):
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not seen within 10 s: {what}")
+
+
+@pytest.fixture
+def smpp_line(tmp_path: Path) -> Iterator[tuple[RunningServer, Tenant, SmscPeer]]:
+    with server_with(tmp_path) as server:
+        # One line: capabilities are asked across the account's lines before one is picked.
+        tenant = create_tenant(server, line_types=(LineType.IMESSAGE,))
+        peer = SmscPeer()
+        server.call(peer.start)  # on the server's loop, like the carrier's bind
+        try:
+            services: Any = server.services  # .carriers: the routing seam (x15-routing)
+            server.call(
+                services.carriers.configure,
+                tenant.account_id,
+                tenant.line,
+                "smpp",
+                peer_settings(peer),
+            )
+            yield server, tenant, peer
+        finally:
+            server.call(peer.stop)
+            tenant.client.close()
+            tenant.http.close()
+
+
+def test_an_sms_goes_out_through_the_smsc_and_its_receipt_makes_it_delivered(
+    smpp_line: tuple[RunningServer, Tenant, SmscPeer],
+) -> None:
+    server, tenant, peer = smpp_line
+    created = tenant.client.chats.create(
+        from_=tenant.line, to=[PHONE], message={"parts": [{"type": "text", "value": "hello"}]}
+    )
+    message_id = created.chat.message.id
+    assert created.chat.message.service == "SMS"
+    tenant.sim.advance(0)  # the manual clock: run the send job now
+    _until(lambda: len(peer.submitted) == 1, "the submit_sm")
+    [submitted] = peer.submitted
+    assert (submitted.destination_addr, submitted.short_message) == (PHONE[1:], b"hello")
+    _until(
+        lambda: tenant.client.messages.retrieve(message_id).delivery_status == "sent",
+        "message sent",
+    )
+    server.call(peer.receipt, submitted)
+    _until(
+        lambda: tenant.client.messages.retrieve(message_id).delivery_status == "delivered",
+        "message delivered",
+    )
+    assert tenant.client.messages.retrieve(message_id).service == "SMS"
+    types = [e["event_type"] for e in tenant.sim.events() if e["event_type"].startswith("message.")]
+    assert types.count("message.sent") == 1
+    assert types.count("message.delivered") == 1
+
+
+def test_a_reply_from_the_phone_is_received(
+    smpp_line: tuple[RunningServer, Tenant, SmscPeer],
+) -> None:
+    server, tenant, peer = smpp_line
+    tenant.client.chats.create(
+        from_=tenant.line, to=[PHONE], message={"parts": [{"type": "text", "value": "hi"}]}
+    )
+    tenant.sim.advance(0)
+    _until(lambda: len(peer.submitted) == 1, "the submit_sm")
+    server.call(peer.mobile_originated, PHONE, tenant.line, b"Sure, see you at 5")
+    _until(lambda: bool(tenant.sim.events("message.received")), "message.received")
+    [received] = tenant.sim.events("message.received")
+    data = received["data"]
+    assert data["parts"][0]["value"] == "Sure, see you at 5"
+    assert data["service"] == "SMS"
