@@ -198,6 +198,16 @@ def test_a_chat_of_another_account_is_not_found(tenant: Tenant, server: RunningS
     other.http.close()
 
 
+def test_the_chat_page_follows_poll_and_background_events_live(
+    tenant: Tenant, console: ConsoleClient
+) -> None:
+    chat_id, _ = _send(tenant, "+14155557102", "hi")
+    html = console.page(f"/console/chats/{chat_id}")
+    panes = dict(re.findall(r'id="([a-z-]+)"[^>]*?data-live="([^"]+)"', html, re.S))
+    assert "poll." in panes["latest"].split(",")
+    assert "chat.background" in panes["chat-info"].split(",")
+
+
 def test_a_poll_shows_its_options_votes_and_stickers(
     tenant: Tenant, console: ConsoleClient
 ) -> None:
