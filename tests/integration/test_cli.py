@@ -323,6 +323,7 @@ def test_a_line_s_carrier_is_set_from_the_cli_with_its_password_masked(
     )
     assert "inbound URL" in result.output
     assert "/carriers/relay/" in result.output
+    assert "warning: that URL is on loopback; set OPENLINQ_PUBLIC_URL" in result.output
     assert "hunter2" not in result.output
     shown = json.loads(invoke("lines", "carrier", account.group(1), number, "--json", *db_args))
     assert shown["carrier"] == "relay"

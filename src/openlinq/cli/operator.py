@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 
@@ -446,6 +447,9 @@ def lines_zero_retention(
     say(f"{line.phone_number}: zero retention {'on' if line.zero_retention else 'off'}")
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 @lines_app.command("carrier")
 def lines_carrier(
     account_id: str,
@@ -502,3 +506,10 @@ def lines_carrier(
     say(f"{view.phone_number}: {view.carrier}" + (f" ({shown})" if shown else ""))
     if view.inbound_url:
         say(f"inbound URL (keep it secret; the gateway calls it): {view.inbound_url}")
+        if urlsplit(view.inbound_url).hostname in LOOPBACK_HOSTS:
+            # Built from this shell's settings: without OPENLINQ_PUBLIC_URL that is a loopback
+            # address (and this shell's port), which a Mac or an SMSC elsewhere cannot reach.
+            say(
+                "warning: that URL is on loopback; set OPENLINQ_PUBLIC_URL (for this command and "
+                "the server) to the address the gateway reaches, then set the carrier again"
+            )
