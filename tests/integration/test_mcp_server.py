@@ -262,7 +262,8 @@ def test_without_the_mcp_extra_the_command_says_what_to_install() -> None:
     )
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        "openlinq: the MCP server needs the mcp extra: pip install 'openlinq[mcp]'"
+        "openlinq: the MCP server needs the mcp extra: pip install 'openlinq[mcp]' "
+        "(in a checkout: .venv/bin/pip install -e '.[mcp]')"
     )
 
 

@@ -35,7 +35,10 @@ def mcp(
     try:
         import mcp as _sdk  # noqa: F401  (only to tell a missing extra apart)
     except ImportError:
-        fail("the MCP server needs the mcp extra: pip install 'openlinq[mcp]'")
+        fail(
+            "the MCP server needs the mcp extra: pip install 'openlinq[mcp]' "
+            "(in a checkout: .venv/bin/pip install -e '.[mcp]')"
+        )
     if http:
         from openlinq.mcp_server.serve import run_http
 
