@@ -6,6 +6,7 @@ Every action must reach the agent as the same events /sim/v1 records (read back 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -291,3 +292,33 @@ def test_a_phone_pays_an_agentpay_card_from_its_screen(
     settled = console.page(_path(A, "/screen"))
     assert '<strong class="settled">Paid</strong>' in settled
     assert "Pay</button>" not in settled
+
+
+def test_a_phone_sees_a_poll_and_votes_from_its_screen(
+    tenant: Tenant, console: ConsoleClient
+) -> None:
+    chat_id = _send_to(tenant, A)
+    poll = tenant.client.chats.polls.create(
+        chat_id, poll={"options": [{"text": "Pizza"}, {"text": "Tacos"}]}
+    )
+    tenant.sim.advance(0)
+    (shown,) = [
+        m
+        for m in tenant.http.get(f"/sim/v1/devices/{A}/screen").json()["messages"]
+        if m["message_id"] == poll.message_id
+    ]
+    tacos = poll.poll.options[1].option_id
+    assert [(o["text"], o["votes"], o["voted"]) for o in shown["poll"]] == [
+        ("Pizza", 0, False),
+        ("Tacos", 0, False),
+    ]
+    screen = console.page(_path(A, "/screen"))
+    assert "📊 Poll" in screen
+    assert f'"option_id": "{tacos}", "operation": "add"' in screen
+    vote = {"message_id": poll.message_id, "option_id": tacos, "operation": "add"}
+    assert console.ok("POST", _path(A, "/poll-votes"), json=vote) == {"message": "Voted"}
+    voters = tenant.client.messages.poll.retrieve(poll.message_id).poll.options[1].voters
+    assert [v.handle for v in voters] == [A]
+    screen = console.page(_path(A, "/screen"))
+    assert f'"option_id": "{tacos}", "operation": "remove"' in screen
+    assert re.search(r"Tacos <span[^>]*>— 1 vote</span>", screen)

@@ -258,5 +258,6 @@ def screen_message_out(item: ScreenItem) -> ScreenMessageOut:
             "at": message.delivered_at or message.sent_at or message.created_at,
             "reactions": item.reactions,
             "edits": jsonable(item.edits),
+            "poll": item.poll,
         }
     )

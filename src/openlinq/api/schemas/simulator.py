@@ -180,6 +180,10 @@ class ScreenMessageOut(WireModel):
     at: datetime
     reactions: list[dict[str, Any]]
     edits: list[dict[str, Any]]
+    poll: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="A poll's options: option_id, text, votes, and whether this phone voted.",
+    )
 
 
 class ScreenOut(WireModel):

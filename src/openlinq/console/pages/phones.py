@@ -25,6 +25,7 @@ from openlinq.api.schemas.common import RequestModel
 from openlinq.api.schemas.simulator import (
     DeviceChatIn,
     DevicePaymentIn,
+    DevicePollVoteIn,
     DeviceReactionIn,
     DeviceSettingsIn,
     DeviceTypingIn,
@@ -365,6 +366,15 @@ async def _send(
 async def react(handle: str, body: DeviceReactionIn, console: ConsoleDep) -> dict[str, Any]:
     await react_as_device(console.services.simulator, console.account, handle, body)
     return {"message": f"Reacted {body.type}" if body.operation == "add" else "Reaction removed"}
+
+
+@router.post("/phones/{handle}/poll-votes")
+async def vote(handle: str, body: DevicePollVoteIn, console: ConsoleDep) -> dict[str, Any]:
+    """The phone votes for a poll's option, or takes its vote back."""
+    await console.services.simulator.vote(
+        console.account, handle, body.message_id, body.option_id, remove=body.operation == "remove"
+    )
+    return {"message": "Voted" if body.operation == "add" else "Vote taken back"}
 
 
 @router.post("/phones/{handle}/payments")

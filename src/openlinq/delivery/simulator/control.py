@@ -20,7 +20,7 @@ from openlinq.domain.groups import GroupService
 from openlinq.domain.handles import parse_handle, parse_phone
 from openlinq.domain.ids import ChatId, MessageId
 from openlinq.domain.locations import LocationFeed, Position
-from openlinq.domain.models import Account, Direction, Message, Service
+from openlinq.domain.models import Account, Direction, Message, Poll, Service
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.polls import PollService, poll_in_chat
 from openlinq.domain.reputation_audits import REFRESH_JOB
@@ -47,6 +47,8 @@ class ScreenItem:
     direction: str  # "received" by the device, or "sent" by it
     reactions: list[dict[str, Any]]
     edits: list[dict[str, Any]]
+    # A poll's options as this phone sees them: text, votes, whether it voted for each.
+    poll: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +364,7 @@ class SimulatorControl:
             messages = await repos.messages.to_handle(account.id, chat_ids, last)
             reactions = await repos.messages.reactions_for([m.id for m in messages])
             edits = await repos.messages.edits([m.id for m in messages])
+            polls = {m.id: await repos.polls.of(m) for m in messages if m.is_poll}
         items: list[ScreenItem] = []
         for message in messages:
             if message.direction is Direction.INBOUND:
@@ -396,6 +399,7 @@ class SimulatorControl:
                         }
                         for e in edits.get(message.id, [])
                     ],
+                    poll=_poll_screen(polls.get(message.id), handle),
                 )
             )
         return handle, items
@@ -476,3 +480,18 @@ class SimulatorControl:
     async def recent_events(self, account: Account, limit: int) -> list[StoredEvent]:
         async with self.storage.read() as repos:
             return await repos.events.recent(account.id, limit)
+
+
+def _poll_screen(poll: Poll | None, handle: str) -> list[dict[str, Any]] | None:
+    """A poll's options as ``handle``'s screen shows them."""
+    if poll is None:
+        return None
+    return [
+        {
+            "option_id": option.id,
+            "text": option.text,
+            "votes": sum(v.option_id == option.id for v in poll.votes),
+            "voted": any(v.option_id == option.id and v.handle == handle for v in poll.votes),
+        }
+        for option in poll.options
+    ]
