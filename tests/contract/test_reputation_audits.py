@@ -165,9 +165,11 @@ def test_an_audit_of_another_line_or_account_is_404(tenant: Tenant, other: Tenan
             _get(tenant, audit_id, line)
 
 
-def test_a_phone_number_that_is_not_e164_is_400(tenant: Tenant) -> None:
+@pytest.mark.parametrize("number", ["4155551234", "0b4e7c1e-5a7d-4f0e-9a8e-3f1f2d6c7b10"])
+def test_a_phone_number_that_is_not_e164_is_400(tenant: Tenant, number: str) -> None:
+    """Also a line's id given by mistake: told it is not a phone number."""
     with pytest.raises(linq.BadRequestError) as e:
-        tenant.client.phone_numbers.start_reputation_audit("4155551234")
+        tenant.client.phone_numbers.start_reputation_audit(number)
     assert (e.value.status_code, e.value.code) == (400, 1002)
 
 

@@ -12,7 +12,8 @@ from openlinq.domain.reputation_views import audit_view
 
 router = APIRouter(tags=["phone numbers"])
 
-PhoneNumber = Annotated[str, Path(max_length=32)]
+# Room for a mistaken line id (36 characters), so it is told "not a phone number" (1002).
+PhoneNumber = Annotated[str, Path(max_length=64)]
 AuditId = Annotated[str, Path(max_length=64)]
 
 
