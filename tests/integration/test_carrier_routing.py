@@ -197,6 +197,22 @@ async def test_a_changed_line_gets_a_new_carrier_and_the_old_one_is_closed(
     assert again.inbound_url == first.inbound_url == replaced.inbound_url
 
 
+@pytest.mark.anyio
+async def test_setting_the_same_carrier_again_changes_nothing(services: Services) -> None:
+    account, (line, other) = await _account(services)
+    first = await services.carriers.configure(account.id, line.phone_number, "relay", RELAY)
+    carrier = await services.carriers.for_number(line.phone_number)
+    sealed = await _sealed_rows(services)
+    again = await services.carriers.configure(account.id, line.phone_number, "relay", RELAY)
+    assert (first.changed, again.changed, again.inbound_url) == (True, False, None)
+    # Not rewritten, not rebuilt: a bind or a registered webhook is not dropped for nothing.
+    assert await _sealed_rows(services) == sealed
+    assert await services.carriers.for_number(line.phone_number) is carrier
+    assert (line.phone_number, "close", None) not in RelayCarrier.log
+    plain = await services.carriers.configure(account.id, other.phone_number, "simulator", {})
+    assert plain.changed is False
+
+
 def test_inbound_requests_reach_the_lines_carrier_by_token_only(tmp_path: Path) -> None:
     with server_with(tmp_path) as server:
         services = server.services

@@ -336,3 +336,58 @@ def test_a_line_s_carrier_is_set_from_the_cli_with_its_password_masked(
     assert "url and password are required" in refused.output
     missing = runner.invoke(app, ["lines", "carrier", account.group(1), number, "pigeon", *db_args])
     assert "unknown carrier 'pigeon'" in missing.output
+
+
+def test_a_carriers_file_sets_lines_and_a_bad_entry_changes_none(
+    db_args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openlinq.delivery.routing import KINDS
+    from tests.support.relay_carrier import KIND
+
+    monkeypatch.setitem(KINDS, "relay", KIND)
+    monkeypatch.setenv("RELAY_PASSWORD", "hunter2")
+    created = invoke("accounts", "create", "declared", *db_args)
+    account = re.search(r"account (\S+) \(declared", created)
+    assert account
+    relayed, plain = fresh_line_number(), fresh_line_number()
+    for number in (relayed, plain):
+        invoke("lines", "add", account.group(1), number, *db_args)
+    entries = (
+        f'[[line]]\naccount = "{account.group(1)}"\nphone_number = "{relayed}"\n'
+        'carrier = "relay"\nsettings = { url = "http://127.0.0.1:9", '
+        'password = { env = "RELAY_PASSWORD" } }\n'
+        f'[[line]]\naccount = "{account.group(1)}"\nphone_number = "{plain}"\n'
+        'carrier = "simulator"\n'
+    )
+    declared = tmp_path / "carriers.toml"
+    declared.write_text(entries)
+    applied = invoke("lines", "apply", str(declared), *db_args)
+    assert f"{relayed}: relay (set)" in applied
+    assert f"{plain}: simulator (unchanged)" in applied
+    assert "/carriers/relay/" in applied
+    assert "hunter2" not in applied
+    again = json.loads(invoke("lines", "apply", str(declared), "--json", *db_args))
+    assert [(view["carrier"], view["changed"]) for view in again] == [
+        ("relay", False),
+        ("simulator", False),
+    ]
+    assert again[0]["settings"]["password"] == "••••"
+    # The second entry is bad: the first (a change to the simulator) must not be applied either.
+    declared.write_text(
+        f'[[line]]\naccount = "{account.group(1)}"\nphone_number = "{relayed}"\n'
+        'carrier = "simulator"\n'
+        f'[[line]]\naccount = "{account.group(1)}"\nphone_number = "+14155550999"\n'
+        'carrier = "simulator"\n'
+    )
+    refused = runner.invoke(app, ["lines", "apply", str(declared), *db_args])
+    assert refused.exit_code == 1
+    assert len(refused.output.strip().splitlines()) == 1, refused.output
+    assert "+14155550999" in refused.output
+    shown = invoke("lines", "carrier", account.group(1), relayed, *db_args)
+    assert f"{relayed}: relay" in shown
+    declared.write_text("[[line]]\nphone_number = 1\n")
+    malformed = runner.invoke(app, ["lines", "apply", str(declared), *db_args])
+    assert malformed.exit_code == 1
+    assert "line 1: account must be a non-empty string" in malformed.output
+    missing = runner.invoke(app, ["lines", "apply", str(tmp_path / "nope.toml"), *db_args])
+    assert "cannot read" in missing.output

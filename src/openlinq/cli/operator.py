@@ -513,3 +513,43 @@ def lines_carrier(
                 "warning: that URL is on loopback; set OPENLINQ_PUBLIC_URL (for this command and "
                 "the server) to the address the gateway reaches, then set the carrier again"
             )
+
+
+@lines_app.command("apply")
+def lines_apply(
+    path: Annotated[Path, typer.Argument(help="A carriers file (TOML, see docs/gateways.md).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set the carriers a file declares; lines it does not name are left as they are."""
+    from openlinq.cli.carriers_file import CarriersFileError, parse_carriers_file
+
+    try:
+        declared = parse_carriers_file(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        fail(f"cannot read {path}: {error.strerror}")
+    except CarriersFileError as error:
+        fail(f"{path}: {error}")
+
+    async def change(services: Services) -> list[LineCarrierView]:
+        # Everything is checked before anything changes: a bad entry leaves every line as it was.
+        for entry in declared:
+            account = await services.accounts.get(AccountId(entry.account))
+            await services.carriers.describe(account.id, entry.phone_number)
+            services.carriers.validated(entry.carrier, entry.settings)
+        return [
+            await services.carriers.configure(
+                AccountId(entry.account), entry.phone_number, entry.carrier, entry.settings
+            )
+            for entry in declared
+        ]
+
+    views = run(data_dir, database_url, change)
+    if as_json:
+        emit_json([asdict(view) for view in views])
+        return
+    for view in views:
+        say(f"{view.phone_number}: {view.carrier} ({'set' if view.changed else 'unchanged'})")
+        if view.inbound_url:
+            say(f"  inbound URL (keep it secret; the gateway calls it): {view.inbound_url}")

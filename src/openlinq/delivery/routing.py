@@ -156,6 +156,8 @@ class LineCarrierView:
     settings: dict[str, Any]
     # Only right after a change (like an API key, shown once): the URL carries the token.
     inbound_url: str | None = None
+    # False when the line already had exactly this carrier and these settings (nothing written).
+    changed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,12 +290,17 @@ class CarrierRegistry:
         self, account_id: AccountId, phone_number: str, name: str, settings: Mapping[str, Any]
     ) -> LineCarrierView:
         """Make the account's line send through ``name`` with ``settings`` (validated first)."""
-        sealed_settings = self._validated(name, settings)
+        sealed_settings = self.validated(name, settings)
         async with self.storage.write() as repos:
             line = await repos.lines.by_number(account_id, phone_number)
             if line is None:
                 raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{phone_number} is not your line")
             current = await repos.line_carriers.of_line(line.id)
+            if self._unchanged(current, name, sealed_settings):
+                # Rewriting would rebuild its carrier (a new bind, a new webhook) for nothing.
+                return LineCarrierView(
+                    phone_number, name, self._masked(name, sealed_settings or {}), changed=False
+                )
             if sealed_settings is None:
                 await repos.line_carriers.remove(line.id)
                 token = None
@@ -321,6 +328,13 @@ class CarrierRegistry:
             inbound_url=None if token is None else self.inbound_url(name, token),
         )
 
+    def _unchanged(
+        self, current: LineCarrierRow | None, name: str, settings: dict[str, Any] | None
+    ) -> bool:
+        if current is None:
+            return settings is None
+        return current.carrier == name and self.box.open(current.sealed)["settings"] == settings
+
     async def describe(self, account_id: AccountId, phone_number: str) -> LineCarrierView:
         async with self.storage.read() as repos:
             line = await repos.lines.by_number(account_id, phone_number)
@@ -345,7 +359,7 @@ class CarrierRegistry:
             for row in rows
         }
 
-    def _validated(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    def validated(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
         if name == SIMULATOR:
             if settings:
                 raise LinqError(ErrorCode.INVALID_PARAMETER, "the simulator takes no settings")
