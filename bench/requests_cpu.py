@@ -81,12 +81,18 @@ async def call(app: Any, method: str, path: str, body: bytes = b"", query: bytes
     return answer
 
 
-async def measure(requests: int, only: str | None = None) -> dict[str, float]:
+async def measure(
+    requests: int, only: str | None = None, database_url: str | None = None
+) -> dict[str, float]:
     from openlinq.app import create_app
     from openlinq.config import Settings
 
     settings = Settings(
-        data_dir=Path(tempfile.mkdtemp()), dev_api_key=KEY, clock="real", run_worker=False
+        data_dir=Path(tempfile.mkdtemp()),
+        database_url=database_url,
+        dev_api_key=KEY,
+        clock="real",
+        run_worker=False,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -145,12 +151,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per row")
     parser.add_argument("--layers", action="store_true", help="also sample GET with py-spy")
+    parser.add_argument(
+        "--database-url", help="an empty PostgreSQL database to use instead of SQLite"
+    )
     parser.add_argument("--row", choices=("get", "page", "send"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.row:  # the child py-spy samples: run and report nothing
-        asyncio.run(measure(args.requests, args.row))
+        asyncio.run(measure(args.requests, args.row, args.database_url))
         return
-    figures = asyncio.run(measure(args.requests))
+    figures = asyncio.run(measure(args.requests, database_url=args.database_url))
     for row, micros in figures.items():
         print(f"{row:5s} {micros:7.0f} us of CPU per request ({args.requests} requests)")
     if not args.layers:
@@ -163,6 +172,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         raw = Path(scratch) / "samples.txt"
         command = [sys.executable, __file__, "--row", "get", "--requests", str(args.requests)]
+        if args.database_url:
+            command += ["--database-url", args.database_url]
         subprocess.run(
             [spy, "record", "-r", "400", "--format", "raw", "-o", str(raw), "--", *command],
             check=True,
