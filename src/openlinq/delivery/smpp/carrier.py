@@ -5,7 +5,7 @@ id): a send retried after a dropped bind submits only the segments not yet accep
 and a delivery receipt reaches its message whichever bind of the line it arrives on
 (another process's, or this one's after a restart). A long message is delivered when
 every segment's receipt says so, failed at the first that says otherwise. Only MO parts
-awaiting their siblings are kept in memory (docs/differences.md).
+awaiting their siblings are kept in memory (docs/gateways.md, Limits).
 """
 
 from __future__ import annotations
