@@ -497,3 +497,32 @@ async def test_no_more_submits_are_in_flight_than_the_window_allows(
         assert len(peer.submitted) == 7
     finally:
         await carrier.close()
+
+
+async def test_last_segments_receipted_at_once_on_two_binds_deliver_each_message_once(
+    services: Services, carrier: SmppCarrier, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account = line[0]
+    other = await _smpp(services, line, peer_settings(peer))
+    await other.start()
+    try:
+        await peer.wait_binds(2)
+        sent = [await _queued(services, line, "y" * 300, to=f"+1415555160{i}") for i in range(4)]
+        for outbound in sent:
+            await carrier.send(outbound)
+        pairs = [peer.submitted[i : i + 2] for i in range(0, len(peer.submitted), 2)]
+        assert len(pairs) == len(sent)
+        # Each message's two receipts race each other, one on each bind.
+        await asyncio.gather(
+            *(peer.receipt(first) for first, _ in pairs),
+            *(peer.receipt(second, other_bind=True) for _, second in pairs),
+        )
+
+        async def all_delivered() -> bool:
+            statuses = {await _status(services, account, m.message_id) for m in sent}
+            return statuses == {DeliveryStatus.DELIVERED}
+
+        await _eventually(all_delivered)
+        assert await _delivered_events(services, account) == len(sent)
+    finally:
+        await other.close()
