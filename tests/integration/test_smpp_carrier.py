@@ -526,3 +526,23 @@ async def test_last_segments_receipted_at_once_on_two_binds_deliver_each_message
         assert await _delivered_events(services, account) == len(sent)
     finally:
         await other.close()
+
+
+async def test_a_receipt_for_an_unknown_id_is_logged_and_dropped(
+    carrier: SmppCarrier,
+    services: Services,
+    peer: SmscPeer,
+    line: tuple[Account, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outbound = await _queued(services, line)
+    await carrier.send(outbound)
+    stranger = replace(peer.submitted[0], smsc_id="DEAD01")
+    with caplog.at_level("WARNING", logger="openlinq.delivery.smpp.carrier"):
+        await peer.receipt(stranger)
+
+        async def logged() -> bool:
+            return any("unknown message 'DEAD01'" in r.getMessage() for r in caplog.records)
+
+        await _eventually(logged)
+    assert await _status(services, line[0], outbound.message_id) is DeliveryStatus.SENT
