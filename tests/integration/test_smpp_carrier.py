@@ -23,7 +23,7 @@ from openlinq.domain.ids import MessageId
 from openlinq.domain.models import Account, DeliveryStatus, Service
 from openlinq.domain.parts import build_content
 from openlinq.wiring import Services, build_services, start, stop
-from tests.support.smsc_peer import SmscPeer, peer_settings
+from tests.support.smsc_peer import SmscPeer, Submitted, peer_settings
 from tests.support.tenant import fresh_line_number
 
 pytestmark = pytest.mark.anyio
@@ -546,3 +546,24 @@ async def test_a_receipt_for_an_unknown_id_is_logged_and_dropped(
 
         await _eventually(logged)
     assert await _status(services, line[0], outbound.message_id) is DeliveryStatus.SENT
+
+
+async def test_a_receipt_that_overtakes_another_process_storing_its_id_still_counts(
+    carrier: SmppCarrier, services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account, number = line
+    outbound = await _queued(services, line)
+    await services.simulator.recorder.sent(outbound.message_id)
+    # Another process's bind submitted it: the receipt reaches this bind before that
+    # process has stored the SMSC id.
+    elsewhere = Submitted("C0FFEE", number.lstrip("+"), RECIPIENT.lstrip("+"), 0, 0, b"", 1)
+    await peer.receipt(elsewhere)
+    async with services.storage.write() as repos:
+        await repos.carrier_refs.put_message(
+            carrier.line_id, "C0FFEE", outbound.message_id, services.clock.now()
+        )
+
+    async def delivered() -> bool:
+        return await _status(services, account, outbound.message_id) is DeliveryStatus.DELIVERED
+
+    await _eventually(delivered)

@@ -56,6 +56,9 @@ _RECEIPT_MASK, _SMSC_RECEIPT = 0x3C, 0x04
 _MO_PENDING = 10_000  # long inbound messages waiting for their other parts
 # The stored id of a segment the SMSC accepted without naming it (no receipt can match).
 _UNNAMED = "unnamed:"
+# Seconds before a receipt for an unknown id is looked up once more: the process whose bind
+# submitted the segment may not have stored its id yet when the receipt reaches another bind.
+RECHECK_AFTER = 1.0
 
 
 class SmppCarrier(Carrier):
@@ -83,6 +86,7 @@ class SmppCarrier(Carrier):
         self.session = SmppSession(settings, self._deliver)
         # Submits whose SMSC id is not stored yet: a receipt can overtake that write.
         self._recording: set[asyncio.Event] = set()
+        self._rechecks: set[asyncio.Task[None]] = set()
         self._mo_parts: dict[tuple[str, int, int], dict[int, str]] = {}
 
     async def start(self) -> None:
@@ -90,6 +94,8 @@ class SmppCarrier(Carrier):
         self.session.start()
 
     async def close(self) -> None:
+        for task in list(self._rechecks):
+            task.cancel()
         await self.session.close()
 
     async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
@@ -197,12 +203,38 @@ class SmppCarrier(Carrier):
 
     async def _receipt(self, event: smpp34.DeliverSmEvent) -> None:
         receipted, state = _receipt_fields(event)
-        ref = await self._awaited(_spellings(receipted)) if state is not None else None
-        if ref is None or state is None:
-            log.warning("smpp receipt for unknown message %r (state %s) dropped", receipted, state)
-            return
         if state in _PENDING:
-            return
+            return  # not final: changes nothing
+        spellings = _spellings(receipted)
+        ref = await self._awaited(spellings) if state is not None else None
+        if ref is not None and state is not None:
+            await self._settle(ref, state)
+        elif state is not None and spellings:
+            # Another process's bind may have submitted it and not stored its id yet.
+            self._look_again(receipted, spellings, state)
+        else:
+            log.warning("smpp receipt for unknown message %r (state %s) dropped", receipted, state)
+
+    def _look_again(self, receipted: str | None, spellings: list[str], state: str) -> None:
+        task = asyncio.create_task(self._recheck(receipted, spellings, state))
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def _recheck(self, receipted: str | None, spellings: list[str], state: str) -> None:
+        await asyncio.sleep(RECHECK_AFTER)
+        try:
+            ref = await self._stored(spellings)
+            if ref is None:
+                log.warning(
+                    "smpp receipt for unknown message %r (state %s) dropped", receipted, state
+                )
+                return
+            await self._settle(ref, state)
+        except Exception:
+            log.exception("smpp receipt for %r (state %s) not recorded", receipted, state)
+
+    async def _settle(self, ref: MessageRef, state: str) -> None:
+        """A final receipt for one segment: the message delivered or failed, once."""
         async with self.storage.write() as repos:
             # Receipts of one message's segments, on any bind, one at a time (PostgreSQL;
             # SQLite writes are serial): the last segment's sees every other one's.
