@@ -27,6 +27,7 @@ from openlinq.domain.models import Account, DeliveryStatus, Effect, Line, Servic
 from openlinq.domain.parts import build_content
 from openlinq.wiring import Services
 from tests.support.bluebubbles_peer import BlueBubblesPeer, running_peer
+from tests.support.plans import plan, recorded, scans
 from tests.support.server import free_port
 from tests.support.tenant import fresh_line_number
 
@@ -260,6 +261,27 @@ async def test_a_reply_and_a_tapback_find_the_message_they_are_about(
     assert types.count("reaction.removed") == 1
     page = await services.messages.get(bb.account, outbound.message_id)
     assert page[0].id == outbound.message_id
+
+
+async def test_a_tapback_and_a_read_receipt_find_their_message_by_index(
+    bb: BbLine, peer: BlueBubblesPeer, services: Services
+) -> None:
+    outbound = await _queued(services, bb)
+    await bb.carrier.send(outbound)
+    guid = next(iter(peer.state.messages))
+    with recorded(services.storage) as seen:
+        await _emit(peer.incoming, THEM, "", tapback=("like", guid, 0))
+        await _emit(peer.deliver, guid, read=True)
+    types = await _event_types(services, bb)
+    assert types.count("reaction.added") == 1
+    assert await _status(services, bb, outbound) is DeliveryStatus.READ
+    lookups = [s for s in seen if s[0].lstrip().upper().startswith("SELECT")]
+    assert any("carrier_refs" in s[0] for s in lookups)
+    assert not [s for s in lookups if "JSON_EXTRACT" in s[0].upper() or "->>" in s[0]]
+    for statement in lookups:  # messages.extra is no longer searched: no scan of anything
+        found = await plan(services.storage, statement)
+        assert not scans(found, "carrier_refs"), (statement[0], found)
+        assert not scans(found, "messages"), (statement[0], found)
 
 
 async def test_typing_from_the_phone_is_reported(

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from openlinq.domain.ids import MessageId
 from openlinq.domain.models import Account, DeliveryStatus, Service
 from openlinq.domain.parts import build_content
 from openlinq.wiring import Services, build_services, start, stop
-from tests.support.smsc_peer import SmscPeer, peer_settings
+from tests.support.smsc_peer import SmscPeer, Submitted, peer_settings
 from tests.support.tenant import fresh_line_number
 
 pytestmark = pytest.mark.anyio
@@ -55,18 +56,30 @@ async def line(services: Services) -> tuple[Account, str]:
     return account, added.phone_number
 
 
+async def _smpp(
+    services: Services, line: tuple[Account, str], settings: dict[str, Any]
+) -> SmppCarrier:
+    """An SMPP carrier for ``line``, built as the registry builds one (not started)."""
+    account, number = line
+    async with services.storage.read() as repos:
+        found = await repos.lines.by_number(account.id, number)
+    assert found is not None
+    return SmppCarrier(
+        SmppSettings.from_dict(settings),
+        account_id=account.id,
+        line_id=found.id,
+        phone_number=number,
+        storage=services.storage,
+        clock=services.clock,
+        recorder=services.simulator.recorder,
+    )
+
+
 @pytest.fixture
 async def carrier(
     services: Services, peer: SmscPeer, line: tuple[Account, str]
 ) -> AsyncIterator[SmppCarrier]:
-    account, number = line
-    built = SmppCarrier(
-        SmppSettings.from_dict(peer_settings(peer)),
-        account_id=account.id,
-        phone_number=number,
-        storage=services.storage,
-        recorder=services.simulator.recorder,
-    )
+    built = await _smpp(services, line, peer_settings(peer))
     await built.start()
     await peer.wait_bound()
     yield built
@@ -301,13 +314,7 @@ async def test_an_unreachable_smsc_makes_the_send_retry_later(
 ) -> None:
     closed = SmscPeer()  # never started: nothing listens on its port
     settings = {**peer_settings(closed), "connect_timeout": 0.3}
-    carrier = SmppCarrier(
-        SmppSettings.from_dict(settings),
-        account_id=line[0].id,
-        phone_number=line[1],
-        storage=services.storage,
-        recorder=services.simulator.recorder,
-    )
+    carrier = await _smpp(services, line, settings)
     await carrier.start()
     try:
         outbound = await _queued(services, line)
@@ -335,17 +342,228 @@ async def test_sends_share_the_bind_concurrently(
 async def test_a_transmitter_bind_asks_for_no_receipts(
     services: Services, peer: SmscPeer, line: tuple[Account, str]
 ) -> None:
-    settings = SmppSettings.from_dict({**peer_settings(peer), "bind_mode": "transmitter"})
-    carrier = SmppCarrier(
-        settings,
-        account_id=line[0].id,
-        phone_number=line[1],
-        storage=services.storage,
-        recorder=services.simulator.recorder,
-    )
+    carrier = await _smpp(services, line, {**peer_settings(peer), "bind_mode": "transmitter"})
     await carrier.start()
     try:
         await carrier.send(await _queued(services, line))
         assert [s.registered_delivery for s in peer.submitted] == [0]
     finally:
         await carrier.close()
+
+
+async def _delivered_events(services: Services, account: Account) -> int:
+    return (await _types(services, account)).count("message.delivered")
+
+
+async def test_a_receipt_after_a_restart_reaches_its_message_once(
+    services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account = line[0]
+    before = await _smpp(services, line, peer_settings(peer))
+    await before.start()
+    outbound = await _queued(services, line)
+    await before.send(outbound)
+    await before.close()  # openlinq stops; the SMSC keeps the receipt until a bind comes back
+    after = await _smpp(services, line, peer_settings(peer))
+    await after.start()
+    try:
+        await peer.wait_binds(2)
+        await peer.receipt(peer.submitted[0])
+        await peer.receipt(peer.submitted[0])  # an SMSC that repeats it
+
+        async def delivered() -> bool:
+            return await _status(services, account, outbound.message_id) is (
+                DeliveryStatus.DELIVERED
+            )
+
+        await _eventually(delivered)
+        await asyncio.sleep(0.2)  # the repeat is handled too
+        assert await _delivered_events(services, account) == 1
+    finally:
+        await after.close()
+
+
+async def test_a_receipt_on_another_bind_of_the_line_reaches_its_message_once(
+    services: Services, carrier: SmppCarrier, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account = line[0]
+    other = await _smpp(services, line, peer_settings(peer))  # another process's bind
+    await other.start()
+    try:
+        await peer.wait_binds(2)
+        outbound = await _queued(services, line)
+        await carrier.send(outbound)
+        await peer.receipt(peer.submitted[0], other_bind=True, decimal_id=True)
+
+        async def delivered() -> bool:
+            return await _status(services, account, outbound.message_id) is (
+                DeliveryStatus.DELIVERED
+            )
+
+        await _eventually(delivered)
+        await peer.receipt(peer.submitted[0])  # and again on the bind that submitted
+        await asyncio.sleep(0.2)
+        assert await _delivered_events(services, account) == 1
+    finally:
+        await other.close()
+
+
+async def test_a_long_message_receipted_across_binds_is_delivered_after_its_last_segment(
+    services: Services, carrier: SmppCarrier, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account = line[0]
+    other = await _smpp(services, line, peer_settings(peer))
+    await other.start()
+    try:
+        await peer.wait_binds(2)
+        outbound = await _queued(services, line, "x" * 400)  # three GSM parts
+        await carrier.send(outbound)
+        first, second, last = peer.submitted
+        await peer.receipt(first, other_bind=True)
+        await peer.receipt(second)
+        await peer.receipt(second, other_bind=True)  # a part receipted twice counts once
+        await asyncio.sleep(0.2)
+        assert await _status(services, account, outbound.message_id) is DeliveryStatus.SENT
+        await peer.receipt(last, other_bind=True)
+
+        async def delivered() -> bool:
+            return await _status(services, account, outbound.message_id) is (
+                DeliveryStatus.DELIVERED
+            )
+
+        await _eventually(delivered)
+        assert await _delivered_events(services, account) == 1
+        async with services.storage.read() as repos:  # nothing more is awaited
+            assert await repos.carrier_refs.parts_of(outbound.message_id) == {}
+    finally:
+        await other.close()
+
+
+async def test_a_long_message_fails_once_at_its_first_failed_segment(
+    services: Services, carrier: SmppCarrier, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account = line[0]
+    outbound = await _queued(services, line, "x" * 400)
+    await carrier.send(outbound)
+    first, second, last = peer.submitted
+    await peer.receipt(first)
+    await peer.receipt(second, stat="UNDELIV", state=5)
+    await peer.receipt(last, stat="REJECTD", state=8)
+    await peer.receipt(last)
+
+    async def failed() -> bool:
+        return await _status(services, account, outbound.message_id) is DeliveryStatus.FAILED
+
+    await _eventually(failed)
+    await asyncio.sleep(0.2)
+    types = await _types(services, account)
+    assert (types.count("message.failed"), types.count("message.delivered")) == (1, 0)
+
+
+async def test_a_retry_in_a_new_carrier_submits_only_the_segments_not_yet_accepted(
+    services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    outbound = await _queued(services, line, "x" * 400)
+    first = await _smpp(services, line, peer_settings(peer))
+    await first.start()
+    peer.drop_after = 1
+    with pytest.raises(SmppUnavailableError):
+        await first.send(outbound)
+    await first.close()  # the process ends; the job is retried by another one
+    second = await _smpp(services, line, peer_settings(peer))
+    await second.start()
+    try:
+        await second.send(outbound)
+    finally:
+        await second.close()
+    assert [s.short_message[5] for s in peer.submitted] == [1, 2, 3]
+    assert await _status(services, line[0], outbound.message_id) is DeliveryStatus.SENT
+
+
+async def test_no_more_submits_are_in_flight_than_the_window_allows(
+    services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    carrier = await _smpp(services, line, {**peer_settings(peer), "window_size": 3})
+    await carrier.start()
+    try:
+        await peer.wait_bound()
+        queued = [await _queued(services, line, f"w{i}", to=f"+1415555150{i}") for i in range(7)]
+        peer.holding = True
+        sending = asyncio.gather(*(carrier.send(m) for m in queued))
+        await asyncio.sleep(0.5)  # every send has had time to reach the bind
+        assert len(peer.held) == 3
+        await peer.release()
+        await asyncio.wait_for(sending, 10)
+        assert len(peer.submitted) == 7
+    finally:
+        await carrier.close()
+
+
+async def test_last_segments_receipted_at_once_on_two_binds_deliver_each_message_once(
+    services: Services, carrier: SmppCarrier, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account = line[0]
+    other = await _smpp(services, line, peer_settings(peer))
+    await other.start()
+    try:
+        await peer.wait_binds(2)
+        sent = [await _queued(services, line, "y" * 300, to=f"+1415555160{i}") for i in range(4)]
+        for outbound in sent:
+            await carrier.send(outbound)
+        pairs = [peer.submitted[i : i + 2] for i in range(0, len(peer.submitted), 2)]
+        assert len(pairs) == len(sent)
+        # Each message's two receipts race each other, one on each bind.
+        await asyncio.gather(
+            *(peer.receipt(first) for first, _ in pairs),
+            *(peer.receipt(second, other_bind=True) for _, second in pairs),
+        )
+
+        async def all_delivered() -> bool:
+            statuses = {await _status(services, account, m.message_id) for m in sent}
+            return statuses == {DeliveryStatus.DELIVERED}
+
+        await _eventually(all_delivered)
+        assert await _delivered_events(services, account) == len(sent)
+    finally:
+        await other.close()
+
+
+async def test_a_receipt_for_an_unknown_id_is_logged_and_dropped(
+    carrier: SmppCarrier,
+    services: Services,
+    peer: SmscPeer,
+    line: tuple[Account, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outbound = await _queued(services, line)
+    await carrier.send(outbound)
+    stranger = replace(peer.submitted[0], smsc_id="DEAD01")
+    with caplog.at_level("WARNING", logger="openlinq.delivery.smpp.carrier"):
+        await peer.receipt(stranger)
+
+        async def logged() -> bool:
+            return any("unknown message 'DEAD01'" in r.getMessage() for r in caplog.records)
+
+        await _eventually(logged)
+    assert await _status(services, line[0], outbound.message_id) is DeliveryStatus.SENT
+
+
+async def test_a_receipt_that_overtakes_another_process_storing_its_id_still_counts(
+    carrier: SmppCarrier, services: Services, peer: SmscPeer, line: tuple[Account, str]
+) -> None:
+    account, number = line
+    outbound = await _queued(services, line)
+    await services.simulator.recorder.sent(outbound.message_id)
+    # Another process's bind submitted it: the receipt reaches this bind before that
+    # process has stored the SMSC id.
+    elsewhere = Submitted("C0FFEE", number.lstrip("+"), RECIPIENT.lstrip("+"), 0, 0, b"", 1)
+    await peer.receipt(elsewhere)
+    async with services.storage.write() as repos:
+        await repos.carrier_refs.put_message(
+            carrier.line_id, "C0FFEE", outbound.message_id, services.clock.now()
+        )
+
+    async def delivered() -> bool:
+        return await _status(services, account, outbound.message_id) is DeliveryStatus.DELIVERED
+
+    await _eventually(delivered)

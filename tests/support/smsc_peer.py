@@ -29,6 +29,7 @@ class Submitted:
     esm_class: int
     short_message: bytes
     registered_delivery: int
+    session_id: str = ""  # the bind it came on
 
 
 def free_port() -> int:
@@ -44,9 +45,13 @@ class SmscPeer:
         self.refuse: dict[str, int] = {}  # destination_addr -> command_status
         self.throttle = 0  # answer this many next submits with ESME_RTHROTTLED
         self.drop_after: int | None = None  # unbind once this many submits were accepted
+        self.holding = False  # leave submits unanswered (in ``held``) until ``release()``
+        self.held: list[smpp34.SubmitSmEvent] = []
         self._ids = itertools.count(0x1000)
         self._sessions: dict[str, smpp34.Esme] = {}
         self._bound = asyncio.Event()
+        self._binds_changed = asyncio.Event()
+        self.binds = 0
         self._server: smpp34.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -70,7 +75,9 @@ class SmscPeer:
             event = await server.next()
             if isinstance(event, smpp34.Esme):
                 self._sessions[event.session_id] = event
+                self.binds += 1
                 self._bound.set()
+                self._binds_changed.set()
             elif isinstance(event, smpp34.Unbound):
                 self._sessions.pop(event.session_id, None)
                 if not self._sessions:
@@ -90,6 +97,19 @@ class SmscPeer:
         if event.destination_addr in self.refuse:
             event.reject(self.refuse[event.destination_addr])
             return
+        if self.holding:
+            self.held.append(event)
+            return
+        await self._accept(event)
+
+    async def release(self) -> None:
+        """Answer the held submits, and every later one at once."""
+        self.holding = False
+        held, self.held = self.held, []
+        for event in held:
+            await self._accept(event)
+
+    async def _accept(self, event: smpp34.SubmitSmEvent) -> None:
         smsc_id = f"{next(self._ids):X}"
         event.accept(smsc_id)
         self.submitted.append(
@@ -101,6 +121,7 @@ class SmscPeer:
                 event.esm_class,
                 event.short_message,
                 event.registered_delivery,
+                event.session_id,
             )
         )
         if self.drop_after is not None and len(self.submitted) >= self.drop_after:
@@ -119,8 +140,16 @@ class SmscPeer:
         self._sessions.clear()
         self._bound.clear()
 
-    def _esme(self) -> smpp34.Esme:
-        return next(iter(self._sessions.values()))
+    def _esme(self, avoid: str | None = None) -> smpp34.Esme:
+        """The newest bind (an ESME that went away without unbinding may linger)."""
+        return next(e for e in reversed(self._sessions.values()) if e.session_id != avoid)
+
+    async def wait_binds(self, count: int, seconds: float = 10) -> None:
+        """Until ``count`` binds were made since the peer started."""
+        async with asyncio.timeout(seconds):
+            while self.binds < count:
+                self._binds_changed.clear()
+                await self._binds_changed.wait()
 
     async def receipt(
         self,
@@ -130,9 +159,11 @@ class SmscPeer:
         *,
         in_text_only: bool = False,
         decimal_id: bool = False,
+        other_bind: bool = False,
     ) -> None:
         """A delivery receipt; ``in_text_only``: no TLVs, id and stat only in the text (as
-        many SMSCs send), ``decimal_id``: the id written in decimal (the submit answer was hex)."""
+        many SMSCs send), ``decimal_id``: the id written in decimal (the submit answer was hex),
+        ``other_bind``: on a bind of the line other than the one the submit came on."""
         receipted = str(int(submitted.smsc_id, 16)) if decimal_id else submitted.smsc_id
         tlvs = [
             smpp34.Tlv(smpp_constants.TLV_RECEIPTED_MESSAGE_ID, receipted.encode() + b"\0"),
@@ -142,7 +173,8 @@ class SmscPeer:
             f"id:{receipted} sub:001 dlvrd:001 submit date:2612020400"
             f" done date:2612020400 stat:{stat} err:000 text:"
         )
-        response = await self._esme().deliver_sm(
+        esme = self._esme(avoid=submitted.session_id if other_bind else None)
+        response = await esme.deliver_sm(
             submitted.source_addr,
             text.encode(),
             source_addr=submitted.destination_addr,

@@ -139,9 +139,11 @@ class DeliveryRecorder:
             message_id, _S.READ, BEFORE_READ, "message.read", {"read_at": now}, None
         )
 
-    async def failed(self, message_id: MessageId, code: ErrorCode, reason: str) -> bool:
+    async def failed(
+        self, message_id: MessageId, code: ErrorCode, reason: str, *, within: Repos | None = None
+    ) -> bool:
         now = self.clock.now()
-        async with self.storage.write() as repos:
+        async with self._transaction(within) as repos:
             message = await repos.messages.set_status(
                 message_id,
                 _S.FAILED,

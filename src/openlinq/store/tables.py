@@ -576,3 +576,28 @@ line_carriers = Table(
     Column("sealed", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# A real carrier's own ids for our messages and chats (a BlueBubbles message or chat GUID,
+# an SMSC message id per SMS segment), so its callbacks (receipts, tapbacks, replies) find
+# what they are about by index, in any process, after a restart. kind: "message" | "chat".
+carrier_refs = Table(
+    "carrier_refs",
+    metadata,
+    Column("line_id", ID, ForeignKey("lines.id"), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column(
+        "message_id",
+        ID,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
+    Column("chat_id", ID, ForeignKey("chats.id", ondelete="CASCADE"), nullable=True, index=True),
+    # A message sent in parts (an SMS's segments): this part, how many, and whether the
+    # carrier reported this part delivered. A whole message is part 0 of 1.
+    Column("part", Integer, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

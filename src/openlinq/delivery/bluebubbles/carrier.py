@@ -3,8 +3,8 @@
 Outbound goes through the server's REST API (``/api/v1/...``); what happens next
 (delivered, read, replies, tapbacks, typing) comes back as the server's webhooks,
 handled by ``inbound.py`` and reported through ``DeliveryRecorder`` like the simulator's.
-Each message's BlueBubbles GUID (and its chat's) is kept with the message
-(``messages.set_carrier_ref``), so receipts and tapbacks find the message they are about.
+Each message's BlueBubbles GUID (and its chat's) is kept in ``repos.carrier_refs``
+(indexed by line and GUID), so receipts and tapbacks find the message they are about.
 
 Features the Mac can only do through BlueBubbles' Private API (effects, replies,
 tapbacks, edits, unsend, typing, mark-read, groups) are refused with 2011 when the
@@ -30,6 +30,7 @@ from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode
 from openlinq.domain.ids import AccountId, ChatId, LineId, MessageId
 from openlinq.domain.models import Message, Service
+from openlinq.store.repos import Repos
 from openlinq.store.unit import Storage
 
 log = logging.getLogger(__name__)
@@ -187,14 +188,14 @@ class BlueBubblesCarrier(Carrier):
     async def send(self, message: OutboundMessage) -> None:
         async with self.storage.read() as repos:
             stored = await repos.messages.get_any(message.message_id)
+            handed_over = await repos.carrier_refs.ref_of_message(message.message_id)
             reply_ref = None
             if message.reply_to_id is not None:
-                target = await repos.messages.get_any(message.reply_to_id)
-                reply_ref = target.send_meta.get("carrier_ref") if target else None
-            known_chat = await repos.messages.carrier_chat_of(message.chat_id)
+                reply_ref = await repos.carrier_refs.ref_of_message(message.reply_to_id)
+            known_chat = await repos.carrier_refs.ref_of_chat(message.chat_id)
         if stored is None:
             return
-        if stored.send_meta.get("carrier_ref"):
+        if handed_over:
             # Handed over already (a retried job): only the "sent" record may be missing.
             await self.recorder.sent(message.message_id)
             return
@@ -218,7 +219,7 @@ class BlueBubblesCarrier(Carrier):
         except BlueBubblesRefusedError as refused:
             raise _rejection(refused) from None
         async with self.storage.write() as repos:
-            await repos.messages.set_carrier_ref(message.message_id, guid, chat)
+            await self.remember(repos, message.message_id, guid, message.chat_id, chat)
             await self.recorder.sent(message.message_id, within=repos)
 
     async def _hand_over(
@@ -280,7 +281,7 @@ class BlueBubblesCarrier(Carrier):
 
     async def _chat_of(self, action: ChatAction) -> str:
         async with self.storage.read() as repos:
-            known = await repos.messages.carrier_chat_of(action.chat_id)
+            known = await repos.carrier_refs.ref_of_chat(action.chat_id)
         if known is not None:
             return known
         if len(action.recipients) == 1:
@@ -291,8 +292,7 @@ class BlueBubblesCarrier(Carrier):
 
     async def _guid_of(self, message_id: MessageId) -> str:
         async with self.storage.read() as repos:
-            message = await repos.messages.get_any(message_id)
-        ref = message.send_meta.get("carrier_ref") if message else None
+            ref = await repos.carrier_refs.ref_of_message(message_id)
         if not ref:
             raise CarrierRejectedError(
                 ErrorCode.MESSAGE_NOT_FOUND, "the message never reached BlueBubbles"
@@ -370,13 +370,26 @@ class BlueBubblesCarrier(Carrier):
     async def chat_for(self, chat_ref: str, sender: str) -> ChatId | None:
         """openlinq's chat for a BlueBubbles chat GUID (a group's, or a one-to-one one's)."""
         async with self.storage.read() as repos:
-            known = await repos.messages.chat_of_carrier_chat(self.account_id, chat_ref)
+            known = await repos.carrier_refs.chat_for(self.line_id, chat_ref)
             if known is not None:
                 return known
             if ";-;" in chat_ref:
                 direct = await repos.chats.direct_chat(self.account_id, self.line_id, sender)
                 return direct.id if direct else None
         return None
+
+    async def message_for(self, guid: str) -> MessageId | None:
+        """openlinq's message for a BlueBubbles message GUID (sent or received on this line)."""
+        async with self.storage.read() as repos:
+            return await repos.carrier_refs.message_for(self.line_id, guid)
+
+    async def remember(
+        self, repos: Repos, message_id: MessageId, guid: str, chat_id: ChatId, chat_ref: str
+    ) -> None:
+        """Keep the GUIDs BlueBubbles gave a message and its chat, for its later webhooks."""
+        now = self.clock.now()
+        await repos.carrier_refs.put_message(self.line_id, guid, message_id, now)
+        await repos.carrier_refs.put_chat(self.line_id, chat_ref, chat_id, now)
 
 
 async def _noop(_carrier: BlueBubblesCarrier, _action: ChatAction) -> None:

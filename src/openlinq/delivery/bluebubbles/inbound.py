@@ -91,9 +91,8 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
     guid, sender = data.get("guid"), _sender(data)
     if data.get("isFromMe") or not isinstance(guid, str) or sender is None:
         return  # our own sends are recorded when the Mac accepts them
-    async with carrier.storage.read() as repos:
-        if await repos.messages.by_carrier_ref(carrier.account_id, guid) is not None:
-            return  # delivered twice
+    if await carrier.message_for(guid) is not None:
+        return  # delivered twice
     if data.get("associatedMessageGuid"):
         await _tapback(carrier, data, sender)
         return
@@ -123,16 +122,14 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
     )
     if message is not None:
         async with carrier.storage.write() as repos:
-            await repos.messages.set_carrier_ref(message.id, guid, chat_ref)
+            await carrier.remember(repos, message.id, guid, message.chat_id, chat_ref)
 
 
 async def _reply_target(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> MessageId | None:
     origin = data.get("threadOriginatorGuid")
     if not isinstance(origin, str) or not origin:
         return None
-    async with carrier.storage.read() as repos:
-        target = await repos.messages.by_carrier_ref(carrier.account_id, origin)
-    return target.id if target else None
+    return await carrier.message_for(origin)
 
 
 async def _tapback(carrier: BlueBubblesCarrier, data: dict[str, Any], sender: str) -> None:
@@ -149,18 +146,18 @@ async def _tapback(carrier: BlueBubblesCarrier, data: dict[str, Any], sender: st
     if name is None or match is None:
         return
     part = int(match.group(1) or 0)
+    target = await carrier.message_for(match.group(2))
+    if target is None:
+        log.info("line %s: tapback on a message openlinq does not know", carrier.line_id)
+        return
     async with carrier.storage.read() as repos:
-        target = await repos.messages.by_carrier_ref(carrier.account_id, match.group(2))
-        if target is None:
-            log.info("line %s: tapback on a message openlinq does not know", carrier.line_id)
-            return
-        reactions = (await repos.messages.reactions_for([target.id])).get(target.id, [])
+        reactions = (await repos.messages.reactions_for([target])).get(target, [])
     present = any(r.handle == sender and r.part_index == part and r.type == name for r in reactions)
     if present != remove:
         return  # already recorded (a webhook delivered twice): nothing changes
     await carrier.recorder.inbound_reaction(
         carrier.account_id,
-        target.id,
+        target,
         sender,
         name,
         part_index=part,
@@ -173,21 +170,20 @@ async def _updated_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) ->
     guid = data.get("guid")
     if not data.get("isFromMe") or not isinstance(guid, str):
         return
-    async with carrier.storage.read() as repos:
-        message = await repos.messages.by_carrier_ref(carrier.account_id, guid)
-    if message is None:
+    message_id = await carrier.message_for(guid)
+    if message_id is None:
         return
     error = data.get("error")
     if isinstance(error, int) and error != 0:
         # Failed after the Mac accepted it (an AppleScript send, a handle not on iMessage).
         await carrier.recorder.failed(
-            message.id, ErrorCode.PHONE_NOT_AVAILABLE, f"Messages could not send it (error {error})"
+            message_id, ErrorCode.PHONE_NOT_AVAILABLE, f"Messages could not send it (error {error})"
         )
         return
     if data.get("dateDelivered") or data.get("isDelivered"):
-        await carrier.recorder.delivered(message.id)
+        await carrier.recorder.delivered(message_id)
     if data.get("dateRead"):
-        await carrier.recorder.read(message.id)
+        await carrier.recorder.read(message_id)
 
 
 async def _typing(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> None:

@@ -1,17 +1,19 @@
 """SMS over one SMPP bind per line: submit_sm out, deliver_sm (receipts and MO) in.
 
-State kept in memory, by choice (docs/differences.md): the SMSC ids of submitted
-segments awaiting a receipt, the segments of a long message already accepted (so a
-send retried after a dropped bind submits only the rest), and MO parts awaiting their
-siblings. A receipt that arrives after openlinq restarted is logged and dropped.
+The SMSC id of every accepted segment is stored (``repos.carrier_refs``, by line and
+id): a send retried after a dropped bind submits only the segments not yet accepted,
+and a delivery receipt reaches its message whichever bind of the line it arrives on
+(another process's, or this one's after a restart). A long message is delivered when
+every segment's receipt says so, failed at the first that says otherwise. Only MO parts
+awaiting their siblings are kept in memory (docs/gateways.md, Limits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
-from collections import OrderedDict
 from typing import Any
 
 import smpp34
@@ -21,10 +23,12 @@ from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction,
 from openlinq.delivery.smpp.encoding import Part, decode, segments
 from openlinq.delivery.smpp.session import SmppRefusedError, SmppSession
 from openlinq.delivery.smpp.settings import SmppSettings
+from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import SENDABLE, DeliveryRecorder
 from openlinq.domain.errors import ErrorCode
-from openlinq.domain.ids import AccountId, MessageId
+from openlinq.domain.ids import AccountId, LineId, MessageId
 from openlinq.domain.models import Service
+from openlinq.store.repos.carrier_refs import MessageRef
 from openlinq.store.unit import Storage
 
 log = logging.getLogger(__name__)
@@ -49,8 +53,12 @@ _FAILED = {"EXPIRED": ErrorCode.PHONE_NOT_AVAILABLE}
 # submit_sm refusals about the destination: the recipient cannot be reached at all.
 _BAD_DESTINATION = frozenset({0x0B, 0x50, 0x51})  # ESME_RINVDSTADR, RINVDSTTON, RINVDSTNPI
 _RECEIPT_MASK, _SMSC_RECEIPT = 0x3C, 0x04
-_REMEMBERED = 100_000  # receipts awaited; the oldest are forgotten past this
 _MO_PENDING = 10_000  # long inbound messages waiting for their other parts
+# The stored id of a segment the SMSC accepted without naming it (no receipt can match).
+_UNNAMED = "unnamed:"
+# Seconds before a receipt for an unknown id is looked up once more: the process whose bind
+# submitted the segment may not have stored its id yet when the receipt reaches another bind.
+RECHECK_AFTER = 1.0
 
 
 class SmppCarrier(Carrier):
@@ -61,20 +69,24 @@ class SmppCarrier(Carrier):
         settings: SmppSettings,
         *,
         account_id: AccountId,
+        line_id: LineId,
         phone_number: str,
         storage: Storage,
+        clock: Clock,
         recorder: DeliveryRecorder,
-        **_unused: object,  # line_id, inbound_url, clock, queue, policy: SMPP needs none
+        **_unused: object,  # inbound_url, queue, policy: SMPP needs none
     ) -> None:
         self.settings = settings
         self.storage = storage
+        self.clock = clock
         self.recorder = recorder
         self.account_id = account_id
+        self.line_id = line_id
         self.line_number = phone_number
         self.session = SmppSession(settings, self._deliver)
-        self._accepted: dict[MessageId, dict[int, str]] = {}
-        self._awaiting: OrderedDict[str, tuple[MessageId, int]] = OrderedDict()
-        self._delivered: dict[MessageId, set[str]] = {}
+        # Submits whose SMSC id is not stored yet: a receipt can overtake that write.
+        self._recording: set[asyncio.Event] = set()
+        self._rechecks: set[asyncio.Task[None]] = set()
         self._mo_parts: dict[tuple[str, int, int], dict[int, str]] = {}
 
     async def start(self) -> None:
@@ -82,6 +94,8 @@ class SmppCarrier(Carrier):
         self.session.start()
 
     async def close(self) -> None:
+        for task in list(self._rechecks):
+            task.cancel()
         await self.session.close()
 
     async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
@@ -106,24 +120,54 @@ class SmppCarrier(Carrier):
                 ErrorCode.PHONE_NOT_AVAILABLE, f"{recipient} has no SMS number"
             )
         parts = segments(text, message.message_id)
-        accepted = self._accepted.setdefault(message.message_id, {})
+        async with self.storage.read() as repos:
+            accepted = await repos.carrier_refs.parts_of(message.message_id)
         for index, segment in enumerate(parts):
             if index in accepted:
-                continue  # accepted before the bind dropped: not again
+                continue  # accepted before the bind dropped (here or elsewhere): not again
+            await self._submit(message, recipient, segment, index, len(parts))
+        async with self.storage.write() as repos:
+            await self.recorder.sent(message.message_id, within=repos)
+            if not self._awaits_receipts:
+                await repos.carrier_refs.forget_message(message.message_id)
+
+    @property
+    def _awaits_receipts(self) -> bool:
+        return self.settings.registered_delivery and self.settings.receives
+
+    async def _submit(
+        self, message: OutboundMessage, recipient: str, segment: Any, index: int, total: int
+    ) -> None:
+        """Submit one segment and store its SMSC id before anything else reads it."""
+        recorded = asyncio.Event()
+        self._recording.add(recorded)
+        try:
             try:
                 smsc_id = await self.session.submit(**self._pdu(message, recipient, segment))
             except SmppRefusedError as refused:
-                self._accepted.pop(message.message_id, None)
+                async with self.storage.write() as repos:
+                    await repos.carrier_refs.forget_message(message.message_id)
                 code = (
                     ErrorCode.PHONE_NOT_AVAILABLE
                     if refused.status in _BAD_DESTINATION
                     else ErrorCode.DELIVERY_FAILED
                 )
                 raise CarrierRejectedError(code, str(refused)) from refused
-            accepted[index] = smsc_id
-            self._await_receipt(smsc_id, message.message_id, len(parts))
-        await self.recorder.sent(message.message_id)
-        self._accepted.pop(message.message_id, None)
+            # An SMSC that names no id sends no receipt we could match: the row still
+            # says the segment was accepted.
+            external_id = smsc_id or f"{_UNNAMED}{message.message_id}:{index}"
+            async with self.storage.write() as repos:
+                await repos.carrier_refs.put_message(
+                    self.line_id,
+                    external_id,
+                    message.message_id,
+                    self.clock.now(),
+                    part=index,
+                    parts=total,
+                )
+        finally:
+            self._recording.discard(recorded)
+            recorded.set()
 
     def _pdu(self, message: OutboundMessage, recipient: str, segment: Any) -> dict[str, Any]:
         s = self.settings
@@ -145,14 +189,6 @@ class SmppCarrier(Carrier):
             stored = await repos.messages.get_any(message_id)
         return stored is not None and stored.delivery_status in SENDABLE
 
-    def _await_receipt(self, smsc_id: str, message_id: MessageId, total: int) -> None:
-        if not smsc_id or not self.settings.receives:
-            return
-        self._awaiting[smsc_id] = (message_id, total)
-        while len(self._awaiting) > _REMEMBERED:
-            _, (old, _) = self._awaiting.popitem(last=False)
-            self._delivered.pop(old, None)
-
     async def perform(self, action: ChatAction) -> None:
         # SMS has no reactions, edits, typing, read receipts or group management.
         raise CarrierRejectedError(
@@ -167,23 +203,71 @@ class SmppCarrier(Carrier):
 
     async def _receipt(self, event: smpp34.DeliverSmEvent) -> None:
         receipted, state = _receipt_fields(event)
-        smsc_id = next((i for i in _spellings(receipted) if i in self._awaiting), None)
-        if smsc_id is None or state is None:
-            log.warning("smpp receipt for unknown message %r (state %s) dropped", receipted, state)
-            return
         if state in _PENDING:
-            return
-        message_id, total = self._awaiting.pop(smsc_id)
-        if state == "DELIVRD":
-            done = self._delivered.setdefault(message_id, set())
-            done.add(smsc_id)
-            if len(done) >= total:  # a long message is delivered when its last part is
-                del self._delivered[message_id]
-                await self.recorder.delivered(message_id)
-            return
-        self._delivered.pop(message_id, None)
-        code = _FAILED.get(state, ErrorCode.DELIVERY_FAILED)
-        await self.recorder.failed(message_id, code, f"SMSC receipt: {state}")
+            return  # not final: changes nothing
+        spellings = _spellings(receipted)
+        ref = await self._awaited(spellings) if state is not None else None
+        if ref is not None and state is not None:
+            await self._settle(ref, state)
+        elif state is not None and spellings:
+            # Another process's bind may have submitted it and not stored its id yet.
+            self._look_again(receipted, spellings, state)
+        else:
+            log.warning("smpp receipt for unknown message %r (state %s) dropped", receipted, state)
+
+    def _look_again(self, receipted: str | None, spellings: list[str], state: str) -> None:
+        task = asyncio.create_task(self._recheck(receipted, spellings, state))
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def _recheck(self, receipted: str | None, spellings: list[str], state: str) -> None:
+        await asyncio.sleep(RECHECK_AFTER)
+        try:
+            ref = await self._stored(spellings)
+            if ref is None:
+                log.warning(
+                    "smpp receipt for unknown message %r (state %s) dropped", receipted, state
+                )
+                return
+            await self._settle(ref, state)
+        except Exception:
+            log.exception("smpp receipt for %r (state %s) not recorded", receipted, state)
+
+    async def _settle(self, ref: MessageRef, state: str) -> None:
+        """A final receipt for one segment: the message delivered or failed, once."""
+        async with self.storage.write() as repos:
+            # Receipts of one message's segments, on any bind, one at a time (PostgreSQL;
+            # SQLite writes are serial): the last segment's sees every other one's.
+            await repos.locks.hold(f"smpp-receipt:{ref.message_id}")
+            refs = repos.carrier_refs
+            if state == "DELIVRD":
+                if not await refs.mark_delivered(self.line_id, ref.external_id):
+                    return  # this segment's receipt came before (twice, or on another bind)
+                if await refs.delivered_parts(ref.message_id) < ref.parts:
+                    return  # a long message is delivered when its last segment is
+                await refs.forget_message(ref.message_id)
+                await self.recorder.delivered(ref.message_id, within=repos)
+                return
+            if not await refs.forget_message(ref.message_id):
+                return  # another segment's receipt failed it already
+            code = _FAILED.get(state, ErrorCode.DELIVERY_FAILED)
+            await self.recorder.failed(ref.message_id, code, f"SMSC receipt: {state}", within=repos)
+
+    async def _awaited(self, spellings: list[str]) -> MessageRef | None:
+        """The stored segment a receipt is about, by any spelling of its id."""
+        ref = await self._stored(spellings)
+        if ref is None and self._recording:
+            # The SMSC answered a submit and sent its receipt at once: the receipt may be
+            # read before that submit's id is stored. Wait for the submits in flight here.
+            pending = [event.wait() for event in self._recording]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*pending), self.settings.connect_timeout)
+            ref = await self._stored(spellings)
+        return ref
+
+    async def _stored(self, spellings: list[str]) -> MessageRef | None:
+        async with self.storage.read() as repos:
+            return await repos.carrier_refs.find_message(self.line_id, spellings)
 
     async def _mobile_originated(self, event: smpp34.DeliverSmEvent) -> None:
         sender = event.source_addr

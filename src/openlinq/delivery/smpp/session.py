@@ -1,7 +1,9 @@
 """One persistent SMPP bind: connect, rebind with backoff, honour throttling, read inbound.
 
-smpp34 (Rust core) does the PDUs, the window, sequence numbers and enquire_link;
-this class owns the bind's lifetime and the retry rules around ``submit_sm``.
+smpp34 (Rust core) does the PDUs, sequence numbers and enquire_link (every 30 s: its
+Python API sets no timer); this class owns the bind's lifetime, the window and the retry
+rules around ``submit_sm``. smpp34 takes a ``window_size`` but does not enforce it (1.5.0:
+every submit goes out at once), so the window is a semaphore here.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class SmppSession:
         self._bound = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # submit_sm PDUs awaiting their response on this bind, at most window_size.
+        self._window = asyncio.Semaphore(settings.window_size)
         self.last_error: str | None = None
 
     @property
@@ -144,7 +148,8 @@ class SmppSession:
             smsc = self._smsc
             assert smsc is not None, "bound means a session"
             try:
-                response = await smsc.submit_sm(**pdu)
+                async with self._window:
+                    response = await smsc.submit_sm(**pdu)
             except Exception as error:
                 # The reader sees the bind end (Disconnected) and rebinds.
                 raise SmppUnavailableError(f"submit_sm not answered: {error}") from error

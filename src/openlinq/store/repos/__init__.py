@@ -10,6 +10,7 @@ from openlinq.store.repos.agentpay import AgentPayRepo
 from openlinq.store.repos.attachments import AttachmentRepo
 from openlinq.store.repos.blocked import BlockedRepo
 from openlinq.store.repos.cards import ContactCardRepo
+from openlinq.store.repos.carrier_refs import CarrierRefRepo
 from openlinq.store.repos.chats import ChatRepo
 from openlinq.store.repos.events import EventRepo
 from openlinq.store.repos.jobs import JobRepo
@@ -38,6 +39,7 @@ class Repos:
         self.accounts = AccountRepo(conn)
         self.lines = LineRepo(conn)
         self.line_carriers = LineCarrierRepo(conn)
+        self.carrier_refs = CarrierRefRepo(conn)
         self.chats = ChatRepo(conn)
         self.messages = MessageRepo(conn)
         self.jobs = JobRepo(conn)

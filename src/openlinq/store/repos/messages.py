@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, Update, bindparam, cast, func, or_, select, update
+from sqlalchemy import Text, Update, bindparam, cast, delete, func, or_, select, update
 
 from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.models import (
@@ -23,7 +23,13 @@ from openlinq.domain.models import (
 from openlinq.store.engine import DbConnection
 from openlinq.store.prepared import prepare
 from openlinq.store.rows import plain_rows
-from openlinq.store.tables import message_edits, messages, poll_options, reactions
+from openlinq.store.tables import (
+    carrier_refs,
+    message_edits,
+    messages,
+    poll_options,
+    reactions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -455,54 +461,6 @@ class MessageRepo:
             .values(parts=list(parts), updated_at=edit.edited_at)
         )
 
-    async def set_carrier_ref(
-        self, message_id: MessageId, ref: str, chat_ref: str | None = None
-    ) -> None:
-        """Remember a real carrier's own id for the message (a BlueBubbles GUID) and of
-        its chat, so the carrier's later callbacks (receipts, tapbacks) find it."""
-        row = (
-            await self.conn.execute(select(messages.c.extra).where(messages.c.id == message_id))
-        ).first()
-        if row is None:
-            return
-        extra = {**(row.extra or {}), "carrier_ref": ref}
-        if chat_ref is not None:
-            extra["carrier_chat"] = chat_ref
-        await self.conn.execute(
-            update(messages).where(messages.c.id == message_id).values(extra=extra)
-        )
-
-    async def by_carrier_ref(self, account_id: AccountId, ref: str) -> Message | None:
-        query = select(messages).where(
-            messages.c.account_id == account_id,
-            messages.c.extra["carrier_ref"].as_string() == ref,
-        )
-        found = await self._fetch(query.limit(1))
-        return found[0] if found else None
-
-    async def carrier_chat_of(self, chat_id: ChatId) -> str | None:
-        """The carrier's id of the chat, as remembered with any of its messages."""
-        ref = messages.c.extra["carrier_chat"].as_string()
-        row = (
-            await self.conn.execute(
-                select(ref).where(messages.c.chat_id == chat_id, ref.is_not(None)).limit(1)
-            )
-        ).first()
-        return None if row is None else str(row[0])
-
-    async def chat_of_carrier_chat(self, account_id: AccountId, chat_ref: str) -> ChatId | None:
-        row = (
-            await self.conn.execute(
-                select(messages.c.chat_id)
-                .where(
-                    messages.c.account_id == account_id,
-                    messages.c.extra["carrier_chat"].as_string() == chat_ref,
-                )
-                .limit(1)
-            )
-        ).first()
-        return None if row is None else ChatId(row[0])
-
     async def mark_deleted(self, message_id: MessageId, now: datetime) -> None:
         await self.conn.execute(
             update(messages).where(messages.c.id == message_id).values(deleted_at=now)
@@ -543,6 +501,7 @@ class MessageRepo:
             return 0, []
         await self.conn.execute(_SCRUB, {"ids": [r.id for r in rows], "now": now})
         await self.conn.execute(_SCRUB_POLLS, {"ids": [r.id for r in rows]})
+        await self.conn.execute(_FORGET_REFS, {"ids": [r.id for r in rows]})
         media = [p["id"] for r in rows for p in r.parts if p.get("type") == "media" and "id" in p]
         return len(rows), media
 
@@ -565,4 +524,8 @@ _SCRUB_POLLS = (
     update(poll_options)
     .where(poll_options.c.message_id.in_(bindparam("ids", expanding=True)))
     .values(text="")
+)
+# What a carrier called a purged message goes too: its later callbacks find nothing.
+_FORGET_REFS = delete(carrier_refs).where(
+    carrier_refs.c.message_id.in_(bindparam("ids", expanding=True))
 )
