@@ -194,26 +194,8 @@ class ChatService:
                 # the agent learns it from the failure events.
                 await self._group_update_failed(repos, chat, line, changes, now)
                 return chat
-            await repos.chats.update_group(chat.id, now=now, **changes)
-            for field, event_type in (
-                ("display_name", "chat.group_name_updated"),
-                ("group_icon", "chat.group_icon_updated"),
-            ):
-                if field in changes:
-                    await self.events.record(
-                        repos,
-                        account.id,
-                        event_type,
-                        {
-                            "chat_id": chat.id,
-                            "updated_at": now,
-                            "changed_by_handle": handle_view(chat.own_handle, line),
-                            "old_value": getattr(chat, field),
-                            "new_value": changes[field],
-                        },
-                        phone_number=line.phone_number,
-                        now=now,
-                    )
+            by = handle_view(chat.own_handle, line)
+            await update_group(self.events, repos, chat, line, changes, by, now)
         return chat
 
     async def _group_update_failed(
@@ -242,6 +224,39 @@ class ChatService:
             unread = await repos.messages.unread_inbound(chat.id)
             await repos.messages.mark_read([m.id for m in unread], now)
         return len(unread)
+
+
+async def update_group(
+    events: EventLog,
+    repos: Repos,
+    chat: Chat,
+    line: Line,
+    changes: dict[str, Any],
+    by: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Store a group's new name and/or icon (``changes``); the agent hears
+    ``chat.group_name_updated`` / ``chat.group_icon_updated`` naming who changed it."""
+    await repos.chats.update_group(chat.id, now=now, **changes)
+    for field, event_type in (
+        ("display_name", "chat.group_name_updated"),
+        ("group_icon", "chat.group_icon_updated"),
+    ):
+        if field in changes:
+            await events.record(
+                repos,
+                chat.account_id,
+                event_type,
+                {
+                    "chat_id": chat.id,
+                    "updated_at": now,
+                    "changed_by_handle": by,
+                    "old_value": getattr(chat, field),
+                    "new_value": changes[field],
+                },
+                phone_number=line.phone_number,
+                now=now,
+            )
 
 
 def check_account_line(line: Line | None, number: str) -> Line:

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from openlinq.blobs.store import BlobNotFoundError
 from openlinq.delivery.bluebubbles.client import (
     BlueBubblesClient,
     BlueBubblesRefusedError,
@@ -24,10 +25,12 @@ from openlinq.delivery.bluebubbles.client import (
     chat_path,
 )
 from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
-from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
+from openlinq.delivery.carrier import CarrierRejectedError, ChatAction, OutboundMessage
+from openlinq.delivery.routing import LineCarrier
+from openlinq.domain.attachments import AttachmentService, media_part, spooled
 from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import DeliveryRecorder
-from openlinq.domain.errors import ErrorCode
+from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import AccountId, ChatId, LineId, MessageId
 from openlinq.domain.models import Message, Service
 from openlinq.store.unit import Storage
@@ -47,6 +50,10 @@ WEBHOOK_EVENTS = (
     "typing-indicator",
     "chat-read-status-changed",
     "message-send-error",
+    "group-name-change",
+    "participant-added",
+    "participant-removed",
+    "participant-left",
 )
 # openlinq's effect names -> the expressive send style ids Messages uses.
 _BUBBLE = "com.apple.MobileSMS.expressivesend."
@@ -77,7 +84,7 @@ def chat_guid(service: Service, handle: str) -> str:
     return f"{'SMS' if service is Service.SMS else 'iMessage'};-;{handle}"
 
 
-class BlueBubblesCarrier(Carrier):
+class BlueBubblesCarrier(LineCarrier):
     name = "bluebubbles"
 
     def __init__(
@@ -91,6 +98,7 @@ class BlueBubblesCarrier(Carrier):
         storage: Storage,
         clock: Clock,
         recorder: DeliveryRecorder,
+        attachments: AttachmentService,
         **_unused: Any,  # queue, policy: the registry passes every carrier the same keywords
     ) -> None:
         self.settings = settings
@@ -101,6 +109,7 @@ class BlueBubblesCarrier(Carrier):
         self.storage = storage
         self.clock = clock
         self.recorder = recorder
+        self.attachments = attachments
         self.client = BlueBubblesClient(settings)
         self._private_api: tuple[bool, Any] | None = None
         self._available: dict[str, tuple[bool, datetime]] = {}
@@ -111,17 +120,23 @@ class BlueBubblesCarrier(Carrier):
         return f"{self.inbound_url}/webhook"
 
     async def start(self) -> None:
-        """Register the webhook with the Mac (once: an existing one for this URL is kept)."""
+        """Register the webhook with the Mac (once: an existing one for this URL is kept
+        when it has every event the carrier needs, else replaced: an older openlinq asked
+        for fewer)."""
         try:
             hooks = await self.client.call("GET", "webhook")
-            if not any(
-                isinstance(h, dict) and h.get("url") == self.webhook_url for h in hooks or []
-            ):
-                await self.client.call(
-                    "POST",
-                    "webhook",
-                    json={"url": self.webhook_url, "events": list(WEBHOOK_EVENTS)},
-                )
+            ours = [
+                h for h in hooks or [] if isinstance(h, dict) and h.get("url") == self.webhook_url
+            ]
+            if any(set(WEBHOOK_EVENTS) <= set(h.get("events") or ()) for h in ours):
+                return
+            for stale in ours:
+                await self.client.call("DELETE", f"webhook/{stale.get('id')}")
+            await self.client.call(
+                "POST",
+                "webhook",
+                json={"url": self.webhook_url, "events": list(WEBHOOK_EVENTS)},
+            )
         except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
             # Not fatal: sends still go; the receipts start once the Mac has the webhook.
             log.warning(
@@ -130,6 +145,18 @@ class BlueBubblesCarrier(Carrier):
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def probe(self) -> None:
+        """Ping the Mac: one that does not answer (or refuses the password) flags the line
+        until it answers again (domain/lines.record_gateway_health)."""
+        answered = await self.client.ping()
+        self._unreachable_at = None if answered else self.clock.now()
+        if await self.recorder.gateway_health(self.line_id, answered):
+            log.warning(
+                "line %s: the BlueBubbles server %s",
+                self.phone_number,
+                "answers again" if answered else "does not answer: line flagged",
+            )
 
     async def private_api(self) -> bool:
         now = self.clock.now()
@@ -228,23 +255,24 @@ class BlueBubblesCarrier(Carrier):
         reply_ref: str | None,
         known_chat: str | None,
     ) -> tuple[str, str]:
-        """Send it; the message's GUID and its chat's."""
+        """Send it; the message's GUID and its chat's.
+
+        Messages carries text and each file as separate bubbles: the text goes first, then
+        each media part (``message/attachment``); the message's GUID is the first bubble's
+        (receipts and tapbacks follow it). An effect or a reply rides on the first bubble.
+        """
         text, media = _text_of(message.parts)
-        if media:
-            raise CarrierRejectedError(
-                ErrorCode.FEATURE_NOT_AVAILABLE,
-                "attachments are not sent through BlueBubbles yet",
-            )
-        body: dict[str, Any] = {"tempGuid": str(message.message_id), "message": text}
+        extras: dict[str, Any] = {}
         if message.effect is not None:
             await self._require_private_api("a message effect")
-            body["effectId"] = EFFECT_IDS.get(message.effect.name, message.effect.name)
+            extras["effectId"] = EFFECT_IDS.get(message.effect.name, message.effect.name)
         if reply_ref is not None:
             await self._require_private_api("a reply")
-            body["selectedMessageGuid"] = reply_ref
-            body["partIndex"] = stored.reply_to.part_index if stored.reply_to else 0
-        if "effectId" in body or "selectedMessageGuid" in body:
-            body["method"] = "private-api"
+            extras["selectedMessageGuid"] = reply_ref
+            extras["partIndex"] = stored.reply_to.part_index if stored.reply_to else 0
+        if extras:
+            extras["method"] = "private-api"
+        guids: list[str] = []
         if message.is_group and known_chat is None:
             await self._require_private_api("a group chat")
             created = await self.client.call(
@@ -260,10 +288,46 @@ class BlueBubblesCarrier(Carrier):
             )
             chat = str(created["guid"])
             first = (created.get("messages") or [{}])[0]
-            return str(first.get("guid") or message.message_id), chat
-        chat = known_chat or chat_guid(message.service, message.recipients[0])
-        sent = await self.client.call("POST", "message/text", json={"chatGuid": chat, **body})
-        return str(sent["guid"]), chat
+            guids.append(str(first.get("guid") or message.message_id))
+            text = ""
+        else:
+            chat = known_chat or chat_guid(message.service, message.recipients[0])
+        if text or not (media or guids):
+            body = {"chatGuid": chat, "tempGuid": str(message.message_id), "message": text}
+            sent = await self.client.call("POST", "message/text", json={**body, **extras})
+            guids.append(str(sent["guid"]))
+        for index, part in enumerate(media):
+            temp = f"{message.message_id}.{index}" if guids else str(message.message_id)
+            sent = await self._send_file(chat, temp, part, {} if guids else extras)
+            guids.append(str(sent["guid"]))
+        return guids[0], chat
+
+    async def _send_file(
+        self, chat: str, temp_guid: str, part: dict[str, Any], extras: dict[str, Any]
+    ) -> Any:
+        """One media part as ``POST message/attachment`` (multipart: the file, chatGuid,
+        tempGuid, name), read from openlinq's attachment store."""
+        async with self.storage.read() as repos:
+            attachment = await repos.attachments.get(self.account_id, str(part.get("id")))
+        if attachment is None or attachment.status != "complete":
+            raise CarrierRejectedError(
+                ErrorCode.ATTACHMENT_NOT_FOUND, "the attachment was deleted before it was sent"
+            )
+        fields = {"chatGuid": chat, "tempGuid": temp_guid, "name": attachment.filename}
+        fields.update({k: str(v) for k, v in extras.items()})
+        try:
+            async with spooled(self.attachments.blobs, attachment) as path:
+                with open(path, "rb") as file:  # noqa: ASYNC230 (a local temp file)
+                    return await self.client.call(
+                        "POST",
+                        "message/attachment",
+                        data=fields,
+                        files={"attachment": (attachment.filename, file, attachment.content_type)},
+                    )
+        except BlobNotFoundError:
+            raise CarrierRejectedError(
+                ErrorCode.ATTACHMENT_NOT_FOUND, "the attachment's file is gone"
+            ) from None
 
     # --- actions --------------------------------------------------------------------
 
@@ -366,6 +430,43 @@ class BlueBubblesCarrier(Carrier):
         from openlinq.delivery.bluebubbles.inbound import handle_event
 
         await handle_event(self, event)
+
+    async def fetch_attachment(self, guid: str, about: dict[str, Any]) -> dict[str, Any] | None:
+        """A received file, downloaded from the Mac and stored as an attachment: its media
+        part (None when the Mac cannot give it or openlinq does not take its type)."""
+        name = str(about.get("transferName") or guid)
+        try:
+            async with self.storage.read() as repos:
+                account = await repos.accounts.get(self.account_id)
+            assert account is not None, "a line's account exists"
+            async with self.client.download(guid) as (content_type, body):
+                declared = about.get("mimeType") or content_type
+                stored = await self.attachments.receive(account, name, declared, body)
+        except (BlueBubblesUnreachableError, BlueBubblesRefusedError, LinqError) as exc:
+            # The message still arrives (its text, its other files); the operator sees why.
+            log.warning("line %s: attachment %s not received: %s", self.line_id, guid, exc)
+            return None
+        return media_part(stored)
+
+    async def participants(self, chat_ref: str, event: dict[str, Any]) -> set[str] | None:
+        """A group's members as the Mac lists them (the event carries them, unless the
+        server left them out for size: then asked). None when the Mac cannot say."""
+        chats = event.get("chats")
+        listed = chats[0].get("participants") if isinstance(chats, list) and chats else None
+        if not listed:
+            try:
+                chat = await self.client.call(
+                    "GET", f"chat/{chat_path(chat_ref)}", params={"with": "participants"}
+                )
+            except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
+                log.warning("line %s: the group's members are unknown: %s", self.line_id, exc)
+                return None
+            listed = chat.get("participants") if isinstance(chat, dict) else None
+        return {
+            str(p["address"])
+            for p in listed or []
+            if isinstance(p, dict) and isinstance(p.get("address"), str)
+        }
 
     async def chat_for(self, chat_ref: str, sender: str) -> ChatId | None:
         """openlinq's chat for a BlueBubbles chat GUID (a group's, or a one-to-one one's)."""
