@@ -165,7 +165,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         storage, clock, queue, attachments.blobs, batch=SQLITE_BATCH if db.is_sqlite else BATCH
     )
     runner.register(PURGE_JOB, sweeper.sweep)
-    chats = ChatService(storage, clock, events)
+    chats = ChatService(storage, clock, events, actions)
     hosted = settings.hosted_mode  # payments start enabled where agents test (local mode)
     payment_requests = PaymentRequestService(
         storage, clock, events, queue, settings.base_url, enabled_by_default=not hosted

@@ -265,6 +265,32 @@ def test_members_added_removed_and_leaving_on_phones(
     assert len(mac_line.sim.events("participant.removed")) == 2
 
 
+def test_a_rename_through_the_api_renames_the_group_on_the_mac(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    chat_id, mac_chat = _group_on_mac(mac_line, peer)
+    mac_line.client.chats.update(chat_id, display_name="Trail crew")
+    mac_line.sim.advance(0)
+    [rename] = [c for c in peer.calls(f"chat/{mac_chat}") if c.method == "PUT"]
+    assert rename.body == {"displayName": "Trail crew"}
+    # Messages reports the rename back: the partner heard it once, from the API.
+    peer.group_change("group-name-change", mac_chat, title="Trail crew")
+    assert len(mac_line.sim.events("chat.group_name_updated")) == 1
+    assert mac_line.sim.events("chat.group_name_update_failed") == []
+
+
+def test_a_rename_the_mac_cannot_make_is_reported_failed(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    chat_id, _ = _group_on_mac(mac_line, peer)
+    peer.state.private_api = False
+    mac_line.sim.advance(61)  # the carrier's "Private API on" answer has aged out
+    mac_line.client.chats.update(chat_id, display_name="Trail crew")
+    mac_line.sim.advance(0)
+    [failed] = mac_line.sim.events("chat.group_name_update_failed")
+    assert (failed["data"]["chat_id"], failed["data"]["error_code"]) == (chat_id, 4001)
+
+
 def test_reading_the_chat_on_the_mac_marks_its_inbound_messages_read(
     mac_line: Tenant, peer: BlueBubblesPeer
 ) -> None:

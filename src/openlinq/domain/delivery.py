@@ -15,7 +15,7 @@ from typing import Any
 
 from openlinq.domain import activity, health, optout
 from openlinq.domain.blocking import drop_if_blocked
-from openlinq.domain.chats import open_chat, update_group
+from openlinq.domain.chats import group_update_failed, open_chat, update_group
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
@@ -358,6 +358,18 @@ class DeliveryRecorder:
             by = handle_view(member) if member else handle_view(chat.own_handle, line)
             await update_group(self.events, repos, chat, line, {"display_name": name}, by, now)
         return True
+
+    async def group_update_failed(
+        self, account_id: AccountId, chat_id: ChatId, field: str, code: ErrorCode
+    ) -> None:
+        """The carrier could not give the group its new name or icon (``field``:
+        ``display_name`` / ``group_icon``), already stored and announced."""
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is not None:
+                chat, line = found
+                now = self.clock.now()
+                await group_update_failed(self.events, repos, chat, line, {field}, code.code, now)
 
     async def inbound_member_joined(
         self, account_id: AccountId, chat_id: ChatId, handle: str

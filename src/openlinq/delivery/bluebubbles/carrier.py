@@ -75,6 +75,8 @@ EFFECT_IDS = {
     "celebration": _SCREEN + "CKSparklesEffect",
     "sparkles": _SCREEN + "CKShootingStarEffect",
 }
+# The group changes the API announces before the Mac makes them: a refusal is reported.
+GROUP_FIELDS = {"group_renamed": "display_name", "group_icon_changed": "group_icon"}
 # Tapbacks BlueBubbles can send (its MessageInterface.possibleReactions, without the "-").
 TAPBACKS = frozenset({"love", "like", "dislike", "laugh", "emphasize", "question"})
 
@@ -332,15 +334,24 @@ class BlueBubblesCarrier(LineCarrier):
     # --- actions --------------------------------------------------------------------
 
     async def perform(self, action: ChatAction) -> None:
-        handler = _ACTIONS.get(action.kind)
-        if handler is None:
-            raise CarrierRejectedError(
-                ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot carry {action.kind}"
-            )
         try:
-            await handler(self, action)
-        except BlueBubblesRefusedError as refused:
-            raise _rejection(refused) from None
+            handler = _ACTIONS.get(action.kind)
+            if handler is None:
+                raise CarrierRejectedError(
+                    ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot carry {action.kind}"
+                )
+            try:
+                await handler(self, action)
+            except BlueBubblesRefusedError as refused:
+                raise _rejection(refused) from None
+        except CarrierRejectedError:
+            field = GROUP_FIELDS.get(action.kind)
+            if field is not None:
+                # The API stored and announced it: the partner hears that the phones did not.
+                await self.recorder.group_update_failed(
+                    action.account_id, action.chat_id, field, ErrorCode.DELIVERY_FAILED
+                )
+            raise
 
     async def _chat_of(self, action: ChatAction) -> str:
         async with self.storage.read() as repos:
