@@ -19,6 +19,14 @@ tempGuid (needed for AppleScript), name (required), method, effectId, selectedMe
 partIndex; an empty or missing file is 400 "Attachment not provided or was empty!". A message's
 ``attachments`` are ``[{guid, transferName, mimeType, totalBytes}]`` and Messages puts U+FFFC
 in its text for each; ``GET attachment/:guid/download`` answers the file's bytes.
+Group changes (MessagePoller.handleGroupChanges, emitted by server/index.ts) are serialized
+messages: ``group-name-change`` (itemType 2, groupTitle), ``participant-added`` /
+``-removed`` (itemType 1, groupActionType 0 / 1), ``participant-left`` (itemType 3, action 0),
+``group-icon-changed`` / ``-removed`` (3, 1 / 2); ``handle`` is who did it (null: the Mac's
+user), ``otherHandle`` the affected member's handle ROWID (a number, not an address), and the
+chat (style 43) lists its ``participants`` ({address, originalROWID}) unless trimmed for
+size. ``chat-read-status-changed`` is ``{chatGuid, read}``: the Mac's own read state.
+``webhook`` supports GET, POST {url, events} and DELETE ``webhook/:id``.
 
 It runs a threading HTTP server on a loopback port (``stop()``/``start()`` take the Mac
 down and bring it back on the same port) and posts its webhooks with ``emit``.

@@ -7,8 +7,11 @@ Each message's BlueBubbles GUID (and its chat's) is kept with the message
 (``messages.set_carrier_ref``), so receipts and tapbacks find the message they are about.
 
 Features the Mac can only do through BlueBubbles' Private API (effects, replies,
-tapbacks, edits, unsend, typing, mark-read, groups) are refused with 2011 when the
-server reports it off, never dropped silently.
+tapbacks, edits, typing, mark-read, groups) are refused with 2011 when the server
+reports it off, never dropped silently. Files go both ways through openlinq's attachment
+store; ``probe`` (a periodic job, delivery/routing.py) flags the line while the Mac is down.
+No openlinq operation unsends a message (DELETE /v3/messages/{id} is API-side only), so
+BlueBubbles' ``message/:guid/unsend`` is not used.
 """
 
 from __future__ import annotations
