@@ -215,6 +215,7 @@ def test_a_file_the_mac_cannot_give_leaves_the_rest_of_the_message(
 # --- group changes made on phones, the Mac's read state ---------------------------------
 
 A, B, C = "+14155557401", "+14155557402", "+14155557403"
+URL = "https://example.invalid/crew.png"  # never fetched: the Mac refuses before
 
 
 def _group_on_mac(tenant: Tenant, peer: BlueBubblesPeer) -> tuple[str, str]:
@@ -285,10 +286,46 @@ def test_a_rename_the_mac_cannot_make_is_reported_failed(
     chat_id, _ = _group_on_mac(mac_line, peer)
     peer.state.private_api = False
     mac_line.sim.advance(61)  # the carrier's "Private API on" answer has aged out
-    mac_line.client.chats.update(chat_id, display_name="Trail crew")
+    mac_line.client.chats.update(chat_id, display_name="Trail crew", group_chat_icon=f"{URL}")
     mac_line.sim.advance(0)
-    [failed] = mac_line.sim.events("chat.group_name_update_failed")
-    assert (failed["data"]["chat_id"], failed["data"]["error_code"]) == (chat_id, 4001)
+    for kind in ("chat.group_name_update_failed", "chat.group_icon_update_failed"):
+        [failed] = mac_line.sim.events(kind)
+        assert (failed["data"]["chat_id"], failed["data"]["error_code"]) == (chat_id, 4001)
+
+
+def test_a_group_photo_set_through_the_api_is_set_on_the_mac(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    chat_id, mac_chat = _group_on_mac(mac_line, peer)
+    created = mac_line.client.attachments.create(
+        filename="crew.png", content_type="image/png", size_bytes=len(PNG)
+    )
+    httpx.put(created.upload_url, content=PNG, headers=created.required_headers).raise_for_status()
+    mac_line.client.chats.update(chat_id, group_chat_icon=created.download_url)
+    mac_line.sim.advance(0)
+    [upload] = peer.calls(f"chat/{mac_chat}/icon")
+    assert upload.body["icon"] == ("crew.png", "image/png", PNG)
+    assert peer.state.chats[mac_chat]["icon"] == ("image/png", PNG)
+    assert mac_line.sim.events("chat.group_icon_update_failed") == []
+
+
+def test_a_group_photo_changed_and_removed_on_a_phone(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    chat_id, mac_chat = _group_on_mac(mac_line, peer)
+    peer.group_change("group-icon-changed", mac_chat, actor=B, icon=("image/png", PNG))
+    [changed] = [e["data"] for e in mac_line.sim.events("chat.group_icon_updated")]
+    assert (changed["chat_id"], changed["old_value"]) == (chat_id, None)
+    assert changed["changed_by_handle"]["handle"] == B
+    download = httpx.get(changed["new_value"])  # kept by openlinq: the partner fetches it here
+    assert (download.status_code, download.content) == (200, PNG)
+    assert mac_line.client.chats.retrieve(chat_id).group_chat_icon == changed["new_value"]
+    peer.group_change("group-icon-removed", mac_chat, actor=A)
+    removed = mac_line.sim.events("chat.group_icon_updated")[-1]["data"]
+    assert (removed["old_value"], removed["new_value"]) == (changed["new_value"], None)
+    assert mac_line.client.chats.retrieve(chat_id).group_chat_icon is None
+    peer.group_change("group-icon-removed", mac_chat, actor=A)  # nothing left to remove
+    assert len(mac_line.sim.events("chat.group_icon_updated")) == 2
 
 
 def test_reading_the_chat_on_the_mac_marks_its_inbound_messages_read(

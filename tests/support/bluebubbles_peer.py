@@ -181,6 +181,7 @@ class BlueBubblesPeer:
         actor: str | None = None,
         member: str | None = None,
         title: str | None = None,
+        icon: tuple[str, bytes] | None = None,
         listed: bool = True,
     ) -> dict[str, Any]:
         """A group change made on a phone (``actor``; None: on the Mac itself), posted as
@@ -199,6 +200,10 @@ class BlueBubblesPeer:
                 members.remove(actor)
             elif kind == "group-name-change":
                 group["displayName"] = title
+            elif kind == "group-icon-changed":
+                group["icon"] = icon
+            elif kind == "group-icon-removed":
+                group.pop("icon", None)
             rows = {a: n for n, a in enumerate(sorted({*members, member or "", actor or ""}), 1)}
             participants = [{"address": a, "originalROWID": rows[a]} for a in members]
         message = self._message(chat, "", from_me=actor is None, sender=actor)
@@ -303,8 +308,26 @@ class BlueBubblesPeer:
                 ):
                     self._file(path.split("/")[1])
                     return
+                if method == "GET" and path.startswith("chat/") and path.endswith("/icon"):
+                    self._icon(path.removeprefix("chat/").removesuffix("/icon"))
+                    return
                 status, message, data = peer._route(method, path, query, body)
                 self._answer(status, message, data)
+
+            def _icon(self, chat: str) -> None:
+                with peer._lock:
+                    icon = peer.state.chats.get(chat, {}).get("icon")
+                if icon is None:
+                    self._answer(404, "Unable to find icon for the selected chat")
+                    return
+                self._bytes(*icon)
+
+            def _bytes(self, mime: str, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("content-type", mime)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _file(self, guid: str) -> None:
                 with peer._lock:
@@ -313,11 +336,7 @@ class BlueBubblesPeer:
                     self._answer(404, "Attachment does not exist!")
                     return
                 _, mime, data = found
-                self.send_response(200)
-                self.send_header("content-type", mime)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._bytes(mime, data)
 
             def do_GET(self) -> None:
                 self._serve("GET")
@@ -344,7 +363,15 @@ class BlueBubblesPeer:
             self._server = None
 
     _PRIVATE = ("message/react", "handle/availability/imessage", "chat/new")
-    _PRIVATE_SUFFIXES = ("/edit", "/unsend", "/typing", "/read", "/leave", "/participant/add")
+    _PRIVATE_SUFFIXES = (
+        "/edit",
+        "/unsend",
+        "/typing",
+        "/read",
+        "/leave",
+        "/participant/add",
+        "/icon",
+    )
 
     def _route(
         self, method: str, path: str, query: dict[str, str], body: dict[str, Any]
@@ -390,6 +417,12 @@ class BlueBubblesPeer:
             state.chats[guid] = {"guid": guid, "participants": list(body.get("addresses", []))}
             sent = self._message(guid, body.get("message", ""), from_me=True, sender=None)
             return 200, "Successfully created chat!", {**state.chats[guid], "messages": [sent]}
+        if method == "POST" and path.startswith("chat/") and path.endswith("/icon"):
+            upload = body.get("icon")
+            if not isinstance(upload, tuple) or not upload[2]:
+                return 400, "Icon not provided or was empty!", None
+            state.chats[path[5:-5]]["icon"] = (upload[1], upload[2])
+            return 200, "Successfully set group chat icon!", None
         if method == "GET" and path.startswith("chat/") and path[5:] in state.chats:
             group = state.chats[path[5:]]
             listed = [{"address": a} for a in group["participants"]]

@@ -237,7 +237,8 @@ async def update_group(
 ) -> None:
     """Store a group's new name and/or icon (``changes``); the agent hears
     ``chat.group_name_updated`` / ``chat.group_icon_updated`` naming who changed it."""
-    await repos.chats.update_group(chat.id, now=now, **changes)
+    clear_icon = "group_icon" in changes and changes["group_icon"] is None  # removed on a phone
+    await repos.chats.update_group(chat.id, now=now, clear_icon=clear_icon, **changes)
     for field, event_type in (
         ("display_name", "chat.group_name_updated"),
         ("group_icon", "chat.group_icon_updated"),

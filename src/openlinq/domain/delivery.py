@@ -371,6 +371,24 @@ class DeliveryRecorder:
                 now = self.clock.now()
                 await group_update_failed(self.events, repos, chat, line, {field}, code.code, now)
 
+    async def inbound_group_icon(
+        self, account_id: AccountId, chat_id: ChatId, actor: str, icon_url: str | None
+    ) -> bool:
+        """A member set the group's photo (``icon_url``: where openlinq keeps it) or removed
+        it (None): ``chat.group_icon_updated``, as for a change through the API."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is None or not found[0].is_group or found[0].group_icon == icon_url:
+                return False
+            chat, line = found
+            member = next((h for h in chat.recipients if h.handle == actor), None)
+            if member is None:
+                return False
+            changes = {"group_icon": icon_url}
+            await update_group(self.events, repos, chat, line, changes, handle_view(member), now)
+        return True
+
     async def inbound_member_joined(
         self, account_id: AccountId, chat_id: ChatId, handle: str
     ) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from openlinq.blobs.store import BlobNotFoundError
 from openlinq.delivery.bluebubbles.client import (
@@ -36,6 +36,7 @@ from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import AccountId, ChatId, LineId, MessageId
 from openlinq.domain.models import Message, Service
+from openlinq.store.repos.attachments import Attachment
 from openlinq.store.unit import Storage
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ WEBHOOK_EVENTS = (
     "participant-added",
     "participant-removed",
     "participant-left",
+    "group-icon-changed",
+    "group-icon-removed",
 )
 # openlinq's effect names -> the expressive send style ids Messages uses.
 _BUBBLE = "com.apple.MobileSMS.expressivesend."
@@ -426,6 +429,25 @@ class BlueBubblesCarrier(LineCarrier):
         name = action.data.get("name") or action.data.get("display_name") or ""
         await self.client.call("PUT", f"chat/{chat}", json={"displayName": str(name)})
 
+    async def _icon(self, action: ChatAction) -> None:
+        """The group's new photo (the icon URL given to the API: one of openlinq's
+        attachment links, or a public image fetched first) as ``POST chat/:guid/icon``."""
+        await self._require_private_api("a group photo")
+        chat = chat_path(await self._chat_of(action))
+        url = action.data.get("url")
+        async with self.storage.read() as repos:
+            account = await repos.accounts.get(self.account_id)
+        assert account is not None, "a line's account exists"
+        try:
+            image = await self.attachments.by_url(account, str(url), "group_chat_icon")
+        except LinqError as error:
+            raise CarrierRejectedError(error.code, error.message) from None
+        async with spooled(self.attachments.blobs, image) as path:
+            with open(path, "rb") as file:  # noqa: ASYNC230 (a local temp file)
+                icon: IO[bytes] = file
+                upload = {"icon": (image.filename, icon, image.content_type)}
+                await self.client.call("POST", f"chat/{chat}/icon", files=upload)
+
     async def _participant(self, action: ChatAction) -> None:
         await self._require_private_api("changing a group's members")
         verb = "add" if action.kind == "participant_added" else "remove"
@@ -449,18 +471,26 @@ class BlueBubblesCarrier(LineCarrier):
         """A received file, downloaded from the Mac and stored as an attachment: its media
         part (None when the Mac cannot give it or openlinq does not take its type)."""
         name = str(about.get("transferName") or guid)
+        path = f"attachment/{chat_path(guid)}/download"
+        stored = await self._receive(path, name, about.get("mimeType"))
+        return None if stored is None else media_part(stored)
+
+    async def fetch_group_icon(self, chat_ref: str) -> str | None:
+        """A group's photo as the Mac has it now, stored as an attachment: its stable link."""
+        stored = await self._receive(f"chat/{chat_path(chat_ref)}/icon", "group-icon", None)
+        return None if stored is None else self.attachments.download_url(stored)
+
+    async def _receive(self, path: str, name: str, declared: str | None) -> Attachment | None:
         try:
             async with self.storage.read() as repos:
                 account = await repos.accounts.get(self.account_id)
             assert account is not None, "a line's account exists"
-            async with self.client.download(guid) as (content_type, body):
-                declared = about.get("mimeType") or content_type
-                stored = await self.attachments.receive(account, name, declared, body)
+            async with self.client.download(path) as (content_type, body):
+                return await self.attachments.receive(account, name, declared or content_type, body)
         except (BlueBubblesUnreachableError, BlueBubblesRefusedError, LinqError) as exc:
             # The message still arrives (its text, its other files); the operator sees why.
-            log.warning("line %s: attachment %s not received: %s", self.line_id, guid, exc)
+            log.warning("line %s: %s not received: %s", self.line_id, path, exc)
             return None
-        return media_part(stored)
 
     async def participants(self, chat_ref: str, event: dict[str, Any]) -> set[str] | None:
         """A group's members as the Mac lists them (the event carries them, unless the
@@ -507,6 +537,7 @@ _ACTIONS = {
     "typing_stopped": BlueBubblesCarrier._typing,
     "chat_read": BlueBubblesCarrier._read,
     "group_renamed": BlueBubblesCarrier._rename,
+    "group_icon_changed": BlueBubblesCarrier._icon,
     "participant_added": BlueBubblesCarrier._participant,
     "participant_removed": BlueBubblesCarrier._participant,
     "chat_left": BlueBubblesCarrier._leave,

@@ -109,19 +109,20 @@ class BlueBubblesClient:
         return body.get("data")
 
     @asynccontextmanager
-    async def download(self, guid: str) -> AsyncIterator[tuple[str | None, AsyncIterator[bytes]]]:
-        """An attachment's content type and bytes (``GET /attachment/:guid/download``),
-        streamed: a video is never whole in memory."""
+    async def download(self, path: str) -> AsyncIterator[tuple[str | None, AsyncIterator[bytes]]]:
+        """A file's content type and bytes (``GET /api/v1/{path}``: an attachment's
+        ``attachment/:guid/download``, a group's ``chat/:guid/icon``), streamed: a video is
+        never whole in memory."""
         import httpx
 
-        url = f"{self.settings.base_url}/api/v1/attachment/{chat_path(guid)}/download"
+        url = f"{self.settings.base_url}/api/v1/{path}"
         try:
             async with self.http.stream(
                 "GET", url, params={"password": self.settings.password}
             ) as response:
                 if response.status_code >= 400:
                     raise BlueBubblesRefusedError(
-                        response.status_code, f"attachment {guid} could not be downloaded"
+                        response.status_code, f"{path} could not be downloaded"
                     )
                 yield response.headers.get("content-type"), response.aiter_bytes()
         except httpx.HTTPError as exc:

@@ -78,7 +78,14 @@ async def handle_event(carrier: BlueBubblesCarrier, event: dict[str, Any]) -> No
 
 # The group changes Messages reports (a member's own, or made on the Mac itself).
 GROUP_EVENTS = frozenset(
-    {"group-name-change", "participant-added", "participant-removed", "participant-left"}
+    {
+        "group-name-change",
+        "participant-added",
+        "participant-removed",
+        "participant-left",
+        "group-icon-changed",
+        "group-icon-removed",
+    }
 )
 
 
@@ -112,6 +119,14 @@ async def _group_change(carrier: BlueBubblesCarrier, kind: str, data: dict[str, 
         name = data.get("groupTitle")
         if isinstance(name, str) and name:
             await recorder.inbound_group_renamed(account_id, chat_id, actor, name)
+        return
+    if kind.startswith("group-icon-"):
+        # Only a member's: the line's own change (through the API, or on the Mac) carries no
+        # image openlinq could compare, and an API change was announced when it was made.
+        if actor is not None:
+            icon = await carrier.fetch_group_icon(chat_ref) if kind.endswith("changed") else None
+            if icon is not None or kind.endswith("removed"):
+                await recorder.inbound_group_icon(account_id, chat_id, actor, icon)
         return
     if kind == "participant-left" and actor is not None:
         await recorder.inbound_member_gone(account_id, chat_id, actor, left=True)
