@@ -17,7 +17,7 @@ import pytest
 from openlinq.delivery.routing import PROBE_EVERY_SECONDS
 from openlinq.domain.models import LineType
 from tests.support.bluebubbles_peer import BlueBubblesPeer, running_peer
-from tests.support.files import PDF, PNG, serving
+from tests.support.files import PDF, PNG, serving, wav
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant, create_tenant
 
@@ -179,6 +179,20 @@ def test_a_file_alone_goes_as_one_attachment(mac_line: Tenant, peer: BlueBubbles
     [upload] = peer.calls("message/attachment")
     assert upload.body["tempGuid"] == sent.chat.message.id
     assert mac_line.client.messages.retrieve(sent.chat.message.id).delivery_status == "sent"
+
+
+def test_a_voice_memo_goes_as_an_audio_message(mac_line: Tenant, peer: BlueBubblesPeer) -> None:
+    chat_id, _ = _send(mac_line)
+    memo = wav(1.0)
+    created = mac_line.client.attachments.create(
+        filename="memo.wav", content_type="audio/x-wav", size_bytes=len(memo)
+    )
+    httpx.put(created.upload_url, content=memo, headers=created.required_headers).raise_for_status()
+    mac_line.client.chats.send_voicememo(chat_id, attachment_id=created.attachment_id)
+    mac_line.sim.advance(0)
+    [upload] = peer.calls("message/attachment")
+    assert upload.body["isAudioMessage"] == "true"
+    assert upload.body["attachment"] == ("memo.wav", "audio/x-wav", memo)
 
 
 def test_a_received_file_is_downloadable_from_openlinq(

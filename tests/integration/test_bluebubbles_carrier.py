@@ -219,6 +219,20 @@ async def test_an_effect_without_the_private_api_is_refused_2011(
     assert peer.calls("message/text") == []
 
 
+async def test_an_app_card_is_refused_2011_not_taken_for_a_file(
+    bb: BbLine, peer: BlueBubblesPeer, services: Services
+) -> None:
+    outbound = await _queued(services, bb)
+    card = {"type": "imessage_app", "app_name": "Shop", "url": "https://example.invalid/x"}
+    with pytest.raises(CarrierRejectedError) as rejected:
+        await bb.carrier.send(
+            OutboundMessage(**{**_fields(outbound), "parts": (*outbound.parts, card)})
+        )
+    assert rejected.value.code.code == 2011
+    assert "imessage_app" in rejected.value.reason
+    assert peer.calls("message/text") == peer.calls("message/attachment") == []
+
+
 async def test_an_unreachable_mac_retries_then_fails_4004(
     bb: BbLine, peer: BlueBubblesPeer, services: Services
 ) -> None:

@@ -322,6 +322,8 @@ class BlueBubblesCarrier(LineCarrier):
                 ErrorCode.ATTACHMENT_NOT_FOUND, "the attachment was deleted before it was sent"
             )
         fields = {"chatGuid": chat, "tempGuid": temp_guid, "name": attachment.filename}
+        if part.get("voice_memo"):
+            fields["isAudioMessage"] = "true"  # the voice-memo bubble, not a file
         fields.update({k: str(v) for k, v in extras.items()})
         try:
             async with spooled(self.attachments.blobs, attachment) as path:
@@ -546,8 +548,15 @@ _ACTIONS = {
 
 def _text_of(parts: tuple[dict[str, Any], ...]) -> tuple[str, list[dict[str, Any]]]:
     """The message's text (text and link parts, one per line) and its media parts."""
+    other = sorted({str(p["type"]) for p in parts} - {"text", "link", "media"})
+    if other:
+        # App cards (imessage_app, app_clip) are Linq's own extensions: Messages has no
+        # BlueBubbles route for them.
+        raise CarrierRejectedError(
+            ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot send {', '.join(other)} parts"
+        )
     texts = [str(p["value"]) for p in parts if p["type"] in ("text", "link")]
-    media = [p for p in parts if p["type"] not in ("text", "link")]
+    media = [p for p in parts if p["type"] == "media"]
     return "\n".join(texts), media
 
 
