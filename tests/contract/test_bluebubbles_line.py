@@ -384,3 +384,27 @@ def test_a_mac_that_stops_answering_flags_the_line_until_it_answers(
     assert _status_changes(mac_line) == [("ACTIVE", "FLAGGED"), ("FLAGGED", "ACTIVE")]
     _send(mac_line)
     assert len(peer.calls("message/text")) == 2
+
+
+def test_moving_a_flagged_line_to_another_gateway_restores_it(
+    mac_line: Tenant, peer: BlueBubblesPeer, server: RunningServer
+) -> None:
+    _send(mac_line)
+    peer.stop()
+    mac_line.sim.advance(PROBE_EVERY_SECONDS)
+    assert _status_changes(mac_line) == [("ACTIVE", "FLAGGED")]
+    configure = server.services.carriers.configure
+    server.call(configure, mac_line.account_id, mac_line.line, "simulator", {})
+    assert _status_changes(mac_line) == [("ACTIVE", "FLAGGED"), ("FLAGGED", "ACTIVE")]
+    _send(mac_line)  # through the simulator now
+
+
+def test_a_line_the_operator_flagged_stays_flagged_when_the_mac_answers(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    _send(mac_line)
+    mac_line.http.put(
+        f"/sim/v1/lines/{mac_line.line}", json={"status": "FLAGGED"}
+    ).raise_for_status()
+    mac_line.sim.advance(PROBE_EVERY_SECONDS)
+    assert _status_changes(mac_line) == [("ACTIVE", "FLAGGED")]

@@ -327,6 +327,9 @@ class CarrierRegistry:
         built = self._built.pop(line.id, None)
         if built:
             await built.carrier.close()
+        # A line flagged because its old gateway stopped answering is restored: the new one
+        # is probed afresh.
+        await self.recorder.gateway_health(line.id, True)
         log.info("line %s now sends through %s", phone_number, name)
         return LineCarrierView(
             phone_number=phone_number,
