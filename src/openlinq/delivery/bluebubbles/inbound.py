@@ -137,9 +137,11 @@ async def _group_change(carrier: BlueBubblesCarrier, kind: str, data: dict[str, 
     async with carrier.storage.read() as repos:
         chat = await repos.chats.get(account_id, chat_id)
     members = {h.handle for h in chat.recipients} if chat else set()
-    for handle in sorted(present - members if kind == "participant-added" else set()):
-        await recorder.inbound_member_joined(account_id, chat_id, handle)
-    for handle in sorted(members - present if kind != "participant-added" else set()):
+    if kind == "participant-added":
+        for handle in sorted(present - members):
+            await recorder.inbound_member_joined(account_id, chat_id, handle)
+        return
+    for handle in sorted(members - present):
         await recorder.inbound_member_gone(
             account_id, chat_id, handle, left=kind == "participant-left"
         )
