@@ -121,17 +121,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         webhook_deadline=settings.fetch_deadline_seconds,
     )
     simulated.register_jobs(runner)
-    carriers = CarrierRegistry.for_settings(
-        settings,
-        storage=storage,
-        clock=clock,
-        queue=queue,
-        recorder=recorder,
-        policy=policy,
-        simulator=simulated,
-    )
-    # Each line's own carrier (the simulator unless the operator set one): delivery/routing.py.
-    carrier = RoutingCarrier(carriers)
     attachments = AttachmentService(
         storage,
         clock,
@@ -140,6 +129,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         policy,
         fetch_deadline=settings.fetch_deadline_seconds,
     )
+    carriers = CarrierRegistry.for_settings(
+        settings,
+        storage=storage,
+        clock=clock,
+        queue=queue,
+        recorder=recorder,
+        policy=policy,
+        attachments=attachments,
+        simulator=simulated,
+    )
+    carriers.register_jobs(runner)
+    # Each line's own carrier (the simulator unless the operator set one): delivery/routing.py.
+    carrier = RoutingCarrier(carriers)
     messaging = MessagingService(storage, clock, carrier, queue, recorder, events, attachments)
     runner.register(SEND_JOB, messaging.run_send_job)
     actions = CarrierActions(queue, carrier)
@@ -163,7 +165,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         storage, clock, queue, attachments.blobs, batch=SQLITE_BATCH if db.is_sqlite else BATCH
     )
     runner.register(PURGE_JOB, sweeper.sweep)
-    chats = ChatService(storage, clock, events)
+    chats = ChatService(storage, clock, events, actions)
     hosted = settings.hosted_mode  # payments start enabled where agents test (local mode)
     payment_requests = PaymentRequestService(
         storage, clock, events, queue, settings.base_url, enabled_by_default=not hosted

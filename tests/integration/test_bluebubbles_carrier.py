@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from openlinq.api.errors import install_error_handlers
-from openlinq.delivery.bluebubbles.carrier import EFFECT_IDS, BlueBubblesCarrier
+from openlinq.delivery.bluebubbles.carrier import EFFECT_IDS, WEBHOOK_EVENTS, BlueBubblesCarrier
 from openlinq.delivery.bluebubbles.inbound import router
 from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
 from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
@@ -78,6 +78,7 @@ async def bb(services: Services, peer: BlueBubblesPeer) -> AsyncIterator[BbLine]
         queue=None,
         recorder=services.messaging.recorder,
         policy=None,
+        attachments=services.attachments,
     )
     app = FastAPI()
     install_error_handlers(app)
@@ -135,6 +136,21 @@ async def test_start_registers_the_webhook_once(bb: BbLine, peer: BlueBubblesPee
     await bb.carrier.start()
     assert [h["url"] for h in peer.state.webhooks] == [bb.carrier.webhook_url]
     assert "new-message" in peer.state.webhooks[0]["events"]
+
+
+async def test_a_webhook_an_older_openlinq_registered_is_replaced_with_every_event(
+    bb: BbLine, peer: BlueBubblesPeer
+) -> None:
+    peer.state.webhooks[:] = [{"id": 7, "url": bb.carrier.webhook_url, "events": ["new-message"]}]
+    await bb.carrier.start()
+    [hook] = peer.state.webhooks
+    assert hook["id"] != 7
+    assert set(WEBHOOK_EVENTS) <= set(hook["events"])
+    assert {"group-name-change", "participant-left", "chat-read-status-changed"} <= set(
+        hook["events"]
+    )
+    await bb.carrier.start()  # complete now: kept
+    assert peer.state.webhooks == [hook]
 
 
 async def test_capabilities_follow_the_handle_availability_api(
@@ -202,6 +218,20 @@ async def test_an_effect_without_the_private_api_is_refused_2011(
         )
     assert rejected.value.code.code == 2011
     assert peer.calls("message/text") == []
+
+
+async def test_an_app_card_is_refused_2011_not_taken_for_a_file(
+    bb: BbLine, peer: BlueBubblesPeer, services: Services
+) -> None:
+    outbound = await _queued(services, bb)
+    card = {"type": "imessage_app", "app_name": "Shop", "url": "https://example.invalid/x"}
+    with pytest.raises(CarrierRejectedError) as rejected:
+        await bb.carrier.send(
+            OutboundMessage(**{**_fields(outbound), "parts": (*outbound.parts, card)})
+        )
+    assert rejected.value.code.code == 2011
+    assert "imessage_app" in rejected.value.reason
+    assert peer.calls("message/text") == peer.calls("message/attachment") == []
 
 
 async def test_an_unreachable_mac_retries_then_fails_4004(
@@ -432,6 +462,7 @@ async def test_a_mac_that_stopped_answering_delays_one_request_not_every_one(
         storage=services.storage,
         clock=services.clock,
         recorder=services.messaging.recorder,
+        attachments=services.attachments,
     )
     peer.state.stall = 2.0
     try:

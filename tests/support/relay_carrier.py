@@ -75,6 +75,7 @@ class RelayCarrier(LineCarrier):
         queue: JobQueue,
         recorder: DeliveryRecorder,
         policy: OutboundPolicy,
+        **_unused: Any,  # attachments: a relay carries text only
     ) -> None:
         self.settings = settings
         self.account_id = account_id

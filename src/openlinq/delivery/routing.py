@@ -31,13 +31,15 @@ from typing import Any, ClassVar, Protocol, Self, TypeVar, cast
 from openlinq.config import Settings
 from openlinq.delivery.carrier import Carrier, ChatAction, OutboundMessage
 from openlinq.delivery.sealing import SecretBox
+from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import DeliveryRecorder
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import Service
-from openlinq.jobs.runner import JobQueue
+from openlinq.jobs.runner import JobQueue, JobRunner
 from openlinq.outbound import OutboundPolicy
+from openlinq.store.repos import Repos
 from openlinq.store.repos.line_carriers import LineCarrierRow
 from openlinq.store.unit import Storage
 
@@ -48,6 +50,9 @@ ROUTE_TTL = 5.0
 # Entries cached per map before it is emptied (a bound, not a tuning knob).
 MAX_CACHED = 10_000
 MASK = "••••"
+# Every real carrier's gateway is probed this often (a job: the injected clock drives it).
+PROBE_JOB = "carriers.probe"
+PROBE_EVERY_SECONDS = 60.0
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -73,6 +78,9 @@ class LineCarrier(Carrier):
     async def close(self) -> None:
         """Let go of connections; the instance is not used again."""
 
+    async def probe(self) -> None:
+        """Check the gateway answers; report a change through the recorder (periodic job)."""
+
 
 class CarrierFactory(Protocol):
     """A real carrier's constructor: the registry calls it with exactly these arguments."""
@@ -90,6 +98,7 @@ class CarrierFactory(Protocol):
         queue: JobQueue,
         recorder: DeliveryRecorder,
         policy: OutboundPolicy,
+        attachments: AttachmentService,
     ) -> LineCarrier: ...
 
 
@@ -175,6 +184,7 @@ class CarrierRegistry:
         queue: JobQueue,
         recorder: DeliveryRecorder,
         policy: OutboundPolicy,
+        attachments: AttachmentService,
         simulator: Carrier,
         box: SecretBox,
         base_url: str,
@@ -185,6 +195,8 @@ class CarrierRegistry:
         self.queue = queue
         self.recorder = recorder
         self.policy = policy
+        # Attachments' bytes (outbound media) and storing files a gateway received.
+        self.attachments = attachments
         self.simulator = simulator
         self.box = box
         self.base_url = base_url
@@ -279,6 +291,7 @@ class CarrierRegistry:
             queue=self.queue,
             recorder=self.recorder,
             policy=self.policy,
+            attachments=self.attachments,
         )
 
     def inbound_url(self, name: str, token: str) -> str:
@@ -316,10 +329,14 @@ class CarrierRegistry:
                 await repos.line_carriers.put(
                     line.id, name, token_hash(token), sealed, self.clock.now()
                 )
+                await self._schedule_probe(repos)
         self._forget(phone_number, account_id)
         built = self._built.pop(line.id, None)
         if built:
             await built.carrier.close()
+        # A line flagged because its old gateway stopped answering is restored: the new one
+        # is probed afresh.
+        await self.recorder.gateway_health(line.id, True)
         log.info("line %s now sends through %s", phone_number, name)
         return LineCarrierView(
             phone_number=phone_number,
@@ -394,6 +411,9 @@ class CarrierRegistry:
         """Build and start every configured line's carrier (where the jobs run)."""
         async with self.storage.read() as repos:
             rows = await repos.line_carriers.all()
+        if rows:
+            async with self.storage.write() as repos:
+                await self._schedule_probe(repos)
         for row in rows:
             try:
                 await (await self._instance(row)).start()
@@ -403,6 +423,33 @@ class CarrierRegistry:
                 log.exception("the %s carrier of %s did not start", row.carrier, row.phone_number)
         # From now on a carrier built on first use (a line configured later) starts at once.
         self._started = True
+
+    # -- health ---------------------------------------------------------------------
+
+    def register_jobs(self, runner: JobRunner) -> None:
+        runner.register(PROBE_JOB, self.probe)
+
+    async def _schedule_probe(self, repos: Repos) -> None:
+        """Exactly one probe queued while any line has a real carrier."""
+        await repos.locks.hold(PROBE_JOB)
+        if not await repos.jobs.pending_of_kind(PROBE_JOB):
+            await self.queue.schedule(repos, PROBE_JOB, {}, delay=PROBE_EVERY_SECONDS)
+
+    async def probe(self, _: dict[str, Any]) -> None:
+        """Probe the gateway of each line carrier this process runs (start() built every
+        configured one), then come back while any line has a real carrier."""
+        for built in list(self._built.values()):
+            carrier = built.carrier
+            try:
+                if isinstance(carrier, LineCarrier):
+                    await carrier.probe()
+            except Exception:
+                log.exception("probing the %s carrier failed", carrier.name)
+        async with self.storage.read() as repos:
+            rows = await repos.line_carriers.all()
+        if rows:
+            async with self.storage.write() as repos:
+                await self.queue.schedule(repos, PROBE_JOB, {}, delay=PROBE_EVERY_SECONDS)
 
     async def close(self) -> None:
         built, self._built = self._built, {}

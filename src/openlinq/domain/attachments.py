@@ -286,7 +286,7 @@ class AttachmentService:
             if "attachment_id" in part:
                 attachment = await self.ready(account, part["attachment_id"])
             elif "source_url" in part:
-                attachment = await self._by_url(account, part["source_url"], f"parts[{index}].url")
+                attachment = await self.by_url(account, part["source_url"], f"parts[{index}].url")
             else:
                 parts.append(part)  # already resolved (a voice memo)
                 continue
@@ -315,7 +315,7 @@ class AttachmentService:
             )
         return {**part, "inline_stickers": stickers}
 
-    async def _by_url(self, account: Account, url: str, field: str) -> Attachment:
+    async def by_url(self, account: Account, url: str, field: str) -> Attachment:
         """A media URL: one of this server's download links is the attachment it names
         (the account's own only: another's is 404 before anything is sent, and nothing is
         copied); any other URL is fetched."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from openlinq.domain import cursors
+from openlinq.domain.actions import CarrierActions
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
@@ -127,10 +128,19 @@ def require_usable(chat: Chat, line: Line) -> None:
 
 
 class ChatService:
-    def __init__(self, storage: Storage, clock: Clock, events: EventLog) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        events: EventLog,
+        actions: CarrierActions | None = None,
+    ) -> None:
         self.storage = storage
         self.clock = clock
         self.events = events
+        # A new name or icon must reach the chat's devices too (a real carrier renames the
+        # group on them; the simulator's devices read it from the chat).
+        self.actions = actions
 
     async def get(self, account: Account, chat_id: str) -> tuple[Chat, Line]:
         async with self.storage.read() as repos:
@@ -192,47 +202,19 @@ class ChatService:
             if line.sim_group_update_error is not None:
                 # The simulator made this line's group updates fail: nothing changes,
                 # the agent learns it from the failure events.
-                await self._group_update_failed(repos, chat, line, changes, now)
+                code = line.sim_group_update_error
+                await group_update_failed(self.events, repos, chat, line, set(changes), code, now)
                 return chat
-            await repos.chats.update_group(chat.id, now=now, **changes)
-            for field, event_type in (
-                ("display_name", "chat.group_name_updated"),
-                ("group_icon", "chat.group_icon_updated"),
-            ):
-                if field in changes:
-                    await self.events.record(
-                        repos,
-                        account.id,
-                        event_type,
-                        {
-                            "chat_id": chat.id,
-                            "updated_at": now,
-                            "changed_by_handle": handle_view(chat.own_handle, line),
-                            "old_value": getattr(chat, field),
-                            "new_value": changes[field],
-                        },
-                        phone_number=line.phone_number,
-                        now=now,
-                    )
+            by = handle_view(chat.own_handle, line)
+            await update_group(self.events, repos, chat, line, changes, by, now)
+            if self.actions is not None:
+                if "display_name" in changes:
+                    name = {"name": changes["display_name"]}
+                    await self.actions.schedule(repos, chat, line, "group_renamed", name)
+                if "group_icon" in changes:
+                    icon = {"url": changes["group_icon"]}
+                    await self.actions.schedule(repos, chat, line, "group_icon_changed", icon)
         return chat
-
-    async def _group_update_failed(
-        self, repos: Repos, chat: Chat, line: Line, changes: dict[str, Any], now: datetime
-    ) -> None:
-        failure = {"chat_id": chat.id, "error_code": line.sim_group_update_error, "failed_at": now}
-        for field, event_type in (
-            ("display_name", "chat.group_name_update_failed"),
-            ("group_icon", "chat.group_icon_update_failed"),
-        ):
-            if field in changes:
-                await self.events.record(
-                    repos,
-                    chat.account_id,
-                    event_type,
-                    failure,
-                    phone_number=line.phone_number,
-                    now=now,
-                )
 
     async def mark_read(self, account: Account, chat_id: str) -> int:
         now = self.clock.now()
@@ -242,6 +224,62 @@ class ChatService:
             unread = await repos.messages.unread_inbound(chat.id)
             await repos.messages.mark_read([m.id for m in unread], now)
         return len(unread)
+
+
+async def update_group(
+    events: EventLog,
+    repos: Repos,
+    chat: Chat,
+    line: Line,
+    changes: dict[str, Any],
+    by: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Store a group's new name and/or icon (``changes``); the agent hears
+    ``chat.group_name_updated`` / ``chat.group_icon_updated`` naming who changed it."""
+    clear_icon = "group_icon" in changes and changes["group_icon"] is None  # removed on a phone
+    await repos.chats.update_group(chat.id, now=now, clear_icon=clear_icon, **changes)
+    for field, event_type in (
+        ("display_name", "chat.group_name_updated"),
+        ("group_icon", "chat.group_icon_updated"),
+    ):
+        if field in changes:
+            await events.record(
+                repos,
+                chat.account_id,
+                event_type,
+                {
+                    "chat_id": chat.id,
+                    "updated_at": now,
+                    "changed_by_handle": by,
+                    "old_value": getattr(chat, field),
+                    "new_value": changes[field],
+                },
+                phone_number=line.phone_number,
+                now=now,
+            )
+
+
+async def group_update_failed(
+    events: EventLog,
+    repos: Repos,
+    chat: Chat,
+    line: Line,
+    fields: set[str],
+    code: int,
+    now: datetime,
+) -> None:
+    """The chat's devices did not take its new name / icon (``fields``): the agent hears
+    ``chat.group_name_update_failed`` / ``chat.group_icon_update_failed`` with ``code``."""
+    failure = {"chat_id": chat.id, "error_code": code, "failed_at": now}
+    for field, event_type in (
+        ("display_name", "chat.group_name_update_failed"),
+        ("group_icon", "chat.group_icon_update_failed"),
+    ):
+        if field in fields:
+            await events.record(
+                repos, chat.account_id, event_type, failure, phone_number=line.phone_number, now=now
+            )
 
 
 def check_account_line(line: Line | None, number: str) -> Line:

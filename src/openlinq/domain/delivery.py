@@ -15,17 +15,20 @@ from typing import Any
 
 from openlinq.domain import activity, health, optout
 from openlinq.domain.blocking import drop_if_blocked
-from openlinq.domain.chats import open_chat
+from openlinq.domain.chats import group_update_failed, open_chat, update_group
 from openlinq.domain.clock import Clock
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.events import EventLog
-from openlinq.domain.ids import AccountId, ChatId, MessageId, new_id
+from openlinq.domain.groups import drop, join
+from openlinq.domain.ids import AccountId, ChatId, LineId, MessageId, new_id
+from openlinq.domain.lines import record_gateway_health
 from openlinq.domain.links import Links
 from openlinq.domain.models import (
     Chat,
     ChatHealth,
     DeliveryStatus,
     Direction,
+    HandleStatus,
     Line,
     Message,
     Reaction,
@@ -321,6 +324,106 @@ class DeliveryRecorder:
             if message.account_id == account_id and await self.read(message.id):
                 count += 1
         return count
+
+    async def gateway_health(self, line_id: LineId, reachable: bool) -> bool:
+        """The line's gateway answered its probe or did not (domain/lines.py)."""
+        async with self.storage.write() as repos:
+            return await record_gateway_health(
+                self.events, repos, line_id, reachable, self.clock.now()
+            )
+
+    async def line_read(self, account_id: AccountId, chat_id: ChatId) -> int:
+        """Your line read the chat on the gateway's own device: its unread inbound messages
+        become read, as ``POST /v3/chats/{id}/read`` makes them (no event either)."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            chat = await repos.chats.get(account_id, chat_id)
+            if chat is None:
+                return 0
+            unread = await repos.messages.unread_inbound(chat.id)
+            await repos.messages.mark_read([m.id for m in unread], now)
+        return len(unread)
+
+    async def inbound_group_renamed(
+        self, account_id: AccountId, chat_id: ChatId, actor: str | None, name: str
+    ) -> bool:
+        """A member (``actor``; None: your line, from the gateway's own device) renamed the
+        group: ``chat.group_name_updated`` as for a rename through the API. The name it
+        already has changes nothing (your own rename, reported back by the gateway)."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is None or not found[0].is_group or found[0].display_name == name:
+                return False
+            chat, line = found
+            member = next((h for h in chat.recipients if h.handle == actor), None)
+            by = handle_view(member) if member else handle_view(chat.own_handle, line)
+            await update_group(self.events, repos, chat, line, {"display_name": name}, by, now)
+        return True
+
+    async def group_update_failed(
+        self, account_id: AccountId, chat_id: ChatId, field: str, code: ErrorCode
+    ) -> None:
+        """The carrier could not give the group its new name or icon (``field``:
+        ``display_name`` / ``group_icon``), already stored and announced."""
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is not None:
+                chat, line = found
+                now = self.clock.now()
+                await group_update_failed(self.events, repos, chat, line, {field}, code.code, now)
+
+    async def inbound_group_icon(
+        self, account_id: AccountId, chat_id: ChatId, actor: str, icon_url: str | None
+    ) -> bool:
+        """A member set the group's photo (``icon_url``: where openlinq keeps it) or removed
+        it (None): ``chat.group_icon_updated``, as for a change through the API."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is None or not found[0].is_group or found[0].group_icon == icon_url:
+                return False
+            chat, line = found
+            member = next((h for h in chat.recipients if h.handle == actor), None)
+            if member is None:
+                return False
+            changes = {"group_icon": icon_url}
+            await update_group(self.events, repos, chat, line, changes, handle_view(member), now)
+        return True
+
+    async def inbound_member_joined(
+        self, account_id: AccountId, chat_id: ChatId, handle: str
+    ) -> bool:
+        """``handle`` was added to the group outside the API (by a member, or on the
+        gateway's device): ``participant.added``. A member already in changes nothing."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is None or not found[0].is_group:
+                return False
+            chat, line = found
+            if any(h.handle == handle for h in chat.handles if h.status is HandleStatus.ACTIVE):
+                return False
+            await join(self.events, repos, chat, line, handle, now)
+        return True
+
+    async def inbound_member_gone(
+        self, account_id: AccountId, chat_id: ChatId, handle: str, *, left: bool
+    ) -> bool:
+        """``handle`` left the group on their phone (``left``) or a member removed them:
+        ``participant.removed`` with their status. One already out changes nothing."""
+        now = self.clock.now()
+        async with self.storage.write() as repos:
+            found = await repos.chats.with_line(account_id, chat_id)
+            if found is None or not found[0].is_group:
+                return False
+            chat, line = found
+            member = next((h for h in chat.recipients if h.handle == handle), None)
+            if member is None:
+                return False
+            status = HandleStatus.LEFT if left else HandleStatus.REMOVED
+            await drop(self.events, repos, chat, line, member, status, now)
+        return True
 
     async def inbound_reaction(
         self,

@@ -86,21 +86,7 @@ class GroupService:
                     ErrorCode.CHAT_SERVICE_NOT_SUPPORTED,
                     f"{handle} cannot receive {chat.service.value}; start a new chat instead",
                 )
-            member = ChatHandle(
-                id=HandleId(new_id()),
-                chat_id=chat.id,
-                handle=handle,
-                service=chat.service,
-                is_me=False,
-                status=HandleStatus.ACTIVE,
-                joined_at=now,
-                left_at=None,
-            )
-            await repos.chats.add_member(member)
-            await self._membership_changed(
-                repos, chat, [*(h.handle for h in chat.recipients), handle], now
-            )
-            await self._event(repos, chat, line, "participant.added", member, now)
+            await join(self.events, repos, chat, line, handle, now)
             await self.actions.schedule(repos, chat, line, "participant_added", {"handle": handle})
 
     async def remove(self, account: Account, chat_id: str, raw_handle: str) -> None:
@@ -116,7 +102,7 @@ class GroupService:
                     ErrorCode.STATE_CONFLICT,
                     f"a group keeps at least {MIN_GROUP} members (your line included)",
                 )
-            await self._drop(repos, chat, line, member, HandleStatus.REMOVED, now)
+            await drop(self.events, repos, chat, line, member, HandleStatus.REMOVED, now)
             await self.actions.schedule(
                 repos, chat, line, "participant_removed", {"handle": handle}
             )
@@ -132,7 +118,7 @@ class GroupService:
             await repos.chats.set_member_status(chat.id, own.handle, HandleStatus.LEFT, now)
             await repos.chats.mark_left(chat.id, now)
             gone = replace(own, status=HandleStatus.LEFT, left_at=now)
-            await self._event(repos, chat, line, "participant.removed", gone, now)
+            await member_event(self.events, repos, chat, line, "participant.removed", gone, now)
             await self.actions.schedule(repos, chat, line, "chat_left", {})
 
     async def member_left(self, account: Account, chat_id: str, raw_handle: str) -> None:
@@ -149,50 +135,68 @@ class GroupService:
             _require_leavable(
                 chat, f"members can leave groups of {MIN_TO_LEAVE} or more (your line included)"
             )
-            await self._drop(repos, chat, line, member, HandleStatus.LEFT, now)
+            await drop(self.events, repos, chat, line, member, HandleStatus.LEFT, now)
 
-    async def _drop(
-        self,
-        repos: Repos,
-        chat: Chat,
-        line: Line,
-        member: ChatHandle,
-        status: HandleStatus,
-        now: datetime,
-    ) -> None:
-        """A member is out (removed, or left on their phone): new recipients, and the agent
-        hears ``participant.removed`` with the member's new status."""
-        await repos.chats.set_member_status(chat.id, member.handle, status, now)
-        remaining = [h.handle for h in chat.recipients if h.handle != member.handle]
-        await self._membership_changed(repos, chat, remaining, now)
-        gone = replace(member, status=status, left_at=now)
-        await self._event(repos, chat, line, "participant.removed", gone, now)
 
-    async def _membership_changed(
-        self, repos: Repos, chat: Chat, recipients: list[str], now: datetime
-    ) -> None:
-        await repos.chats.set_recipients(chat.id, recipient_key(recipients), now)
+async def join(
+    events: EventLog, repos: Repos, chat: Chat, line: Line, handle: str, now: datetime
+) -> None:
+    """``handle`` is in the group now (added by your line, or by a member on their phone):
+    new recipients, and the agent hears ``participant.added``."""
+    member = ChatHandle(
+        id=HandleId(new_id()),
+        chat_id=chat.id,
+        handle=handle,
+        service=chat.service,
+        is_me=False,
+        status=HandleStatus.ACTIVE,
+        joined_at=now,
+        left_at=None,
+    )
+    await repos.chats.add_member(member)
+    recipients = [*(h.handle for h in chat.recipients), handle]
+    await repos.chats.set_recipients(chat.id, recipient_key(recipients), now)
+    await member_event(events, repos, chat, line, "participant.added", member, now)
 
-    async def _event(
-        self,
-        repos: Repos,
-        chat: Chat,
-        line: Line,
-        event_type: str,
-        member: ChatHandle,
-        now: datetime,
-    ) -> None:
-        stamp = "added_at" if event_type == "participant.added" else "removed_at"
-        await self.events.record(
-            repos,
-            chat.account_id,
-            event_type,
-            {
-                "handle": member.handle,
-                stamp: now,
-                "chat_id": chat.id,
-                "participant": handle_view(member, line if member.is_me else None),
-            },
-            phone_number=line.phone_number,
-            now=now,
-        )
+
+async def drop(
+    events: EventLog,
+    repos: Repos,
+    chat: Chat,
+    line: Line,
+    member: ChatHandle,
+    status: HandleStatus,
+    now: datetime,
+) -> None:
+    """A member is out (removed, or left on their phone): new recipients, and the agent
+    hears ``participant.removed`` with the member's new status."""
+    await repos.chats.set_member_status(chat.id, member.handle, status, now)
+    remaining = [h.handle for h in chat.recipients if h.handle != member.handle]
+    await repos.chats.set_recipients(chat.id, recipient_key(remaining), now)
+    gone = replace(member, status=status, left_at=now)
+    await member_event(events, repos, chat, line, "participant.removed", gone, now)
+
+
+async def member_event(
+    events: EventLog,
+    repos: Repos,
+    chat: Chat,
+    line: Line,
+    event_type: str,
+    member: ChatHandle,
+    now: datetime,
+) -> None:
+    stamp = "added_at" if event_type == "participant.added" else "removed_at"
+    await events.record(
+        repos,
+        chat.account_id,
+        event_type,
+        {
+            "handle": member.handle,
+            stamp: now,
+            "chat_id": chat.id,
+            "participant": handle_view(member, line if member.is_me else None),
+        },
+        phone_number=line.phone_number,
+        now=now,
+    )

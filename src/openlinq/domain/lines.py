@@ -104,6 +104,36 @@ async def record_line_change(
     )
 
 
+# server_settings key marking a line flagged because its gateway stopped answering (so the
+# gateway's recovery restores it, and never a line the operator flagged).
+GATEWAY_DOWN = "gateway_down:"
+
+
+async def record_gateway_health(
+    events: EventLog, repos: Repos, line_id: LineId, reachable: bool, now: datetime
+) -> bool:
+    """A real gateway (a Mac, an SMSC) stopped or started answering for the line: an active
+    line becomes FLAGGED (no new sends are placed on it; queued ones keep retrying), and
+    ACTIVE again when it answers, with phone_number.status_updated both times."""
+    line = await repos.lines.get_by_id(line_id)
+    if line is None:
+        return False
+    key = GATEWAY_DOWN + line_id
+    if not reachable and line.status is LineStatus.ACTIVE:
+        await repos.settings.put(key, now.isoformat())
+        status = LineStatus.FLAGGED
+    elif reachable and await repos.settings.get(key):
+        await repos.settings.put(key, "")
+        if line.status is not LineStatus.FLAGGED:
+            return False  # restored by the operator meanwhile
+        status = LineStatus.ACTIVE
+    else:
+        return False
+    report = await evaluate(repos, replace(line, status=status), now)
+    await record_line_change(events, repos, line, status, report.severity, now)
+    return True
+
+
 class LineService:
     def __init__(self, storage: Storage, clock: Clock, events: EventLog, links: Links) -> None:
         self.storage = storage

@@ -7,16 +7,20 @@ Each message's BlueBubbles GUID (and its chat's) is kept in ``repos.carrier_refs
 (indexed by line and GUID), so receipts and tapbacks find the message they are about.
 
 Features the Mac can only do through BlueBubbles' Private API (effects, replies,
-tapbacks, edits, unsend, typing, mark-read, groups) are refused with 2011 when the
-server reports it off, never dropped silently.
+tapbacks, edits, typing, mark-read, groups) are refused with 2011 when the server
+reports it off, never dropped silently. Files go both ways through openlinq's attachment
+store; ``probe`` (a periodic job, delivery/routing.py) flags the line while the Mac is down.
+No openlinq operation unsends a message (DELETE /v3/messages/{id} is API-side only), so
+BlueBubbles' ``message/:guid/unsend`` is not used.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
+from openlinq.blobs.store import BlobNotFoundError
 from openlinq.delivery.bluebubbles.client import (
     BlueBubblesClient,
     BlueBubblesRefusedError,
@@ -24,13 +28,16 @@ from openlinq.delivery.bluebubbles.client import (
     chat_path,
 )
 from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
-from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
+from openlinq.delivery.carrier import CarrierRejectedError, ChatAction, OutboundMessage
+from openlinq.delivery.routing import LineCarrier
+from openlinq.domain.attachments import AttachmentService, media_part, spooled
 from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import DeliveryRecorder
-from openlinq.domain.errors import ErrorCode
+from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import AccountId, ChatId, LineId, MessageId
 from openlinq.domain.models import Message, Service
 from openlinq.store.repos import Repos
+from openlinq.store.repos.attachments import Attachment
 from openlinq.store.unit import Storage
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,12 @@ WEBHOOK_EVENTS = (
     "typing-indicator",
     "chat-read-status-changed",
     "message-send-error",
+    "group-name-change",
+    "participant-added",
+    "participant-removed",
+    "participant-left",
+    "group-icon-changed",
+    "group-icon-removed",
 )
 # openlinq's effect names -> the expressive send style ids Messages uses.
 _BUBBLE = "com.apple.MobileSMS.expressivesend."
@@ -69,6 +82,8 @@ EFFECT_IDS = {
     "celebration": _SCREEN + "CKSparklesEffect",
     "sparkles": _SCREEN + "CKShootingStarEffect",
 }
+# The group changes the API announces before the Mac makes them: a refusal is reported.
+GROUP_FIELDS = {"group_renamed": "display_name", "group_icon_changed": "group_icon"}
 # Tapbacks BlueBubbles can send (its MessageInterface.possibleReactions, without the "-").
 TAPBACKS = frozenset({"love", "like", "dislike", "laugh", "emphasize", "question"})
 
@@ -78,7 +93,7 @@ def chat_guid(service: Service, handle: str) -> str:
     return f"{'SMS' if service is Service.SMS else 'iMessage'};-;{handle}"
 
 
-class BlueBubblesCarrier(Carrier):
+class BlueBubblesCarrier(LineCarrier):
     name = "bluebubbles"
 
     def __init__(
@@ -92,6 +107,7 @@ class BlueBubblesCarrier(Carrier):
         storage: Storage,
         clock: Clock,
         recorder: DeliveryRecorder,
+        attachments: AttachmentService,
         **_unused: Any,  # queue, policy: the registry passes every carrier the same keywords
     ) -> None:
         self.settings = settings
@@ -102,6 +118,7 @@ class BlueBubblesCarrier(Carrier):
         self.storage = storage
         self.clock = clock
         self.recorder = recorder
+        self.attachments = attachments
         self.client = BlueBubblesClient(settings)
         self._private_api: tuple[bool, Any] | None = None
         self._available: dict[str, tuple[bool, datetime]] = {}
@@ -112,17 +129,23 @@ class BlueBubblesCarrier(Carrier):
         return f"{self.inbound_url}/webhook"
 
     async def start(self) -> None:
-        """Register the webhook with the Mac (once: an existing one for this URL is kept)."""
+        """Register the webhook with the Mac (once: an existing one for this URL is kept
+        when it has every event the carrier needs, else replaced: an older openlinq asked
+        for fewer)."""
         try:
             hooks = await self.client.call("GET", "webhook")
-            if not any(
-                isinstance(h, dict) and h.get("url") == self.webhook_url for h in hooks or []
-            ):
-                await self.client.call(
-                    "POST",
-                    "webhook",
-                    json={"url": self.webhook_url, "events": list(WEBHOOK_EVENTS)},
-                )
+            ours = [
+                h for h in hooks or [] if isinstance(h, dict) and h.get("url") == self.webhook_url
+            ]
+            if any(set(WEBHOOK_EVENTS) <= set(h.get("events") or ()) for h in ours):
+                return
+            for stale in ours:
+                await self.client.call("DELETE", f"webhook/{stale.get('id')}")
+            await self.client.call(
+                "POST",
+                "webhook",
+                json={"url": self.webhook_url, "events": list(WEBHOOK_EVENTS)},
+            )
         except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
             # Not fatal: sends still go; the receipts start once the Mac has the webhook.
             log.warning(
@@ -131,6 +154,18 @@ class BlueBubblesCarrier(Carrier):
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def probe(self) -> None:
+        """Ping the Mac: one that does not answer (or refuses the password) flags the line
+        until it answers again (domain/lines.record_gateway_health)."""
+        answered = await self.client.ping()
+        self._unreachable_at = None if answered else self.clock.now()
+        if await self.recorder.gateway_health(self.line_id, answered):
+            log.warning(
+                "line %s: the BlueBubbles server %s",
+                self.phone_number,
+                "answers again" if answered else "does not answer: line flagged",
+            )
 
     async def private_api(self) -> bool:
         now = self.clock.now()
@@ -229,23 +264,24 @@ class BlueBubblesCarrier(Carrier):
         reply_ref: str | None,
         known_chat: str | None,
     ) -> tuple[str, str]:
-        """Send it; the message's GUID and its chat's."""
+        """Send it; the message's GUID and its chat's.
+
+        Messages carries text and each file as separate bubbles: the text goes first, then
+        each media part (``message/attachment``); the message's GUID is the first bubble's
+        (receipts and tapbacks follow it). An effect or a reply rides on the first bubble.
+        """
         text, media = _text_of(message.parts)
-        if media:
-            raise CarrierRejectedError(
-                ErrorCode.FEATURE_NOT_AVAILABLE,
-                "attachments are not sent through BlueBubbles yet",
-            )
-        body: dict[str, Any] = {"tempGuid": str(message.message_id), "message": text}
+        extras: dict[str, Any] = {}
         if message.effect is not None:
             await self._require_private_api("a message effect")
-            body["effectId"] = EFFECT_IDS.get(message.effect.name, message.effect.name)
+            extras["effectId"] = EFFECT_IDS.get(message.effect.name, message.effect.name)
         if reply_ref is not None:
             await self._require_private_api("a reply")
-            body["selectedMessageGuid"] = reply_ref
-            body["partIndex"] = stored.reply_to.part_index if stored.reply_to else 0
-        if "effectId" in body or "selectedMessageGuid" in body:
-            body["method"] = "private-api"
+            extras["selectedMessageGuid"] = reply_ref
+            extras["partIndex"] = stored.reply_to.part_index if stored.reply_to else 0
+        if extras:
+            extras["method"] = "private-api"
+        guids: list[str] = []
         if message.is_group and known_chat is None:
             await self._require_private_api("a group chat")
             created = await self.client.call(
@@ -261,23 +297,70 @@ class BlueBubblesCarrier(Carrier):
             )
             chat = str(created["guid"])
             first = (created.get("messages") or [{}])[0]
-            return str(first.get("guid") or message.message_id), chat
-        chat = known_chat or chat_guid(message.service, message.recipients[0])
-        sent = await self.client.call("POST", "message/text", json={"chatGuid": chat, **body})
-        return str(sent["guid"]), chat
+            guids.append(str(first.get("guid") or message.message_id))
+            text = ""
+        else:
+            chat = known_chat or chat_guid(message.service, message.recipients[0])
+        if text or not (media or guids):
+            body = {"chatGuid": chat, "tempGuid": str(message.message_id), "message": text}
+            sent = await self.client.call("POST", "message/text", json={**body, **extras})
+            guids.append(str(sent["guid"]))
+        for index, part in enumerate(media):
+            temp = f"{message.message_id}.{index}" if guids else str(message.message_id)
+            sent = await self._send_file(chat, temp, part, {} if guids else extras)
+            guids.append(str(sent["guid"]))
+        return guids[0], chat
+
+    async def _send_file(
+        self, chat: str, temp_guid: str, part: dict[str, Any], extras: dict[str, Any]
+    ) -> Any:
+        """One media part as ``POST message/attachment`` (multipart: the file, chatGuid,
+        tempGuid, name), read from openlinq's attachment store."""
+        async with self.storage.read() as repos:
+            attachment = await repos.attachments.get(self.account_id, str(part.get("id")))
+        if attachment is None or attachment.status != "complete":
+            raise CarrierRejectedError(
+                ErrorCode.ATTACHMENT_NOT_FOUND, "the attachment was deleted before it was sent"
+            )
+        fields = {"chatGuid": chat, "tempGuid": temp_guid, "name": attachment.filename}
+        if part.get("voice_memo"):
+            fields["isAudioMessage"] = "true"  # the voice-memo bubble, not a file
+        fields.update({k: str(v) for k, v in extras.items()})
+        try:
+            async with spooled(self.attachments.blobs, attachment) as path:
+                with open(path, "rb") as file:  # noqa: ASYNC230 (a local temp file)
+                    return await self.client.call(
+                        "POST",
+                        "message/attachment",
+                        data=fields,
+                        files={"attachment": (attachment.filename, file, attachment.content_type)},
+                    )
+        except BlobNotFoundError:
+            raise CarrierRejectedError(
+                ErrorCode.ATTACHMENT_NOT_FOUND, "the attachment's file is gone"
+            ) from None
 
     # --- actions --------------------------------------------------------------------
 
     async def perform(self, action: ChatAction) -> None:
-        handler = _ACTIONS.get(action.kind)
-        if handler is None:
-            raise CarrierRejectedError(
-                ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot carry {action.kind}"
-            )
         try:
-            await handler(self, action)
-        except BlueBubblesRefusedError as refused:
-            raise _rejection(refused) from None
+            handler = _ACTIONS.get(action.kind)
+            if handler is None:
+                raise CarrierRejectedError(
+                    ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot carry {action.kind}"
+                )
+            try:
+                await handler(self, action)
+            except BlueBubblesRefusedError as refused:
+                raise _rejection(refused) from None
+        except CarrierRejectedError:
+            field = GROUP_FIELDS.get(action.kind)
+            if field is not None:
+                # The API stored and announced it: the partner hears that the phones did not.
+                await self.recorder.group_update_failed(
+                    action.account_id, action.chat_id, field, ErrorCode.DELIVERY_FAILED
+                )
+            raise
 
     async def _chat_of(self, action: ChatAction) -> str:
         async with self.storage.read() as repos:
@@ -348,6 +431,25 @@ class BlueBubblesCarrier(Carrier):
         name = action.data.get("name") or action.data.get("display_name") or ""
         await self.client.call("PUT", f"chat/{chat}", json={"displayName": str(name)})
 
+    async def _icon(self, action: ChatAction) -> None:
+        """The group's new photo (the icon URL given to the API: one of openlinq's
+        attachment links, or a public image fetched first) as ``POST chat/:guid/icon``."""
+        await self._require_private_api("a group photo")
+        chat = chat_path(await self._chat_of(action))
+        url = action.data.get("url")
+        async with self.storage.read() as repos:
+            account = await repos.accounts.get(self.account_id)
+        assert account is not None, "a line's account exists"
+        try:
+            image = await self.attachments.by_url(account, str(url), "group_chat_icon")
+        except LinqError as error:
+            raise CarrierRejectedError(error.code, error.message) from None
+        async with spooled(self.attachments.blobs, image) as path:
+            with open(path, "rb") as file:  # noqa: ASYNC230 (a local temp file)
+                icon: IO[bytes] = file
+                upload = {"icon": (image.filename, icon, image.content_type)}
+                await self.client.call("POST", f"chat/{chat}/icon", files=upload)
+
     async def _participant(self, action: ChatAction) -> None:
         await self._require_private_api("changing a group's members")
         verb = "add" if action.kind == "participant_added" else "remove"
@@ -366,6 +468,51 @@ class BlueBubblesCarrier(Carrier):
         from openlinq.delivery.bluebubbles.inbound import handle_event
 
         await handle_event(self, event)
+
+    async def fetch_attachment(self, guid: str, about: dict[str, Any]) -> dict[str, Any] | None:
+        """A received file, downloaded from the Mac and stored as an attachment: its media
+        part (None when the Mac cannot give it or openlinq does not take its type)."""
+        name = str(about.get("transferName") or guid)
+        path = f"attachment/{chat_path(guid)}/download"
+        stored = await self._receive(path, name, about.get("mimeType"))
+        return None if stored is None else media_part(stored)
+
+    async def fetch_group_icon(self, chat_ref: str) -> str | None:
+        """A group's photo as the Mac has it now, stored as an attachment: its stable link."""
+        stored = await self._receive(f"chat/{chat_path(chat_ref)}/icon", "group-icon", None)
+        return None if stored is None else self.attachments.download_url(stored)
+
+    async def _receive(self, path: str, name: str, declared: str | None) -> Attachment | None:
+        try:
+            async with self.storage.read() as repos:
+                account = await repos.accounts.get(self.account_id)
+            assert account is not None, "a line's account exists"
+            async with self.client.download(path) as (content_type, body):
+                return await self.attachments.receive(account, name, declared or content_type, body)
+        except (BlueBubblesUnreachableError, BlueBubblesRefusedError, LinqError) as exc:
+            # The message still arrives (its text, its other files); the operator sees why.
+            log.warning("line %s: %s not received: %s", self.line_id, path, exc)
+            return None
+
+    async def participants(self, chat_ref: str, event: dict[str, Any]) -> set[str] | None:
+        """A group's members as the Mac lists them (the event carries them, unless the
+        server left them out for size: then asked). None when the Mac cannot say."""
+        chats = event.get("chats")
+        listed = chats[0].get("participants") if isinstance(chats, list) and chats else None
+        if not listed:
+            try:
+                chat = await self.client.call(
+                    "GET", f"chat/{chat_path(chat_ref)}", params={"with": "participants"}
+                )
+            except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
+                log.warning("line %s: the group's members are unknown: %s", self.line_id, exc)
+                return None
+            listed = chat.get("participants") if isinstance(chat, dict) else None
+        return {
+            str(p["address"])
+            for p in listed or []
+            if isinstance(p, dict) and isinstance(p.get("address"), str)
+        }
 
     async def chat_for(self, chat_ref: str, sender: str) -> ChatId | None:
         """openlinq's chat for a BlueBubbles chat GUID (a group's, or a one-to-one one's)."""
@@ -405,6 +552,7 @@ _ACTIONS = {
     "typing_stopped": BlueBubblesCarrier._typing,
     "chat_read": BlueBubblesCarrier._read,
     "group_renamed": BlueBubblesCarrier._rename,
+    "group_icon_changed": BlueBubblesCarrier._icon,
     "participant_added": BlueBubblesCarrier._participant,
     "participant_removed": BlueBubblesCarrier._participant,
     "chat_left": BlueBubblesCarrier._leave,
@@ -413,8 +561,15 @@ _ACTIONS = {
 
 def _text_of(parts: tuple[dict[str, Any], ...]) -> tuple[str, list[dict[str, Any]]]:
     """The message's text (text and link parts, one per line) and its media parts."""
+    other = sorted({str(p["type"]) for p in parts} - {"text", "link", "media"})
+    if other:
+        # App cards (imessage_app, app_clip) are Linq's own extensions: Messages has no
+        # BlueBubbles route for them.
+        raise CarrierRejectedError(
+            ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot send {', '.join(other)} parts"
+        )
     texts = [str(p["value"]) for p in parts if p["type"] in ("text", "link")]
-    media = [p for p in parts if p["type"] not in ("text", "link")]
+    media = [p for p in parts if p["type"] == "media"]
     return "\n".join(texts), media
 
 

@@ -8,7 +8,9 @@ Every call authenticates with the ``password`` query parameter. Answers are
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
@@ -73,7 +75,7 @@ class BlueBubblesClient:
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
-        files: dict[str, tuple[str, bytes, str]] | None = None,
+        files: dict[str, tuple[str, IO[bytes], str]] | None = None,
         data: dict[str, str] | None = None,
     ) -> Any:
         """The ``data`` of the answer to ``METHOD /api/v1/{path}``."""
@@ -105,6 +107,26 @@ class BlueBubblesClient:
                 raise BlueBubblesUnreachableError(f"server error {response.status_code}")
             raise refused
         return body.get("data")
+
+    @asynccontextmanager
+    async def download(self, path: str) -> AsyncIterator[tuple[str | None, AsyncIterator[bytes]]]:
+        """A file's content type and bytes (``GET /api/v1/{path}``: an attachment's
+        ``attachment/:guid/download``, a group's ``chat/:guid/icon``), streamed: a video is
+        never whole in memory."""
+        import httpx
+
+        url = f"{self.settings.base_url}/api/v1/{path}"
+        try:
+            async with self.http.stream(
+                "GET", url, params={"password": self.settings.password}
+            ) as response:
+                if response.status_code >= 400:
+                    raise BlueBubblesRefusedError(
+                        response.status_code, f"{path} could not be downloaded"
+                    )
+                yield response.headers.get("content-type"), response.aiter_bytes()
+        except httpx.HTTPError as exc:
+            raise BlueBubblesUnreachableError(type(exc).__name__) from None
 
     async def ping(self) -> bool:
         try:

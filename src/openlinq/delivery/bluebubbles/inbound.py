@@ -38,6 +38,7 @@ _TAPBACK_NUMBERS = {
     2004: "emphasize",
     2005: "question",
 }
+OBJECT_REPLACEMENT = "\ufffc"
 _PART_AND_GUID = re.compile(r"^(?:p:(\d+)/|bp:)?(.+)$")
 
 
@@ -67,10 +68,83 @@ async def handle_event(carrier: BlueBubblesCarrier, event: dict[str, Any]) -> No
         await _updated_message(carrier, data)
     elif kind == "typing-indicator":
         await _typing(carrier, data)
+    elif kind == "chat-read-status-changed":
+        await _line_read(carrier, data)
+    elif kind in GROUP_EVENTS:
+        await _group_change(carrier, str(kind), data)
     else:
-        # chat-read-status-changed is the Mac's own read state (the line's side), group
-        # and participant events change nothing openlinq tracks yet: acknowledged, ignored.
         log.debug("line %s: BlueBubbles event %s ignored", carrier.line_id, kind)
+
+
+# The group changes Messages reports (a member's own, or made on the Mac itself).
+GROUP_EVENTS = frozenset(
+    {
+        "group-name-change",
+        "participant-added",
+        "participant-removed",
+        "participant-left",
+        "group-icon-changed",
+        "group-icon-removed",
+    }
+)
+
+
+async def _line_read(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> None:
+    """The Mac's own read state: the line's user read the chat there (or openlinq's
+    mark-read came back). Its inbound messages become read; an "unread" changes nothing."""
+    chat_ref = data.get("chatGuid")
+    if not isinstance(chat_ref, str) or data.get("read") is not True:
+        return
+    sender = chat_ref.split(";-;", 1)[1] if ";-;" in chat_ref else ""
+    chat_id = await carrier.chat_for(chat_ref, sender)
+    if chat_id is not None:
+        await carrier.recorder.line_read(carrier.account_id, chat_id)
+
+
+async def _group_change(carrier: BlueBubblesCarrier, kind: str, data: dict[str, Any]) -> None:
+    """A group's name or members changed on a phone: the partner hears the same events as
+    for a change made through the API. Messages names the member added or removed by a
+    row number of its own (``otherHandle``), so who joined or went is read from the
+    group's participants as the Mac lists them now."""
+    chat_ref = _chat_guid(data)
+    if chat_ref is None or ";+;" not in chat_ref:
+        return
+    chat_id = await carrier.chat_for(chat_ref, "")
+    if chat_id is None:
+        log.info("line %s: %s in a group openlinq does not know", carrier.line_id, kind)
+        return
+    actor = None if data.get("isFromMe") else _sender(data)
+    recorder, account_id = carrier.recorder, carrier.account_id
+    if kind == "group-name-change":
+        name = data.get("groupTitle")
+        if isinstance(name, str) and name:
+            await recorder.inbound_group_renamed(account_id, chat_id, actor, name)
+        return
+    if kind.startswith("group-icon-"):
+        # Only a member's: the line's own change (through the API, or on the Mac) carries no
+        # image openlinq could compare, and an API change was announced when it was made.
+        if actor is not None:
+            icon = await carrier.fetch_group_icon(chat_ref) if kind.endswith("changed") else None
+            if icon is not None or kind.endswith("removed"):
+                await recorder.inbound_group_icon(account_id, chat_id, actor, icon)
+        return
+    if kind == "participant-left" and actor is not None:
+        await recorder.inbound_member_gone(account_id, chat_id, actor, left=True)
+        return
+    present = await carrier.participants(chat_ref, data)
+    if present is None:
+        return
+    async with carrier.storage.read() as repos:
+        chat = await repos.chats.get(account_id, chat_id)
+    members = {h.handle for h in chat.recipients} if chat else set()
+    if kind == "participant-added":
+        for handle in sorted(present - members):
+            await recorder.inbound_member_joined(account_id, chat_id, handle)
+        return
+    for handle in sorted(members - present):
+        await recorder.inbound_member_gone(
+            account_id, chat_id, handle, left=kind == "participant-left"
+        )
 
 
 def _sender(data: dict[str, Any]) -> str | None:
@@ -96,9 +170,9 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
     if data.get("associatedMessageGuid"):
         await _tapback(carrier, data, sender)
         return
-    text = data.get("text")
-    if not isinstance(text, str) or not text:
-        log.info("line %s: BlueBubbles message %s has no text; not recorded", carrier.line_id, guid)
+    parts = await _parts(carrier, data)
+    if not parts:
+        log.info("line %s: message %s has no content; not recorded", carrier.line_id, guid)
         return
     chat_ref = _chat_guid(data) or f"iMessage;-;{sender}"
     service = Service.SMS if chat_ref.startswith("SMS;") else Service.IMESSAGE
@@ -115,7 +189,7 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
         carrier.account_id,
         carrier.phone_number,
         sender,
-        [{"type": "text", "value": text}],
+        parts,
         service,
         chat_id=chat_id,
         reply_to=reply_to,
@@ -123,6 +197,22 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
     if message is not None:
         async with carrier.storage.write() as repos:
             await carrier.remember(repos, message.id, guid, message.chat_id, chat_ref)
+
+
+async def _parts(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The message's text, then its files, fetched from the Mac into openlinq's attachment
+    store so the partner downloads them from openlinq like any received media."""
+    # Messages puts U+FFFC in the text where each attachment sits.
+    text = str(data.get("text") or "").replace(OBJECT_REPLACEMENT, "").strip()
+    parts: list[dict[str, Any]] = [{"type": "text", "value": text}] if text else []
+    files = data.get("attachments")
+    for file in files if isinstance(files, list) else []:
+        guid = file.get("guid") if isinstance(file, dict) else None
+        if isinstance(guid, str) and guid:
+            part = await carrier.fetch_attachment(guid, file)
+            if part is not None:
+                parts.append(part)
+    return parts
 
 
 async def _reply_target(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> MessageId | None:

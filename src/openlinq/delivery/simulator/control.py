@@ -10,6 +10,7 @@ from typing import Any
 
 from openlinq.delivery.simulator.carrier import POLL_VOTE_JOB, SimulatorCarrier, reached_device
 from openlinq.delivery.simulator.devices import PRESETS, DeviceProfile, resolve_profile
+from openlinq.delivery.simulator.harness import PERIODIC_JOBS
 from openlinq.delivery.simulator.hooks import DeviceHook
 from openlinq.domain.attachments import AttachmentService
 from openlinq.domain.chats import chat_and_line
@@ -23,8 +24,6 @@ from openlinq.domain.locations import LocationFeed, Position
 from openlinq.domain.models import Account, Direction, Message, Poll, Service
 from openlinq.domain.parts import MessageContent
 from openlinq.domain.polls import PollService, poll_in_chat
-from openlinq.domain.reputation_audits import REFRESH_JOB
-from openlinq.domain.retention import PURGE_JOB
 from openlinq.domain.routing import best_service
 from openlinq.domain.views import placement_view
 from openlinq.jobs.runner import JobRunner
@@ -457,7 +456,7 @@ class SimulatorControl:
                 "the clock is real; start the server with OPENLINQ_CLOCK=manual to drive it",
             )
         until = self.clock.now() + timedelta(seconds=seconds)
-        ran = await self.runner.run_through(self.clock, until, step_over=(PURGE_JOB, REFRESH_JOB))
+        ran = await self.runner.run_through(self.clock, until, step_over=PERIODIC_JOBS)
         log.info(
             "clock advanced %gs to %s, %d jobs ran",
             seconds,

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from openlinq.delivery.routing import PROBE_JOB
 from openlinq.domain.accounts import AccountService
 from openlinq.domain.clock import Clock, ManualClock
 from openlinq.domain.errors import ErrorCode, LinqError
@@ -27,7 +28,7 @@ from openlinq.jobs.runner import JobRunner
 from openlinq.store.unit import Storage
 
 # Always queued, never "pending work" a test waits for: the retention sweep reschedules itself.
-PERIODIC_JOBS = (PURGE_JOB, REFRESH_JOB)
+PERIODIC_JOBS = (PURGE_JOB, REFRESH_JOB, PROBE_JOB)
 # One settle never runs more rounds than this (a job that keeps rescheduling itself).
 MAX_SETTLE_ROUNDS = 10_000
 # How often a waiting next_outbound looks again (real time).

@@ -279,11 +279,12 @@ class ChatRepo:
         now: datetime,
         display_name: str | None = None,
         group_icon: str | None = None,
+        clear_icon: bool = False,
     ) -> None:
         values: dict[str, Any] = {"updated_at": now}
         if display_name is not None:
             values["display_name"] = display_name
-        if group_icon is not None:
+        if group_icon is not None or clear_icon:
             values["group_icon"] = group_icon
         await self.conn.execute(update(chats).where(chats.c.id == chat_id).values(**values))
 
