@@ -30,6 +30,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On ``--backend postgres``, run only the tests that use the backend's database.
+
+    A test whose fixtures never reach ``backend`` (its own SQLite server, no database at
+    all) does exactly the same on both runs; the SQLite run (every test) keeps it.
+    """
+    if config.getoption("--backend") != "postgres":
+        return
+    same_on_both = [item for item in items if "backend" not in getattr(item, "fixturenames", ())]
+    if same_on_both:
+        config.hook.pytest_deselected(items=same_on_both)
+        items[:] = [item for item in items if "backend" in getattr(item, "fixturenames", ())]
+
+
 def _reset_postgres(url: str) -> None:
     async def reset() -> None:
         db = Database(url)
