@@ -30,18 +30,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On ``--backend postgres``, run only the tests that use the backend's database.
+def _runs_on(item: pytest.Item, backend: str) -> bool:
+    """Whether ``item`` belongs in the run on ``backend``.
 
-    A test whose fixtures never reach ``backend`` (its own SQLite server, no database at
-    all) does exactly the same on both runs; the SQLite run (every test) keeps it.
+    The SQLite run takes every test. The PostgreSQL run takes the tests that use the
+    backend's database: a test whose fixtures never reach ``backend`` (its own SQLite
+    server, no database at all) does exactly the same in both runs. A test marked
+    ``one_backend(name)`` runs on that backend only.
     """
-    if config.getoption("--backend") != "postgres":
-        return
-    same_on_both = [item for item in items if "backend" not in getattr(item, "fixturenames", ())]
-    if same_on_both:
-        config.hook.pytest_deselected(items=same_on_both)
-        items[:] = [item for item in items if "backend" in getattr(item, "fixturenames", ())]
+    marker = item.get_closest_marker("one_backend")
+    if marker is not None:
+        return bool(marker.args[0] == backend)
+    return backend == "sqlite" or "backend" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = str(config.getoption("--backend"))
+    elsewhere = [item for item in items if not _runs_on(item, backend)]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if _runs_on(item, backend)]
 
 
 def _reset_postgres(url: str) -> None:
