@@ -30,6 +30,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _runs_on(item: pytest.Item, backend: str) -> bool:
+    """Whether ``item`` belongs in the run on ``backend``.
+
+    The SQLite run takes every test. The PostgreSQL run takes the tests that use the
+    backend's database: a test whose fixtures never reach ``backend`` (its own SQLite
+    server, no database at all) does exactly the same in both runs. A test marked
+    ``one_backend(name)`` runs on that backend only.
+    """
+    marker = item.get_closest_marker("one_backend")
+    if marker is not None:
+        return bool(marker.args[0] == backend)
+    return backend == "sqlite" or "backend" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = str(config.getoption("--backend"))
+    elsewhere = [item for item in items if not _runs_on(item, backend)]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if _runs_on(item, backend)]
+
+
 def _reset_postgres(url: str) -> None:
     async def reset() -> None:
         db = Database(url)

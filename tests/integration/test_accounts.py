@@ -39,8 +39,8 @@ class Processes:
 
 
 @pytest.fixture
-async def processes(fresh_database_url: str) -> AsyncIterator[Processes]:
-    databases = [Database(fresh_database_url), Database(fresh_database_url)]
+async def processes(migrated_database_url: str) -> AsyncIterator[Processes]:
+    databases = [Database(migrated_database_url), Database(migrated_database_url)]
     await upgrade_to_head(databases[0])
     timer = Timer()
     clock = ManualClock()

@@ -18,7 +18,7 @@ from linq import LinqAPIV3
 from typer.testing import CliRunner
 
 from openlinq.cli import app
-from tests.support.server import free_port
+from tests.support.server import START_SECONDS, free_port
 from tests.support.tenant import fresh_line_number
 
 runner = CliRunner()
@@ -189,7 +189,7 @@ def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, subprocess.
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_SECONDS
     while True:
         try:
             if httpx.get(f"{base}/health").status_code == 200:
@@ -197,7 +197,7 @@ def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, subprocess.
         except httpx.TransportError:
             pass
         assert process.poll() is None, process.communicate()[0]
-        assert time.monotonic() < deadline, "openlinq serve did not come up in 30 s"
+        assert time.monotonic() < deadline, f"openlinq serve did not come up in {START_SECONDS} s"
         time.sleep(0.1)
     try:
         yield base, process

@@ -66,10 +66,10 @@ class Queue:
 
 
 @pytest.fixture
-async def q(fresh_database_url: str) -> AsyncIterator[Queue]:
-    db = Database(fresh_database_url)
+async def q(migrated_database_url: str) -> AsyncIterator[Queue]:
+    db = Database(migrated_database_url)
     await upgrade_to_head(db)
-    harness = Queue(fresh_database_url, Storage(db))
+    harness = Queue(migrated_database_url, Storage(db))
     yield harness
     for extra in harness.extra:
         await extra.dispose()

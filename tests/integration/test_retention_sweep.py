@@ -40,9 +40,9 @@ class Sweeping:
 
 
 @pytest.fixture
-async def sweeping(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Sweeping]:
+async def sweeping(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[Sweeping]:
     settings = Settings(
-        database_url=fresh_database_url, data_dir=tmp_path, clock="manual", dev_api_key=KEY
+        database_url=migrated_database_url, data_dir=tmp_path, clock="manual", dev_api_key=KEY
     )
     services = build_services(settings, ManualClock(NOW))
     app = create_app(settings, services)  # its lifespan is not run: start() below is

@@ -32,9 +32,10 @@ RECIPIENT = "+14155551313"
 
 
 @pytest.fixture
-async def services(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
+async def services(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
     built = build_services(
-        Settings(database_url=fresh_database_url, data_dir=tmp_path, clock="manual"), ManualClock()
+        Settings(database_url=migrated_database_url, data_dir=tmp_path, clock="manual"),
+        ManualClock(),
     )
     await start(built)
     yield built

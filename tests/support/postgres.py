@@ -21,12 +21,19 @@ async def _admin(url: str, statement: str) -> None:
     await engine.dispose()
 
 
+def admin(url: str, statement: str) -> None:
+    """Run ``statement`` on the server's ``postgres`` database (outside a transaction)."""
+    asyncio.run(_admin(url, statement))
+
+
 @contextmanager
-def fresh_postgres_database(database_url: str) -> Iterator[str]:
-    """A new, empty database on ``database_url``'s server, dropped afterwards."""
+def fresh_postgres_database(database_url: str, template: str | None = None) -> Iterator[str]:
+    """A new database on ``database_url``'s server, dropped afterwards: empty, or a copy
+    of the database named ``template``."""
     name = f"openlinq_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    copy = f' TEMPLATE "{template}"' if template else ""
+    admin(database_url, f'CREATE DATABASE "{name}"{copy}')
     try:
         yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')

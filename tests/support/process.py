@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.server import START_SECONDS
+
 
 @dataclass
 class Served:
@@ -27,7 +29,7 @@ def serving(
     port: int,
     env: Mapping[str, str],
     cwd: Path,
-    start_seconds: float = 30,
+    start_seconds: float = START_SECONDS,
 ) -> Iterator[Served]:
     """Run ``command`` until ``/health`` answers on ``port`` (within ``start_seconds``);
     stop it (SIGTERM) on exit.

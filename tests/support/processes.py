@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from linq import LinqAPIV3
 
-from tests.support.server import free_port
+from tests.support.server import START_SECONDS, free_port
 
 
 class OpenlinqProcess:
@@ -34,7 +34,7 @@ class OpenlinqProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, start_seconds: float = 30) -> OpenlinqProcess:
+    def start(self, start_seconds: float = START_SECONDS) -> OpenlinqProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "openlinq", self.command],
             env=self.env,
