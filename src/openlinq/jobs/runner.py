@@ -277,7 +277,9 @@ class JobRunner:
         if can_claim:
             try:
                 async with self.storage.read() as repos:
-                    next_at = await repos.jobs.next_run_at()
+                    # Not next_run_at: a job running here (or done, awaiting deletion) is
+                    # due already, and waking for it would spin claim after empty claim.
+                    next_at = await repos.jobs.next_claimable_at()
             except Exception:
                 log.exception("reading the next due job failed")
                 next_at = None

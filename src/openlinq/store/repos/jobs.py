@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, or_, select, text, update
 
 from openlinq.domain.ids import JobId, new_id
 from openlinq.store.engine import DbConnection, affected_rows
@@ -51,6 +51,14 @@ _LEASE = (
 _LEASED = (
     select(jobs).where(jobs.c.id.in_(bindparam("ids", expanding=True))).order_by(jobs.c.run_at)
 )
+_NEXT_CLAIMABLE = select(
+    func.min(
+        case(
+            (jobs.c.locked_until > jobs.c.run_at, jobs.c.locked_until),
+            else_=jobs.c.run_at,
+        )
+    )
+).where(jobs.c.dead_at.is_(None))
 _COMPLETE = jobs.delete().where(
     jobs.c.id.in_(bindparam("ids", expanding=True)), jobs.c.locked_by == bindparam("worker")
 )
@@ -221,6 +229,16 @@ class JobRepo:
             .where(jobs.c.id == job_id)
             .values(dead_at=now, locked_by=None, locked_until=None, last_error=error[:2000])
         )
+
+    async def next_claimable_at(self) -> datetime | None:
+        """When the next live job can be claimed: its due time, or when its lease runs
+        out if it is leased past that (a running job, or one finished but not yet deleted,
+        is no work for an idle runner until then)."""
+        value = await self.conn.execute(_NEXT_CLAIMABLE)
+        result: datetime | None = value.scalar_one_or_none()
+        if isinstance(result, str):  # SQLite aggregates lose the column type
+            result = datetime.fromisoformat(result)
+        return result
 
     async def next_run_at(self, exclude_kinds: tuple[str, ...] = ()) -> datetime | None:
         """When the next live job is due (jobs of ``exclude_kinds`` not counted)."""
