@@ -279,7 +279,7 @@ class JobRunner:
                 async with self.storage.read() as repos:
                     # Not next_run_at: a job running here (or done, awaiting deletion) is
                     # due already, and waking for it would spin claim after empty claim.
-                    next_at = await repos.jobs.next_claimable_at()
+                    next_at = await repos.jobs.next_claimable_at(self.clock.now())
             except Exception:
                 log.exception("reading the next due job failed")
                 next_at = None
