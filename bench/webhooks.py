@@ -130,6 +130,16 @@ class ReceiverConnection(asyncio.Protocol):
             self.transport.write(OK)
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU, so far (Linux
+    schedstat): on a shared machine, the part of a run's time the server was starved."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def receiver_process(commands: Connection, port: int) -> None:
     """A receiver in its own process: answers the server's POSTs, and the bench's
     questions on ``commands`` ("count", "take": the arrivals so far, "stop").
@@ -390,6 +400,7 @@ class Run:
     events: list[str] = field(default_factory=list)
     sends: Sends = field(default_factory=Sends)
     server_cpu: float = 0.0
+    server_waiting_for_cpu: float = 0.0
     receivers_cpu: float = 0.0
     bench_cpu: float = 0.0
     elapsed: float = 0.0
@@ -449,6 +460,7 @@ async def run(args: argparse.Namespace, server: Server, receivers: Receivers) ->
             chats, warm = await create_chats(api, line, args.chats)
             await settle(receivers, len(warm.started) * fan_out, args.timeout)
         cpu = server.cpu_seconds(), receivers.cpu_seconds(), time.process_time()
+        starved = run_queue_seconds(server.process.pid)
         began = time.perf_counter()
         with profiling(server, args):
             if throughput:
@@ -460,6 +472,7 @@ async def run(args: argparse.Namespace, server: Server, receivers: Receivers) ->
                 state.sends = await send_new_chats(api, line, args.messages, args.concurrency)
             await settle(receivers, len(state.sends.started) * fan_out, args.timeout)
         state.server_cpu = server.cpu_seconds() - cpu[0]
+        state.server_waiting_for_cpu = run_queue_seconds(server.process.pid) - starved
         state.receivers_cpu = receivers.cpu_seconds() - cpu[1]
         state.bench_cpu = time.process_time() - cpu[2]
         state.elapsed = time.perf_counter() - began
@@ -548,6 +561,8 @@ def report(state: Run) -> Report:
         "seconds": round(state.elapsed, 1),
         "server_cpu_seconds": round(state.server_cpu, 1),
         "server_cpu_pct": round(100 * state.server_cpu / state.elapsed, 1),
+        # Runnable but not running (another process had the CPU): high on a busy machine.
+        "server_waiting_for_cpu_pct": round(100 * state.server_waiting_for_cpu / state.elapsed, 1),
         # The server's CPU time for the whole run (sends, receipts, deliveries) per webhook
         # received: on a shared machine it moves far less than the rates do.
         "server_cpu_ms_per_webhook": (
@@ -630,7 +645,8 @@ def show(result: Report) -> None:
             "backlog by second: " + " ".join(str(row["backlog"]) for row in result["timeline"][:60])
         )
     print(
-        f"server CPU {result['server_cpu_pct']} % of one core, "
+        f"server CPU {result['server_cpu_pct']} % of one core "
+        f"(and {result['server_waiting_for_cpu_pct']} % waiting for one), "
         f"{result['server_cpu_ms_per_webhook']} ms per webhook received; "
         f"receivers ({result['receivers']} processes) {result['receivers_cpu_pct']} %, "
         f"load generator {result['bench_cpu_pct']} %"
