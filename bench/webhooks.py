@@ -130,6 +130,15 @@ class ReceiverConnection(asyncio.Protocol):
             self.transport.write(OK)
 
 
+def attempt_latencies(data_dir: Path) -> list[float]:
+    """Every delivery attempt's ``latency_ms`` from the server's SQLite delivery log."""
+    database = data_dir / "openlinq.db"
+    if not database.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        return [float(row[0]) for row in db.execute("SELECT latency_ms FROM webhook_attempts")]
+
+
 def run_queue_seconds(pid: int) -> float:
     """Time the process's threads spent runnable but waiting for a CPU, so far (Linux
     schedstat): on a shared machine, the part of a run's time the server was starved."""
@@ -651,7 +660,9 @@ def show(result: Report) -> None:
         f"receivers ({result['receivers']} processes) {result['receivers_cpu_pct']} %, "
         f"load generator {result['bench_cpu_pct']} %"
     )
-    for name in ("api_call_ms", "post_to_webhook_ms"):
+    for name in ("api_call_ms", "post_to_webhook_ms", "server_post_ms"):
+        if not result.get(name):
+            continue
         figures = "  ".join(f"{k} {v:.1f}" for k, v in result[name].items())
         print(f"{name:20} {figures}")
 
@@ -706,7 +717,11 @@ def main() -> None:
                 state = asyncio.run(run(args, server, receivers))
             finally:
                 receivers.close()
+        post_ms = None if args.database_url else attempt_latencies(Path(data_dir))
     result = report(state)
+    # Each POST as the server timed it (its delivery log): with the receivers answering in
+    # microseconds, what is above that is the server's own loop getting to the answer.
+    result["server_post_ms"] = ms(post_ms) if post_ms else None
     result["profile"] = args.profile_path
     show(result)
     RESULTS.mkdir(exist_ok=True)

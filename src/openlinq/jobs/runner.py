@@ -160,6 +160,19 @@ class JobRunner:
             return False
         return True
 
+    async def complete_finished(self) -> None:
+        """Delete the jobs that finished since the last claim now (the next claim would),
+        so a count of the queue does not see them."""
+        finished, self._finished = self._finished, []
+        if not finished:
+            return
+        try:
+            async with self.storage.write() as repos:
+                await repos.jobs.complete_many(finished, self.worker_id)
+        except BaseException:
+            self._finished.extend(finished)
+            raise
+
     def _start(self, job: Job) -> asyncio.Task[None]:
         """Run a claimed job in a task; it counts off when the task ends, even if it is
         cancelled before it starts (a task's ``finally`` would not run then)."""

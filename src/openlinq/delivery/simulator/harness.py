@@ -97,6 +97,8 @@ class Harness:
                 break
             self.clock.advance(wait)
             advanced += wait
+        # Jobs the background loop finished are deleted with its next claim: not pending.
+        await self.runner.complete_finished()
         async with self.storage.read() as repos:
             pending = await repos.jobs.pending_count(exclude_kinds=PERIODIC_JOBS)
         return Settled(ran, advanced, pending)
