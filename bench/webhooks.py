@@ -8,7 +8,9 @@ generator's event loop), then runs one of two modes:
 
   latency     (default) N messages (--messages, 500) through POST /v3/chats at a
               fixed --concurrency, each to its own plain iPhone number, one
-              subscription to message.sent; --concurrency 1 is the unloaded latency.
+              subscription to message.sent. --concurrency 1 keeps the server busy (the
+              worker's share of a message costs several times the API call's); add
+              --pause 0.1 for the latency of a server at rest.
   throughput  (--rate R) R webhooks a second offered for --duration seconds:
               --subscriptions S (5) subscriptions to message.sent and
               message.delivered, so each message sent fans out to 2 x S webhooks,
@@ -306,8 +308,11 @@ def ms(values: list[float]) -> dict[str, float]:
 # -- latency mode ---------------------------------------------------------------------
 
 
-async def send_new_chats(api: httpx.AsyncClient, line: str, count: int, concurrency: int) -> Sends:
-    """``count`` POST /chats, each to its own plain iPhone, ``concurrency`` at a time."""
+async def send_new_chats(
+    api: httpx.AsyncClient, line: str, count: int, concurrency: int, pause: float
+) -> Sends:
+    """``count`` POST /chats, each to its own plain iPhone, ``concurrency`` at a time, each
+    client waiting ``pause`` seconds after each answer (so the server is not kept busy)."""
     sends = Sends(first_start=time.perf_counter())
     numbers = iter(range(count))
 
@@ -329,6 +334,8 @@ async def send_new_chats(api: httpx.AsyncClient, line: str, count: int, concurre
             sends.started[response.json()["chat"]["message"]["id"]] = begin
             sends.api_ms.append((end - begin) * 1000)
             sends.last_end = max(sends.last_end, end)
+            if pause:
+                await asyncio.sleep(pause)
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     return sends
@@ -478,7 +485,9 @@ async def run(args: argparse.Namespace, server: Server, receivers: Receivers) ->
                 )
                 state.sends.started.update(warm.started)
             else:
-                state.sends = await send_new_chats(api, line, args.messages, args.concurrency)
+                state.sends = await send_new_chats(
+                    api, line, args.messages, args.concurrency, args.pause
+                )
             await settle(receivers, len(state.sends.started) * fan_out, args.timeout)
         state.server_cpu = server.cpu_seconds() - cpu[0]
         state.server_waiting_for_cpu = run_queue_seconds(server.process.pid) - starved
@@ -673,6 +682,12 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=500, help="latency mode: messages")
     parser.add_argument("--concurrency", type=int, default=8, help="latency mode: clients")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="latency mode: seconds each client waits after an answer (0.1: a server at rest)",
+    )
     parser.add_argument("--rate", type=float, default=None, help="throughput mode: webhooks/s")
     parser.add_argument("--duration", type=float, default=20.0, help="throughput mode: seconds")
     parser.add_argument("--subscriptions", type=int, default=5, help="throughput mode")
