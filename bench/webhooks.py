@@ -1,13 +1,16 @@
 """Webhook throughput and end-to-end latency: API call to signed delivery received.
 
 Starts ``python -m openlinq serve`` as a real process (SQLite in a temporary data
-dir by default, real clock, worker on) and a receiver on loopback (a minimal
-asyncio-protocol HTTP/1.1 server in this process that answers 200 at once), then
-runs one of two modes:
+dir by default, real clock, worker on) and a receiver on loopback (--receivers
+processes of a minimal asyncio-protocol HTTP/1.1 server that answers 200 at once,
+sharing one port with SO_REUSEPORT, each in its own process: never on the load
+generator's event loop), then runs one of two modes:
 
   latency     (default) N messages (--messages, 500) through POST /v3/chats at a
               fixed --concurrency, each to its own plain iPhone number, one
-              subscription to message.sent; --concurrency 1 is the unloaded latency.
+              subscription to message.sent. --concurrency 1 keeps the server busy (the
+              worker's share of a message costs several times the API call's); add
+              --pause 0.1 for the latency of a server at rest.
   throughput  (--rate R) R webhooks a second offered for --duration seconds:
               --subscriptions S (5) subscriptions to message.sent and
               message.delivered, so each message sent fans out to 2 x S webhooks,
@@ -20,8 +23,8 @@ runs one of two modes:
 For every message it measures the time from the start of its POST to the arrival of
 its message.sent webhook (matched on data.id). Every delivery's signature is checked
 with the official SDK (``client.webhooks.unwrap``) after the run, off the clock. The
-receiver's and the load generator's CPU (this process) and the server's are reported,
-so a figure limited by the bench, not the server, shows. Waits at most --timeout
+server's, the receivers' and the load generator's CPU are reported apart, so a figure
+limited by the bench, not the server, shows. Waits at most --timeout
 seconds for deliveries. Prints the machine and the figures, writes JSON to
 bench/results/, and exits 1 if a delivery is missing, badly signed, or a send failed.
 Run: .venv/bin/python bench/webhooks.py [--messages 500] [--concurrency 8]
@@ -35,6 +38,8 @@ import asyncio
 import contextlib
 import json
 import math
+import multiprocessing
+import multiprocessing.process
 import os
 import platform
 import shutil
@@ -47,13 +52,25 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import httpx
 from linq import LinqAPIV3
 
-from benchlib import API, BODY, PAIR_LIMIT, RawHttp, Server, openlinq_cli, sandbox_account, serving
+from benchlib import (
+    API,
+    BODY,
+    PAIR_LIMIT,
+    RawHttp,
+    Server,
+    free_port,
+    openlinq_cli,
+    process_cpu_seconds,
+    sandbox_account,
+    serving,
+)
 
 KEY = "olq_bench_webhooks_key"
 SENT = "message.sent"
@@ -77,28 +94,6 @@ class Arrival:
         return {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
 
 
-@dataclass
-class Inbox:
-    """Every request the receiver took, in arrival order; parsed after the run."""
-
-    arrivals: list[Arrival] = field(default_factory=list)
-    wanted: int | None = None
-    all_in: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def add(self, arrival: Arrival) -> None:
-        self.arrivals.append(arrival)
-        if self.wanted is not None and len(self.arrivals) >= self.wanted:
-            self.all_in.set()
-
-    async def wait_for(self, count: int) -> None:
-        """Until ``count`` requests arrived (callers bound it with a timeout)."""
-        self.wanted = count
-        if len(self.arrivals) >= count:
-            return
-        self.all_in.clear()
-        await self.all_in.wait()
-
-
 class ReceiverConnection(asyncio.Protocol):
     """One keep-alive connection of the receiver: Content-Length requests, 200 at once.
 
@@ -106,8 +101,8 @@ class ReceiverConnection(asyncio.Protocol):
     plus an ASGI app cost about as much CPU per request as the server's own delivery).
     """
 
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
+    def __init__(self, arrivals: list[Arrival]) -> None:
+        self.arrivals = arrivals
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
 
@@ -132,9 +127,115 @@ class ReceiverConnection(asyncio.Protocol):
                 return
             body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
-            self.inbox.add(Arrival(time.perf_counter(), head, body))
+            self.arrivals.append(Arrival(time.perf_counter(), head, body))
             assert self.transport is not None
             self.transport.write(OK)
+
+
+def attempt_latencies(data_dir: Path) -> list[float]:
+    """Every delivery attempt's ``latency_ms`` from the server's SQLite delivery log."""
+    database = data_dir / "openlinq.db"
+    if not database.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        return [float(row[0]) for row in db.execute("SELECT latency_ms FROM webhook_attempts")]
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU, so far (Linux
+    schedstat): on a shared machine, the part of a run's time the server was starved."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+def receiver_process(commands: Connection, port: int) -> None:
+    """A receiver in its own process: answers the server's POSTs, and the bench's
+    questions on ``commands`` ("count", "take": the arrivals so far, "stop").
+
+    ``time.perf_counter`` is CLOCK_MONOTONIC, one clock for every process on the
+    machine, so arrival times compare with the send times taken in the bench."""
+
+    async def serve() -> None:
+        arrivals: list[Arrival] = []
+        taken = 0
+        loop = asyncio.get_running_loop()
+        listener = await loop.create_server(
+            lambda: ReceiverConnection(arrivals), "127.0.0.1", port, reuse_port=True
+        )
+        stopped = loop.create_future()
+
+        def answer() -> None:
+            nonlocal taken
+            command = commands.recv()
+            if command == "count":
+                commands.send(len(arrivals))
+            elif command == "take":
+                commands.send(arrivals[taken:])
+                taken = len(arrivals)
+            else:
+                stopped.set_result(None)
+
+        loop.add_reader(commands.fileno(), answer)
+        commands.send("ready")
+        await stopped
+        listener.close()
+
+    asyncio.run(serve())
+
+
+class Receivers:
+    """``count`` receiver processes on one loopback port (SO_REUSEPORT spreads the
+    server's connections over them)."""
+
+    def __init__(self, count: int) -> None:
+        self.port = free_port()
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        for _ in range(count):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=receiver_process, args=(theirs, self.port))
+            process.start()
+            self.pipes.append(ours)
+            self.processes.append(process)
+        for pipe in self.pipes:
+            if not pipe.poll(60) or pipe.recv() != "ready":
+                raise SystemExit("a receiver process did not start")
+        self.arrivals: list[Arrival] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def count(self) -> int:
+        total = 0
+        for pipe in self.pipes:
+            pipe.send("count")
+            total += pipe.recv()
+        return total
+
+    def take(self) -> list[Arrival]:
+        """Every arrival so far, in arrival order (fetched once each from the receivers)."""
+        for pipe in self.pipes:
+            pipe.send("take")
+            self.arrivals.extend(pipe.recv())
+        self.arrivals.sort(key=lambda a: a.at)
+        return self.arrivals
+
+    def cpu_seconds(self) -> float:
+        return sum(process_cpu_seconds(p.pid) for p in self.processes if p.pid is not None)
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send("stop")
+        for process in self.processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
 
 
 @dataclass
@@ -207,8 +308,11 @@ def ms(values: list[float]) -> dict[str, float]:
 # -- latency mode ---------------------------------------------------------------------
 
 
-async def send_new_chats(api: httpx.AsyncClient, line: str, count: int, concurrency: int) -> Sends:
-    """``count`` POST /chats, each to its own plain iPhone, ``concurrency`` at a time."""
+async def send_new_chats(
+    api: httpx.AsyncClient, line: str, count: int, concurrency: int, pause: float
+) -> Sends:
+    """``count`` POST /chats, each to its own plain iPhone, ``concurrency`` at a time, each
+    client waiting ``pause`` seconds after each answer (so the server is not kept busy)."""
     sends = Sends(first_start=time.perf_counter())
     numbers = iter(range(count))
 
@@ -230,6 +334,8 @@ async def send_new_chats(api: httpx.AsyncClient, line: str, count: int, concurre
             sends.started[response.json()["chat"]["message"]["id"]] = begin
             sends.api_ms.append((end - begin) * 1000)
             sends.last_end = max(sends.last_end, end)
+            if pause:
+                await asyncio.sleep(pause)
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     return sends
@@ -304,11 +410,14 @@ async def offer(
 class Run:
     args: argparse.Namespace
     server: Server
-    inbox: Inbox
+    receivers: Receivers
+    arrivals: list[Arrival] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # subscription id -> secret
     events: list[str] = field(default_factory=list)
     sends: Sends = field(default_factory=Sends)
     server_cpu: float = 0.0
+    server_waiting_for_cpu: float = 0.0
+    receivers_cpu: float = 0.0
     bench_cpu: float = 0.0
     elapsed: float = 0.0
     verifier: Verifier = field(default_factory=lambda: Verifier({}))
@@ -316,8 +425,8 @@ class Run:
 
 @dataclass
 class Verifier:
-    """Checks every delivery's signatures with the SDK's ``webhooks.unwrap``, as they come:
-    it refuses a timestamp over five minutes old, and a long run's first deliveries would be."""
+    """Checks every delivery's signatures with the SDK's ``webhooks.unwrap`` after the
+    run (it refuses a timestamp over five minutes old: keep runs shorter than that)."""
 
     secrets: dict[str, str]
     checked: int = 0
@@ -334,11 +443,6 @@ class Verifier:
                     self.invalid += 1
                 self.checked += 1
 
-    async def keep_checking(self, inbox: Inbox) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self.check(inbox.arrivals)
-
 
 async def subscribe(
     api: httpx.AsyncClient, receiver: str, count: int, events: list[str]
@@ -354,53 +458,55 @@ async def subscribe(
     return secrets
 
 
-async def run(args: argparse.Namespace, server: Server) -> Run:
-    inbox = Inbox()
-    loop = asyncio.get_running_loop()
-    listener = await loop.create_server(lambda: ReceiverConnection(inbox), "127.0.0.1", 0)
-    receiver = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+async def run(args: argparse.Namespace, server: Server, receivers: Receivers) -> Run:
     throughput = args.rate is not None
-    state = Run(args, server, inbox, events=THROUGHPUT_EVENTS if throughput else [SENT])
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"{server.url}{API}",
-            headers={"Authorization": f"Bearer {KEY}"},
-            limits=httpx.Limits(max_connections=args.concurrency),
-            timeout=REQUEST_TIMEOUT,
-        ) as api:
-            subscriptions = args.subscriptions if throughput else 1
-            state.secrets = await subscribe(api, receiver, subscriptions, state.events)
-            state.verifier = Verifier(state.secrets)
-            checking = asyncio.create_task(state.verifier.keep_checking(inbox))
-            line = (await api.get("/phone_numbers")).json()["phone_numbers"][0]["phone_number"]
-            fan_out = subscriptions * len(state.events)
+    state = Run(args, server, receivers, events=THROUGHPUT_EVENTS if throughput else [SENT])
+    async with httpx.AsyncClient(
+        base_url=f"{server.url}{API}",
+        headers={"Authorization": f"Bearer {KEY}"},
+        limits=httpx.Limits(max_connections=args.concurrency),
+        timeout=REQUEST_TIMEOUT,
+    ) as api:
+        subscriptions = args.subscriptions if throughput else 1
+        state.secrets = await subscribe(api, receivers.url, subscriptions, state.events)
+        state.verifier = Verifier(state.secrets)
+        line = (await api.get("/phone_numbers")).json()["phone_numbers"][0]["phone_number"]
+        fan_out = subscriptions * len(state.events)
+        if throughput:
+            chats, warm = await create_chats(api, line, args.chats)
+            await settle(receivers, len(warm.started) * fan_out, args.timeout)
+        cpu = server.cpu_seconds(), receivers.cpu_seconds(), time.process_time()
+        starved = run_queue_seconds(server.process.pid)
+        began = time.perf_counter()
+        with profiling(server, args):
             if throughput:
-                chats, warm = await create_chats(api, line, args.chats)
-                await settle(inbox, len(warm.started) * fan_out, args.timeout)
-            cpu = server.cpu_seconds(), time.process_time(), time.perf_counter()
-            with profiling(server, args):
-                if throughput:
-                    state.sends = await offer(
-                        server.url, chats, args.rate / fan_out, args.duration, args.connections
-                    )
-                    state.sends.started.update(warm.started)
-                else:
-                    state.sends = await send_new_chats(api, line, args.messages, args.concurrency)
-                await settle(inbox, len(state.sends.started) * fan_out, args.timeout)
-            state.server_cpu = server.cpu_seconds() - cpu[0]
-            state.bench_cpu = time.process_time() - cpu[1]
-            state.elapsed = time.perf_counter() - cpu[2]
-            checking.cancel()
-            state.verifier.check(inbox.arrivals)
-    finally:
-        listener.close()
+                state.sends = await offer(
+                    server.url, chats, args.rate / fan_out, args.duration, args.connections
+                )
+                state.sends.started.update(warm.started)
+            else:
+                state.sends = await send_new_chats(
+                    api, line, args.messages, args.concurrency, args.pause
+                )
+            await settle(receivers, len(state.sends.started) * fan_out, args.timeout)
+        state.server_cpu = server.cpu_seconds() - cpu[0]
+        state.server_waiting_for_cpu = run_queue_seconds(server.process.pid) - starved
+        state.receivers_cpu = receivers.cpu_seconds() - cpu[1]
+        state.bench_cpu = time.process_time() - cpu[2]
+        state.elapsed = time.perf_counter() - began
+    state.arrivals = receivers.take()
+    state.verifier.check(state.arrivals)
     return state
 
 
-async def settle(inbox: Inbox, count: int, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await inbox.wait_for(count)
+async def settle(receivers: Receivers, count: int, seconds: float) -> None:
+    """Until ``count`` requests arrived, or ``seconds`` passed (the receivers are asked
+    every 10 ms: a pipe round trip each, microseconds)."""
+    deadline = time.perf_counter() + seconds
+    while True:  # another process counts: there is no event to wait on
+        if receivers.count() >= count or time.perf_counter() >= deadline:
+            return
+        await asyncio.sleep(0.01)
 
 
 @contextlib.contextmanager
@@ -413,9 +519,20 @@ def profiling(server: Server, args: argparse.Namespace) -> Iterator[None]:
     if spy is None:
         raise SystemExit("--profile needs py-spy (pip install py-spy)")
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"webhooks-{args.stamp}-profile.svg"
+    suffix = "svg" if args.profile == "flamegraph" else "txt" if args.profile == "raw" else "json"
+    out = RESULTS / f"webhooks-{args.stamp}-profile.{suffix}"
     recorder = subprocess.Popen(
-        [spy, "record", "--pid", str(server.process.pid), "-o", str(out), "--nonblocking"],
+        [
+            spy,
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "-o",
+            str(out),
+            "--nonblocking",
+            "--format",
+            args.profile,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -433,7 +550,7 @@ def report(state: Run) -> Report:
         raise SystemExit(f"the server accepted no messages: {sends.error_samples}")
     first: dict[str, float] = {}
     seen: Counter[tuple[str, str, str]] = Counter()
-    for arrival in state.inbox.arrivals:
+    for arrival in state.arrivals:
         subscription = arrival.headers().get("x-webhook-subscription-id", "")
         event = json.loads(arrival.body)
         message_id = event["data"]["id"]
@@ -442,7 +559,7 @@ def report(state: Run) -> Report:
             first.setdefault(message_id, arrival.at)
     expected = len(sends.started) * len(state.secrets) * len(state.events)
     latencies = [(first[i] - begin) * 1000 for i, begin in sends.started.items() if i in first]
-    times = sorted(a.at for a in state.inbox.arrivals)
+    times = sorted(a.at for a in state.arrivals)
     result: Report = {
         "bench": "webhooks",
         "mode": "throughput" if args.rate is not None else "latency",
@@ -455,20 +572,22 @@ def report(state: Run) -> Report:
         "send_errors": sends.errors,
         "send_error_samples": sends.error_samples,
         "webhooks_expected": expected,
-        "webhooks_received": len(state.inbox.arrivals),
+        "webhooks_received": len(state.arrivals),
         "duplicates": sum(n - 1 for n in seen.values()),
         "missing": expected - len(seen),
         "invalid_signatures": state.verifier.invalid,
         "seconds": round(state.elapsed, 1),
         "server_cpu_seconds": round(state.server_cpu, 1),
         "server_cpu_pct": round(100 * state.server_cpu / state.elapsed, 1),
+        # Runnable but not running (another process had the CPU): high on a busy machine.
+        "server_waiting_for_cpu_pct": round(100 * state.server_waiting_for_cpu / state.elapsed, 1),
         # The server's CPU time for the whole run (sends, receipts, deliveries) per webhook
         # received: on a shared machine it moves far less than the rates do.
         "server_cpu_ms_per_webhook": (
-            round(1000 * state.server_cpu / len(state.inbox.arrivals), 2)
-            if state.inbox.arrivals
-            else None
+            round(1000 * state.server_cpu / len(state.arrivals), 2) if state.arrivals else None
         ),
+        "receivers": len(state.receivers.processes),
+        "receivers_cpu_pct": round(100 * state.receivers_cpu / state.elapsed, 1),
         "bench_cpu_pct": round(100 * state.bench_cpu / state.elapsed, 1),
         "api_call_ms": ms(sends.api_ms),
         "post_to_webhook_ms": ms(latencies),
@@ -544,11 +663,15 @@ def show(result: Report) -> None:
             "backlog by second: " + " ".join(str(row["backlog"]) for row in result["timeline"][:60])
         )
     print(
-        f"server CPU {result['server_cpu_pct']} % of one core, "
+        f"server CPU {result['server_cpu_pct']} % of one core "
+        f"(and {result['server_waiting_for_cpu_pct']} % waiting for one), "
         f"{result['server_cpu_ms_per_webhook']} ms per webhook received; "
-        f"bench CPU (receiver + sends) {result['bench_cpu_pct']} %"
+        f"receivers ({result['receivers']} processes) {result['receivers_cpu_pct']} %, "
+        f"load generator {result['bench_cpu_pct']} %"
     )
-    for name in ("api_call_ms", "post_to_webhook_ms"):
+    for name in ("api_call_ms", "post_to_webhook_ms", "server_post_ms"):
+        if not result.get(name):
+            continue
         figures = "  ".join(f"{k} {v:.1f}" for k, v in result[name].items())
         print(f"{name:20} {figures}")
 
@@ -559,6 +682,12 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=500, help="latency mode: messages")
     parser.add_argument("--concurrency", type=int, default=8, help="latency mode: clients")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="latency mode: seconds each client waits after an answer (0.1: a server at rest)",
+    )
     parser.add_argument("--rate", type=float, default=None, help="throughput mode: webhooks/s")
     parser.add_argument("--duration", type=float, default=20.0, help="throughput mode: seconds")
     parser.add_argument("--subscriptions", type=int, default=5, help="throughput mode")
@@ -566,9 +695,18 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=64, help="throughput mode: max sends in flight"
     )
+    parser.add_argument(
+        "--receivers", type=int, default=2, help="receiver processes (one port, SO_REUSEPORT)"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="max wait for webhooks")
     parser.add_argument("--database-url", default=None, help="bench PostgreSQL instead")
-    parser.add_argument("--profile", action="store_true", help="py-spy flame graph (SVG)")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="flamegraph",
+        choices=["flamegraph", "raw", "speedscope"],
+        help="sample the server with py-spy: a flame graph (SVG), raw collapsed stacks, ...",
+    )
     args = parser.parse_args()
     if args.rate is None and not 1 <= args.concurrency <= args.messages <= 10_000:
         parser.error("need 1 <= concurrency <= messages <= 10000")
@@ -589,8 +727,16 @@ def main() -> None:
             if args.rate is not None:  # the per-pair limit is 30 a minute: raise it
                 account = sandbox_account(env)
                 openlinq_cli(env, "accounts", "policy", account, "--pair-limit", str(PAIR_LIMIT))
-            state = asyncio.run(run(args, server))
+            receivers = Receivers(args.receivers)
+            try:
+                state = asyncio.run(run(args, server, receivers))
+            finally:
+                receivers.close()
+        post_ms = None if args.database_url else attempt_latencies(Path(data_dir))
     result = report(state)
+    # Each POST as the server timed it (its delivery log): with the receivers answering in
+    # microseconds, what is above that is the server's own loop getting to the answer.
+    result["server_post_ms"] = ms(post_ms) if post_ms else None
     result["profile"] = args.profile_path
     show(result)
     RESULTS.mkdir(exist_ok=True)

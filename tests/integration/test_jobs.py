@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +17,7 @@ from openlinq.domain.tracing import current_trace_id, reset_trace_id, set_trace_
 from openlinq.jobs.runner import MAX_ATTEMPTS, MAX_BACKOFF_SECONDS, JobQueue, JobRunner
 from openlinq.store.engine import Database
 from openlinq.store.migrate import upgrade_to_head
+from openlinq.store.repos.jobs import Job
 from openlinq.store.tables import jobs
 from openlinq.store.unit import Storage
 
@@ -292,3 +294,39 @@ async def test_a_job_runs_under_the_trace_that_scheduled_it(q: Queue) -> None:
         reset_trace_id(token)
     await q.runner({"test.trace": handler}).run_due()
     assert traces == [trace]
+
+
+class CountingRunner(JobRunner):
+    """Counts the claim transactions the background loop makes."""
+
+    claims = 0
+
+    async def _finish_and_claim(self, limit: int) -> list[Job]:
+        self.claims += 1
+        return await super()._finish_and_claim(limit)
+
+
+async def test_the_background_loop_waits_while_its_only_job_runs(q: Queue) -> None:
+    """A running job is due already but not claimable: an idle runner waits for it to
+    finish (or for new work), it does not claim again and again meanwhile."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(_: dict[str, Any]) -> None:
+        started.set()
+        await release.wait()
+
+    runner = CountingRunner(q.storage, q.clock, lease_seconds=LEASE)
+    runner.register("test.slow", slow)
+    await q.schedule("test.slow", {})
+    loop = asyncio.create_task(runner.run_forever())
+    try:
+        await asyncio.wait_for(started.wait(), 5)
+        claims = runner.claims
+        for _ in range(200):  # plenty of turns of the event loop, no wall-clock time
+            await asyncio.sleep(0)
+        assert runner.claims - claims <= 1
+        release.set()
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop

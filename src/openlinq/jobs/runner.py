@@ -95,6 +95,8 @@ class JobRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self._drain_lock = asyncio.Lock()
         self._running = 0  # claimed jobs whose handlers have not returned
+        self._quiet = asyncio.Event()  # set while no claimed job is running
+        self._quiet.set()
 
     async def run_through(
         self, clock: ManualClock, until: datetime, step_over: tuple[str, ...] = ()
@@ -139,17 +141,53 @@ class JobRunner:
                 claimed = await self._finish_and_claim(self.batch_size)
                 if not claimed:
                     break
-                await asyncio.gather(*(self._run(job) for job in claimed))
+                await asyncio.gather(*(self._start(job) for job in claimed))
                 ran += len(claimed)
         return ran
 
-    async def _run(self, job: Job) -> None:
-        self._running += 1  # leased from its claim on, waiting for a slot or not
+    @property
+    def running(self) -> int:
+        """Jobs this process claimed whose handlers have not returned."""
+        return self._running
+
+    async def until_quiet(self, seconds: float) -> bool:
+        """Wait until no job this process claimed is running (at most ``seconds``);
+        whether that happened. What settles a real clock: the background loop may have
+        claimed a due job a moment before ``run_due`` looked."""
         try:
-            async with self._slots:
-                await self._handle(job)
-        finally:
-            self._running -= 1
+            await asyncio.wait_for(self._quiet.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def complete_finished(self) -> None:
+        """Delete the jobs that finished since the last claim now (the next claim would),
+        so a count of the queue does not see them."""
+        finished, self._finished = self._finished, []
+        if not finished:
+            return
+        try:
+            async with self.storage.write() as repos:
+                await repos.jobs.complete_many(finished, self.worker_id)
+        except BaseException:
+            self._finished.extend(finished)
+            raise
+
+    def _start(self, job: Job) -> asyncio.Task[None]:
+        """Run a claimed job in a task; it counts off when the task ends, even if it is
+        cancelled before it starts (a task's ``finally`` would not run then)."""
+        task = asyncio.create_task(self._run(job), name=f"job-{job.kind}")
+        task.add_done_callback(self._count_off)
+        return task
+
+    def _count_off(self, _: asyncio.Task[None]) -> None:
+        self._running -= 1
+        if not self._running:
+            self._quiet.set()
+
+    async def _run(self, job: Job) -> None:
+        async with self._slots:
+            await self._handle(job)
 
     async def _handle(self, job: Job) -> None:
         token = set_trace_id(job.trace_id)
@@ -244,7 +282,7 @@ class JobRunner:
             if free > 0:
                 claimed = await self._claim_safely(min(free, self.batch_size))
             for job in claimed:
-                task = asyncio.create_task(self._run(job), name=f"job-{job.kind}")
+                task = self._start(job)
                 running.add(task)
                 task.add_done_callback(finished)
             if claimed and len(claimed) == min(free, self.batch_size):
@@ -257,12 +295,16 @@ class JobRunner:
             async with self.storage.write() as repos:
                 await repos.jobs.complete_many(finished, self.worker_id)
                 # Only kinds this runner can run: a job a newer version added waits for it.
-                return await repos.jobs.claim(
+                claimed = await repos.jobs.claim(
                     self.worker_id, self.clock.now(), self.lease, limit, list(self._handlers)
                 )
         except BaseException:
             self._finished.extend(finished)
             raise
+        if claimed:  # leased from here on; each is _start-ed next, and counts off when done
+            self._running += len(claimed)
+            self._quiet.clear()
+        return claimed
 
     async def _claim_safely(self, limit: int) -> list[Job]:
         try:
@@ -277,7 +319,9 @@ class JobRunner:
         if can_claim:
             try:
                 async with self.storage.read() as repos:
-                    next_at = await repos.jobs.next_run_at()
+                    # Not next_run_at: a job running here (or done, awaiting deletion) is
+                    # due already, and waking for it would spin claim after empty claim.
+                    next_at = await repos.jobs.next_claimable_at(self.clock.now())
             except Exception:
                 log.exception("reading the next due job failed")
                 next_at = None

@@ -24,7 +24,7 @@ from openlinq.domain.events import EventLog
 from openlinq.domain.ids import new_id
 from openlinq.jobs.runner import JobQueue
 from openlinq.logs import redact_url
-from openlinq.outbound import OutboundPolicy, pinned_request
+from openlinq.outbound import OutboundPolicy, ResolvedTarget, pinned_request
 from openlinq.store.repos import Repos
 from openlinq.store.repos.events import StoredEvent
 from openlinq.store.repos.webhooks import Attempt, Delivery, DeliveryOutcome, Subscription
@@ -45,6 +45,8 @@ DEFAULT_ROUTING_ID_HEADER = "Linq-Chat-Id"
 SNIPPET_BYTES = 512
 TERMINAL = frozenset({"succeeded", "failed"})
 WAITING_PER_SLOT = 4
+# Parsed targets kept for local mode (no DNS check to repeat): one per subscription URL.
+KNOWN_TARGETS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ class WebhookDispatcher:
         # WAITING_PER_SLOT per slot they step aside (busy_retry_seconds) so a slow
         # endpoint's backlog never holds every job slot.
         self._endpoints: dict[str, _Endpoint] = {}
+        self._targets: dict[str, ResolvedTarget] = {}
         self._load = GroupCall(self._load_batch)
         self._record = GroupCall(self._record_batch)
 
@@ -213,7 +216,7 @@ class WebhookDispatcher:
             # The timeout bounds the whole attempt, not each read: an endpoint that
             # drips its answer cannot hold a delivery slot for longer.
             async with asyncio.timeout(self.settings.timeout_seconds):
-                target = await self.policy.resolve(subscription.target_url)
+                target = await self._resolve(subscription.target_url)
                 url, pin_headers, extensions = pinned_request(target)
                 headers.update(pin_headers)
                 request, sent_headers = self.http.request_headers(url, headers, body)
@@ -242,6 +245,19 @@ class WebhookDispatcher:
             outcome = Outcome(None, f"{type(exc).__name__}: {exc}")
         latency = int((time.perf_counter() - started) * 1000)
         return _Sent(outcome, latency, snippet, token, sent_headers, body.decode())
+
+    async def _resolve(self, url: str) -> ResolvedTarget:
+        """The policy's check of ``url``; parsed once per URL in local mode, where it is
+        only parsing (hosted mode resolves and checks the address every time: DNS changes)."""
+        if self.policy.hosted:
+            return await self.policy.resolve(url)
+        target = self._targets.get(url)
+        if target is None:
+            target = await self.policy.resolve(url)  # a refusal is never kept
+            if len(self._targets) >= KNOWN_TARGETS:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
 
     async def _record_batch(self, done: list[_Done]) -> list[None]:
         """Log the attempts and move each delivery on, all in one write transaction."""

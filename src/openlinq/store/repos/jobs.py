@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, text, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, text, update
 
 from openlinq.domain.ids import JobId, new_id
 from openlinq.store.engine import DbConnection, affected_rows
@@ -22,7 +22,10 @@ _NOTIFY = text("SELECT pg_notify(:channel, '')")
 prepare(_ENQUEUE)
 
 
-def _due(*, of_kinds: bool) -> Select[tuple[str]]:
+def _claim(*, of_kinds: bool) -> Any:
+    """Lease the due jobs and return them, in one statement (SQLite >= 3.35 and
+    PostgreSQL both have UPDATE ... RETURNING). ``FOR UPDATE SKIP LOCKED`` in the
+    subquery lets PostgreSQL workers claim side by side; SQLite has one writer anyway."""
     due = (
         select(jobs.c.id)
         .where(
@@ -34,22 +37,34 @@ def _due(*, of_kinds: bool) -> Select[tuple[str]]:
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
     )
-    return due.where(jobs.c.kind.in_(bindparam("kinds", expanding=True))) if of_kinds else due
-
-
-_DUE = _due(of_kinds=False)
-_DUE_OF_KINDS = _due(of_kinds=True)
-_LEASE = (
-    update(jobs)
-    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        locked_by=bindparam("worker"),
-        locked_until=bindparam("until"),
-        attempts=jobs.c.attempts + 1,
+    if of_kinds:
+        due = due.where(jobs.c.kind.in_(bindparam("kinds", expanding=True)))
+    return (
+        update(jobs)
+        .where(jobs.c.id.in_(due.scalar_subquery()))
+        .values(
+            locked_by=bindparam("worker"),
+            locked_until=bindparam("until"),
+            attempts=jobs.c.attempts + 1,
+        )
+        .returning(
+            jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.run_at, jobs.c.attempts, jobs.c.trace_id
+        )
     )
-)
-_LEASED = (
-    select(jobs).where(jobs.c.id.in_(bindparam("ids", expanding=True))).order_by(jobs.c.run_at)
+
+
+_CLAIM = _claim(of_kinds=False)
+_CLAIM_OF_KINDS = _claim(of_kinds=True)
+# The due time of the first job not leased now: in ix_jobs_due's order, past the few
+# leased rows at its front (a min() over CASE would read every row, 5 ms at 10k jobs).
+_NEXT_CLAIMABLE = (
+    select(jobs.c.run_at)
+    .where(
+        jobs.c.dead_at.is_(None),
+        or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < bindparam("now")),
+    )
+    .order_by(jobs.c.run_at)
+    .limit(1)
 )
 _COMPLETE = jobs.delete().where(
     jobs.c.id.in_(bindparam("ids", expanding=True)), jobs.c.locked_by == bindparam("worker")
@@ -141,18 +156,21 @@ class JobRepo:
         side; SQLite ignores it and relies on its single writer. A lease that
         runs out (a crashed worker) makes the job claimable again.
         """
+        params: dict[str, Any] = {
+            "now": now,
+            "limit": limit,
+            "worker": worker,
+            "until": now + lease,
+        }
         if kinds is None:
-            due = await self.conn.execute(_DUE, {"now": now, "limit": limit})
+            rows = await self.conn.execute(_CLAIM, params)
         else:
-            due = await self.conn.execute(
-                _DUE_OF_KINDS, {"now": now, "limit": limit, "kinds": kinds}
-            )
-        ids = [r.id for r in due]
-        if not ids:
-            return []
-        await self.conn.execute(_LEASE, {"ids": ids, "worker": worker, "until": now + lease})
-        rows = await self.conn.execute(_LEASED, {"ids": ids})
-        return [Job(JobId(r.id), r.kind, r.payload, r.run_at, r.attempts, r.trace_id) for r in rows]
+            rows = await self.conn.execute(_CLAIM_OF_KINDS, {**params, "kinds": kinds})
+        claimed = [
+            Job(JobId(r.id), r.kind, r.payload, r.run_at, r.attempts, r.trace_id) for r in rows
+        ]
+        claimed.sort(key=lambda job: job.run_at)  # RETURNING keeps no order
+        return claimed
 
     async def notify(self) -> None:
         """Wake the other processes' runners when this transaction commits (PostgreSQL)."""
@@ -221,6 +239,14 @@ class JobRepo:
             .where(jobs.c.id == job_id)
             .values(dead_at=now, locked_by=None, locked_until=None, last_error=error[:2000])
         )
+
+    async def next_claimable_at(self, now: datetime) -> datetime | None:
+        """When the next job not leased at ``now`` is due. A leased job (running, or done
+        and not yet deleted) is no work for an idle runner: one whose lease runs out
+        (a crashed worker's) is found by the runner's periodic poll."""
+        value = await self.conn.execute(_NEXT_CLAIMABLE, {"now": now})
+        result: datetime | None = value.scalar_one_or_none()
+        return result
 
     async def next_run_at(self, exclude_kinds: tuple[str, ...] = ()) -> datetime | None:
         """When the next live job is due (jobs of ``exclude_kinds`` not counted)."""
