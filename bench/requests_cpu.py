@@ -30,6 +30,8 @@ API = "/api/partner/v3"
 BODY = json.dumps({"message": {"parts": [{"type": "text", "value": "hello there"}]}}).encode()
 # The chats a send row spreads over: 30 a minute to one recipient is the pair limit.
 SEND_CHATS = 120
+# What the worker does for a send to a default device: hand it over, then its receipt.
+WORKER_KINDS = ("carrier.send", "sim.deliver")
 LAYERS = {
     "below the middlewares": "RouteIndex",
     "dependency solving": "solve_dependencies",
@@ -81,8 +83,23 @@ async def call(app: Any, method: str, path: str, body: bytes = b"", query: bytes
     return answer
 
 
+async def drained(app: Any, kinds: tuple[str, ...]) -> None:
+    """Wait until no job of ``kinds`` is left (the worker ran them all)."""
+    storage = app.state.services.storage
+    while True:
+        async with storage.read() as repos:
+            left = [await repos.jobs.pending_of_kind(kind) for kind in kinds]
+        if not any(left):
+            return
+        await asyncio.sleep(0.05)
+
+
 async def measure(
-    requests: int, only: str | None = None, database_url: str | None = None
+    requests: int,
+    only: str | None = None,
+    *,
+    worker: bool = False,
+    database_url: str | None = None,
 ) -> dict[str, float]:
     from openlinq.app import create_app
     from openlinq.config import Settings
@@ -92,7 +109,7 @@ async def measure(
         database_url=database_url,
         dev_api_key=KEY,
         clock="real",
-        run_worker=False,
+        run_worker=worker,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -125,9 +142,13 @@ async def measure(
                 continue
             for i in range(50):  # warm caches and compiled statements
                 await call(app, *calls[i % len(calls)])
+            if worker:
+                await drained(app, WORKER_KINDS)
             started = time.process_time()
             for i in range(requests):
                 await call(app, *calls[i % len(calls)])
+            if worker:  # the jobs the requests left (a send's hand-over and receipts)
+                await drained(app, WORKER_KINDS)
             results[row] = (time.process_time() - started) / requests * 1e6
     return results
 
@@ -154,12 +175,22 @@ def main() -> None:
     parser.add_argument(
         "--database-url", help="an empty PostgreSQL database to use instead of SQLite"
     )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="run the job runner in-process too: each row's figure then includes the jobs "
+        "its requests leave (for a send: the carrier hand-over and the delivery receipt)",
+    )
     parser.add_argument("--row", choices=("get", "page", "send"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.row:  # the child py-spy samples: run and report nothing
-        asyncio.run(measure(args.requests, args.row, args.database_url))
+        asyncio.run(
+            measure(args.requests, args.row, worker=args.worker, database_url=args.database_url)
+        )
         return
-    figures = asyncio.run(measure(args.requests, database_url=args.database_url))
+    figures = asyncio.run(
+        measure(args.requests, worker=args.worker, database_url=args.database_url)
+    )
     for row, micros in figures.items():
         print(f"{row:5s} {micros:7.0f} us of CPU per request ({args.requests} requests)")
     if not args.layers:

@@ -44,7 +44,14 @@ _ONE = select(things).where(things.c.id == bindparam("thing_id"))
 _RENAME = update(things).where(things.c.id == bindparam("thing_id")).values(name=bindparam("to"))
 _ANY_OF = select(things).where(things.c.id.in_(bindparam("ids", expanding=True)))
 _SETTING = insert(server_settings)
-prepare(_INSERT, _ONE, _RENAME, _ANY_OF, _SETTING)
+# A guarded update answering with the row, as a delivery receipt's (repos/messages.py).
+_FLAG_RETURNING = (
+    update(things)
+    .where(things.c.id == bindparam("thing_id"), things.c.flag.in_([False]))
+    .values(flag=True, at=bindparam("when"))
+    .returning(*things.c)
+)
+prepare(_INSERT, _ONE, _RENAME, _ANY_OF, _SETTING, _FLAG_RETURNING)
 _ONE_UNPREPARED = select(things).where(things.c.id == bindparam("thing_id"))
 
 WHEN = datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=UTC)
@@ -97,6 +104,20 @@ async def test_a_prepared_update_counts_the_rows_it_changed(db: Database) -> Non
         missed = affected_rows(await conn.execute(_RENAME, {"thing_id": 9, "to": "nueve"}))
         renamed = (await conn.execute(_ONE, {"thing_id": 1})).one()
     assert (changed, missed, renamed.name) == (1, 0, "uno")
+
+
+async def test_an_update_returning_its_row_runs_through_the_driver(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(_INSERT, {"id": 1, "name": "one", "flag": False, "doc": {"a": [1]}})
+    seen = _statements(db)
+    async with db.transaction() as conn:
+        moved = await conn.execute(_FLAG_RETURNING, {"thing_id": 1, "when": WHEN})
+        [row] = moved.all()
+        again = await conn.execute(_FLAG_RETURNING, {"thing_id": 1, "when": WHEN})
+        assert (affected_rows(moved), again.all(), affected_rows(again)) == (1, [], 0)
+    assert seen == ["BEGIN"]  # SQLAlchemy ran neither update
+    assert (row.id, row.name, row.flag, row.doc, row.at) == (1, "one", True, {"a": [1]}, WHEN)
+    assert row.at.tzinfo is UTC
 
 
 async def test_in_lists_are_spelled_out_and_an_empty_one_is_left_to_sqlalchemy(

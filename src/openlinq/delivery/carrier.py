@@ -9,12 +9,16 @@ gateway's callbacks would use. The API layer never sees a carrier.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openlinq.domain.errors import ErrorCode
 from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.models import Effect, Service
+
+if TYPE_CHECKING:
+    from openlinq.store.repos import Repos
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,18 @@ class Carrier(ABC):
         (delivery/routing.py) asks that line's own carrier.
         """
         return await self.capabilities(account_id, handle)
+
+    async def stored_capabilities(
+        self, repos: Repos, account_id: AccountId, handles: Sequence[str]
+    ) -> dict[str, frozenset[Service]] | None:
+        """``capabilities`` of each handle read in ``repos``' transaction, when this carrier
+        keeps them in the database (the simulator's devices); None otherwise.
+
+        A send then reads them in its own write transaction instead of a transaction of
+        their own before it. None (the default) makes the caller ask ``capabilities``
+        outside any transaction, as a real carrier may ask the network.
+        """
+        return None
 
     @abstractmethod
     async def send(self, message: OutboundMessage) -> None:

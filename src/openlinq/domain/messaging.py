@@ -102,10 +102,9 @@ class MessagingService:
         self.carrier = carrier
         self.queue = queue
         self.recorder = recorder
-        # (account, chat) -> the chat's recipients at this process's last send to it. A send
-        # needs its recipients' capabilities before its write transaction (a carrier may ask
-        # the network); knowing them saves a read transaction, and the write transaction
-        # checks them, so a stale entry costs a retry, never a wrong send.
+        # (account, chat) -> the chat's recipients at this process's last send to it: a chat
+        # known here exists, so a send to it is not read first to refuse an unknown id before
+        # media are fetched (the write transaction reads it anyway).
         self._recipients: dict[tuple[AccountId, str], tuple[str, ...]] = {}
 
     # -- the three send endpoints -------------------------------------------------
@@ -159,25 +158,24 @@ class MessagingService:
     async def send_to_chat(
         self, account: Account, chat_id: str, content: MessageContent, fingerprint: str
     ) -> SendResult:
-        recipients = self._recipients.get((account.id, chat_id))
-        if recipients is None:
+        if (account.id, chat_id) not in self._recipients:
             # Unknown here: read the chat first, so an unknown id is refused before any
             # media is fetched.
             async with self.storage.read() as repos:
-                chat, _ = await chat_and_line(repos, account, chat_id)
-            recipients = tuple(h.handle for h in chat.recipients)
+                await chat_and_line(repos, account, chat_id)
         check_card_service(content)
         content = await self.attachments.resolve_media(account, content)
-        for round_ in range(1, RECIPIENT_ROUNDS + 1):
-            caps = await self._capabilities_of(account.id, list(recipients))
+        # First try: the carrier reads the capabilities in the send's own transaction (the
+        # simulator keeps them there). A carrier that must be asked outside one, or members
+        # changing meanwhile, costs a round with them looked up first.
+        caps: dict[str, frozenset[Service]] | None = None
+        for round_ in range(RECIPIENT_ROUNDS + 1):
             try:
-                result = await self._send_to_chat(
+                return await self._send_to_chat(
                     account, chat_id, content, fingerprint, caps, last=round_ == RECIPIENT_ROUNDS
                 )
             except _RecipientsChangedError as changed:
-                recipients = changed.recipients
-                continue
-            return result
+                caps = await self._capabilities_of(account.id, list(changed.recipients))
         raise AssertionError("the last round never raises _RecipientsChangedError")
 
     async def _send_to_chat(
@@ -186,17 +184,22 @@ class MessagingService:
         chat_id: str,
         content: MessageContent,
         fingerprint: str,
-        caps: dict[str, frozenset[Service]],
+        caps: dict[str, frozenset[Service]] | None,
         *,
         last: bool,
     ) -> SendResult:
+        """``caps`` None: read them here, or raise for the caller to look them up."""
         async with self.storage.write() as repos:
             replay = await self._replay(repos, account, content, fingerprint)
             if replay:
                 return replay
             chat, line = await chat_and_line(repos, account, chat_id)
             recipients = tuple(h.handle for h in chat.recipients)
-            if not last and any(h not in caps for h in recipients):
+            if caps is None:
+                caps = await self.carrier.stored_capabilities(repos, account.id, recipients)
+                if caps is None:
+                    raise _RecipientsChangedError(recipients)
+            elif not last and any(h not in caps for h in recipients):
                 raise _RecipientsChangedError(recipients)
             return await self._send(
                 repos, account, chat, line, content, fingerprint, caps, created=False
@@ -452,8 +455,10 @@ class MessagingService:
             found = await repos.chats.with_line_any(message.chat_id)
             assert found is not None, "a message always belongs to a chat, and a chat to a line"
             chat, line = found
-        recipients = [h.handle for h in chat.recipients]
-        caps = await self._capabilities_of(chat.account_id, recipients)
+            recipients = [h.handle for h in chat.recipients]
+            caps = await self.carrier.stored_capabilities(repos, chat.account_id, recipients)
+        if caps is None:
+            caps = await self._capabilities_of(chat.account_id, recipients)
         if (
             not all(message.service in c for c in caps.values())
             or message.service not in line.services

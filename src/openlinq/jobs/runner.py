@@ -285,6 +285,10 @@ class JobRunner:
                 task = self._start(job)
                 running.add(task)
                 task.add_done_callback(finished)
+                # One job's start per turn of the loop: started together, a batch's handlers
+                # would all run in one turn (on SQLite they may not yield at all), holding
+                # every request that arrived meanwhile for the whole batch.
+                await asyncio.sleep(0)
             if claimed and len(claimed) == min(free, self.batch_size):
                 continue  # there may be more due work
             await self._idle(free > 0)
@@ -327,5 +331,8 @@ class JobRunner:
                 next_at = None
             if next_at is not None:
                 timeout = max(0.0, min(timeout, (next_at - self.clock.now()).total_seconds()))
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns instead of raising
+        # when the task is cancelled just as the wake-up comes, and the loop would go on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()

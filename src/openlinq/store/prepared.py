@@ -69,7 +69,8 @@ class Plan:
     def of(cls, statement: Executable, dialect: Dialect, keys: Sequence[str]) -> Plan | None:
         """The plan for parameters named ``keys`` (an INSERT or UPDATE writes the columns
         given, as in SQLAlchemy), or None when the statement needs what only SQLAlchemy
-        does (Python-side defaults, RETURNING, literal rendering)."""
+        does (Python-side defaults, literal rendering). RETURNING is SQLite's own (3.35+):
+        its rows come back like a SELECT's."""
         assert isinstance(statement, ClauseElement), "prepared statements are Core statements"
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         assert isinstance(compiled, SQLCompiler), "Core statements compile to SQL"
@@ -79,7 +80,6 @@ class Plan:
             or compiled.literal_execute_params
             or compiled.insert_prefetch
             or compiled.update_prefetch
-            or compiled.effective_returning
         ):
             return None
         names = tuple(compiled.positiontup)
@@ -90,7 +90,9 @@ class Plan:
             sql=compiled.string,
             names=names,
             binds=tuple(processors.get(name) for name in names),
-            expanding=frozenset(param.key for param in compiled.post_compile_params),
+            expanding=frozenset(
+                compiled.bind_names[param] for param in compiled.post_compile_params
+            ),
             keys=tuple(column.keyname for column in columns),
             metadata=SimpleResultMetaData([column.keyname for column in columns]),
             results=tuple(

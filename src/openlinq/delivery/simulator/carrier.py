@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,11 @@ class SimulatorCarrier(Carrier):
 
     async def capabilities(self, account_id: AccountId, handle: str) -> frozenset[Service]:
         return (await self.profile(account_id, handle)).services
+
+    async def stored_capabilities(
+        self, repos: Repos, account_id: AccountId, handles: Sequence[str]
+    ) -> dict[str, frozenset[Service]]:
+        return {h: (await _profile_in(repos, account_id, h)).services for h in handles}
 
     async def send(self, message: OutboundMessage) -> None:
         # The devices are read in the transaction that records the send: one transaction,

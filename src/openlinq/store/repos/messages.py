@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 def _status_update(only_from: tuple[str, ...], columns: tuple[str, ...]) -> Update:
     """The guarded status update for one transition, built once per kind of transition
     (a handful: sent, delivered, read, failed), so each receipt reuses its compiled form.
-    It returns the updated row, which saves reading the message again for its event."""
-    return (
+    It returns the updated row, which saves reading the message again for its event.
+    Every receipt runs one: through the driver on SQLite (store/prepared.py)."""
+    statement = (
         update(messages)
         .where(
             messages.c.id == bindparam("target_id"),
@@ -52,6 +53,8 @@ def _status_update(only_from: tuple[str, ...], columns: tuple[str, ...]) -> Upda
         )
         .returning(*messages.c)
     )
+    prepare(statement)
+    return statement
 
 
 def _effect(row: Any) -> Effect | None:
