@@ -32,8 +32,9 @@ def _until(check: Callable[[], bool], what: str) -> None:
 @pytest.fixture
 def smpp_line(tmp_path: Path) -> Iterator[tuple[RunningServer, Tenant, SmscPeer]]:
     with server_with(tmp_path) as server:
-        # One line: capabilities are asked across the account's lines before one is picked.
-        tenant = create_tenant(server, line_types=(LineType.IMESSAGE,))
+        # A second line left on the simulator: the account reaches iPhones on iMessage, and a
+        # chat of the SMPP line must still go SMS (its own carrier is asked, not the account).
+        tenant = create_tenant(server, line_types=(LineType.IMESSAGE, LineType.IMESSAGE))
         peer = SmscPeer()
         server.call(peer.start)  # on the server's loop, like the carrier's bind
         try:
@@ -95,3 +96,24 @@ def test_a_reply_from_the_phone_is_received(
     data = received["data"]
     assert data["parts"][0]["value"] == "Sure, see you at 5"
     assert data["service"] == "SMS"
+
+
+def test_a_follow_up_and_a_reply_in_an_sms_chat_go_out_as_sms(
+    smpp_line: tuple[RunningServer, Tenant, SmscPeer],
+) -> None:
+    _, tenant, peer = smpp_line
+    text = {"parts": [{"type": "text", "value": "hello"}]}
+    chat = tenant.client.chats.create(from_=tenant.line, to=[PHONE], message=text).chat
+    assert chat.message.service == "SMS"
+    follow_up = tenant.client.chats.messages.send(
+        chat.id, message={"parts": [{"type": "text", "value": "and again"}]}
+    )
+    assert follow_up.message.service == "SMS"
+    tenant.sim.advance(0)
+    _until(lambda: len(peer.submitted) == 2, "both submit_sm")
+    assert [s.short_message for s in peer.submitted] == [b"hello", b"and again"]
+    _until(
+        lambda: tenant.client.messages.retrieve(follow_up.message.id).delivery_status == "sent",
+        "the follow-up sent",
+    )
+    assert tenant.client.chats.retrieve(chat.id).service == "SMS"

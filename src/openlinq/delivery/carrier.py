@@ -123,6 +123,13 @@ class Carrier(ABC):
         """
         return None
 
+    async def stored_capabilities_from(
+        self, repos: Repos, from_number: str, account_id: AccountId, handles: Sequence[str]
+    ) -> dict[str, frozenset[Service]] | None:
+        """``stored_capabilities`` as the line ``from_number``'s carrier keeps them (the
+        per-line router asks that line's own carrier, as ``capabilities_from`` does)."""
+        return await self.stored_capabilities(repos, account_id, handles)
+
     @abstractmethod
     async def send(self, message: OutboundMessage) -> None:
         """Hand ``message`` over for delivery."""

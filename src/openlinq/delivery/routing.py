@@ -477,18 +477,11 @@ class RoutingCarrier(Carrier):
             services |= await carrier.capabilities(account_id, handle)
         return services
 
-    async def stored_capabilities(
-        self, repos: Repos, account_id: AccountId, handles: Sequence[str]
+    async def stored_capabilities_from(
+        self, repos: Repos, from_number: str, account_id: AccountId, handles: Sequence[str]
     ) -> dict[str, frozenset[Service]] | None:
-        """The union, as ``capabilities``, when every carrier of the account keeps them in
-        the database (an account of simulated lines); else None."""
-        union: dict[str, frozenset[Service]] = {h: frozenset() for h in handles}
-        for carrier in await self.registry.for_account(account_id):
-            stored = await carrier.stored_capabilities(repos, account_id, handles)
-            if stored is None:
-                return None
-            union = {h: union[h] | stored[h] for h in handles}
-        return union
+        carrier = await self.registry.for_number(from_number)
+        return await carrier.stored_capabilities(repos, account_id, handles)
 
     async def capabilities_from(
         self, from_number: str, account_id: AccountId, handle: str

@@ -79,9 +79,10 @@ def request_fingerprint(body: dict[str, Any]) -> str:
 class _RecipientsChangedError(Exception):
     """The chat has recipients whose capabilities were not looked up; roll back and retry."""
 
-    def __init__(self, recipients: tuple[str, ...]) -> None:
+    def __init__(self, recipients: tuple[str, ...], from_number: str) -> None:
         super().__init__()
         self.recipients = recipients
+        self.from_number = from_number
 
 
 class MessagingService:
@@ -175,7 +176,10 @@ class MessagingService:
                     account, chat_id, content, fingerprint, caps, last=round_ == RECIPIENT_ROUNDS
                 )
             except _RecipientsChangedError as changed:
-                caps = await self._capabilities_of(account.id, list(changed.recipients))
+                caps = {
+                    h: await self.carrier.capabilities_from(changed.from_number, account.id, h)
+                    for h in changed.recipients
+                }
         raise AssertionError("the last round never raises _RecipientsChangedError")
 
     async def _send_to_chat(
@@ -195,12 +199,16 @@ class MessagingService:
                 return replay
             chat, line = await chat_and_line(repos, account, chat_id)
             recipients = tuple(h.handle for h in chat.recipients)
+            # The chat's line is known: what its own carrier reaches (delivery/routing.py).
+            number = line.phone_number
             if caps is None:
-                caps = await self.carrier.stored_capabilities(repos, account.id, recipients)
+                caps = await self.carrier.stored_capabilities_from(
+                    repos, number, account.id, recipients
+                )
                 if caps is None:
-                    raise _RecipientsChangedError(recipients)
+                    raise _RecipientsChangedError(recipients, number)
             elif not last and any(h not in caps for h in recipients):
-                raise _RecipientsChangedError(recipients)
+                raise _RecipientsChangedError(recipients, number)
             return await self._send(
                 repos, account, chat, line, content, fingerprint, caps, created=False
             )
@@ -456,9 +464,14 @@ class MessagingService:
             assert found is not None, "a message always belongs to a chat, and a chat to a line"
             chat, line = found
             recipients = [h.handle for h in chat.recipients]
-            caps = await self.carrier.stored_capabilities(repos, chat.account_id, recipients)
+            caps = await self.carrier.stored_capabilities_from(
+                repos, line.phone_number, chat.account_id, recipients
+            )
         if caps is None:
-            caps = await self._capabilities_of(chat.account_id, recipients)
+            caps = {
+                h: await self.carrier.capabilities_from(line.phone_number, chat.account_id, h)
+                for h in recipients
+            }
         if (
             not all(message.service in c for c in caps.values())
             or message.service not in line.services
