@@ -1,87 +1,112 @@
-"""One module per API resource; ``mount_routes`` puts them under /v3 and /api/partner/v3."""
+"""One module per API resource; ``mount_routes`` puts them under /v3 and /api/partner/v3.
+
+The features a server rarely serves (``LAZY_MODULES``, the payment simulator's pages, the
+checkout page) are mounted through ``LazyRoutes``: their modules are imported and their
+routes built on first use (api/lazy.py). The /api/partner/v3 routes are aliases of the
+/v3 ones (``alias_routes``): the same built route under a second path.
+"""
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+import copy
+import importlib
+from collections.abc import Sequence
 
-from openlinq.api.routes import (
-    agentcard,
-    agentpay,
-    attachments,
-    backgrounds,
-    blocked_handles,
-    capability,
-    chats,
-    checkout,
-    contact_cards,
-    experiences,
-    files,
-    harness,
-    messages,
-    metrics,
-    payment_requests,
-    phone_numbers,
-    polls,
-    reputation,
-    sim_lines,
-    simulator,
-    system,
-    webhooks,
-)
+from fastapi import Depends, FastAPI, params
+from fastapi.routing import APIRoute, APIRouter
+from starlette.routing import compile_path
+
+from openlinq.api.lazy import LazyRoutes
 from openlinq.api.routing import include_flat
 from openlinq.api.schemas.common import ERROR_RESPONSES
 from openlinq.config import Settings
 
+# In their mounting order (which decides which of two matching routes answers); True: lazy.
 API_MODULES = (
-    chats,
-    messages,
-    attachments,
-    phone_numbers,
-    reputation,
-    capability,
-    contact_cards,
-    webhooks,
-    polls,
-    blocked_handles,
-    backgrounds,
-    agentpay,
-    payment_requests,
-    experiences,
+    ("chats", False),
+    ("messages", False),
+    ("attachments", False),
+    ("phone_numbers", False),
+    ("reputation", True),
+    ("capability", False),
+    ("contact_cards", False),
+    ("webhooks", False),
+    ("polls", True),
+    ("blocked_handles", True),
+    ("backgrounds", True),
+    ("agentpay", True),
+    ("payment_requests", True),
+    ("experiences", True),
 )
+# The routes the SDKs call (their base URL is .../api/partner) and the documented prefix.
+SDK_PREFIX = "/api/partner/v3"
+PREFIX = "/v3"
 
 
-def mount_routes(app: FastAPI, settings: Settings) -> None:
-    # The SDKs' base URL is .../api/partner; the same routes answer at /v3 too.
-    for prefix, in_schema in (("/v3", True), ("/api/partner/v3", False)):
-        for module in API_MODULES:
-            include_flat(
-                app,
-                module.router,
-                prefix=prefix,
-                responses=ERROR_RESPONSES,
-                include_in_schema=in_schema,
-            )
-    sim_routers = (
-        simulator.router,
-        sim_lines.router,
-        harness.accounts_router,
-        harness.router,
-        agentcard.router,
-    )
-    if not settings.hosted_mode:
-        for router in (*sim_routers, simulator.jobs_router, agentcard.pages_router):
-            include_flat(app, router, responses=ERROR_RESPONSES)
-    elif settings.operator_api_key:
-        # Hosted: the simulator is the operator's tool (absent without an operator key).
-        for router in sim_routers:
-            include_flat(
-                app,
-                router,
-                responses=ERROR_RESPONSES,
-                dependencies=[Depends(simulator.require_operator)],
-            )
-    include_flat(app, system.router)
+def _router(name: str, attribute: str = "router") -> APIRouter:
+    router: APIRouter = getattr(importlib.import_module(f"openlinq.api.routes.{name}"), attribute)
+    return router
+
+
+def alias_routes(app: FastAPI, routes: Sequence[APIRoute], old: str, new: str) -> None:
+    """Add each of ``routes`` again with its path's ``old`` prefix replaced by ``new``.
+
+    A shallow copy: the alias shares the route's dependant, validators and handler (about
+    20 KiB a route that FastAPI would otherwise build again) and has its own path. Out of
+    the OpenAPI document, as the second copy of a route was before.
+    """
+    for route in routes:
+        alias = copy.copy(route)
+        alias.path = new + route.path.removeprefix(old)
+        alias.path_regex, alias.path_format, alias.param_convertors = compile_path(alias.path)
+        alias.include_in_schema = False
+        app.router.routes.append(alias)
+
+
+def mount_routes(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None:
+    built: dict[str, list[APIRoute]] = {}
+
+    def mount_api(name: str) -> None:
+        before = len(app.router.routes)
+        include_flat(app, _router(name), prefix=PREFIX, responses=ERROR_RESPONSES)
+        built[name] = [r for r in app.router.routes[before:] if isinstance(r, APIRoute)]
+
+    def mount_alias(name: str) -> None:
+        alias_routes(app, built[name], PREFIX, SDK_PREFIX)
+
+    for mount in (mount_api, mount_alias):
+        for name, is_lazy in API_MODULES:
+            if is_lazy:
+                lazy.add(lambda _app, mount=mount, name=name: mount(name))
+            else:
+                mount(name)
+    _mount_simulator(app, settings, lazy)
+    include_flat(app, _router("system"))
     if settings.metrics_exposed:
-        include_flat(app, metrics.router)
-    include_flat(app, files.router)
-    include_flat(app, checkout.router)
+        include_flat(app, _router("metrics"))
+    include_flat(app, _router("files"))
+    lazy.add(lambda app: include_flat(app, _router("checkout")))
+
+
+def _mount_simulator(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None:
+    dependencies: list[params.Depends] = []
+    if settings.hosted_mode:
+        if not settings.operator_api_key:
+            return  # hosted: the simulator is the operator's tool (absent without an operator key)
+        from openlinq.api.routes.simulator import require_operator
+
+        dependencies = [Depends(require_operator)]
+
+    def include(name: str, attribute: str = "router") -> None:
+        include_flat(
+            app, _router(name, attribute), responses=ERROR_RESPONSES, dependencies=dependencies
+        )
+
+    include("simulator")
+    include("sim_lines")
+    include("harness", "accounts_router")
+    include("harness")
+    lazy.add(lambda _app: include("agentcard"))
+    if not settings.hosted_mode:
+        include("simulator", "jobs_router")
+        lazy.add(lambda _app: include("agentcard", "pages_router"))
