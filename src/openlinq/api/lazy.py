@@ -21,11 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from openlinq.api.routing import index_routes
 
-Mount = Callable[[FastAPI], None]
+Mount = Callable[[], object]
 
 
 class LazyRoutes:
@@ -36,7 +36,7 @@ class LazyRoutes:
         # (routes built before it, registration order, how to mount it)
         self._pending: list[tuple[int, int, Mount]] = []
         # The router's own dispatch (404s, 405s): the route index's fallback before ours.
-        self._router: ASGIApp = app.router.middleware_stack
+        self._router = app.router.middleware_stack
 
     @property
     def pending(self) -> bool:
@@ -63,7 +63,7 @@ class LazyRoutes:
         pending, self._pending = self._pending, []
         for position, order, mount in pending:
             built = len(routes)
-            mount(self.app)
+            mount()
             for n, route in enumerate(routes[built:]):
                 # Before the route that was at ``position`` when it was added.
                 rank[id(route)] = (position, 0, order, n)

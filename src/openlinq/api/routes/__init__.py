@@ -1,14 +1,15 @@
 """One module per API resource; ``mount_routes`` puts them under /v3 and /api/partner/v3.
 
-The features a server rarely serves (``LAZY_MODULES``, the payment simulator's pages, the
-checkout page) are mounted through ``LazyRoutes``: their modules are imported and their
-routes built on first use (api/lazy.py). The /api/partner/v3 routes are aliases of the
+What a server may never be asked for (the API resources marked lazy in ``API_MODULES``,
+the simulator's control API and pages, the checkout page) is mounted through
+``LazyRoutes``: the modules are imported and the routes built on first use (api/lazy.py). The /api/partner/v3 routes are aliases of the
 /v3 ones (``alias_routes``): the same built route under a second path.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 from collections.abc import Sequence
 
@@ -29,8 +30,8 @@ API_MODULES = (
     ("phone_numbers", False),
     ("reputation", True),
     ("capability", False),
-    ("contact_cards", False),
-    ("webhooks", False),
+    ("contact_cards", True),
+    ("webhooks", True),
     ("polls", True),
     ("blocked_handles", True),
     ("backgrounds", True),
@@ -38,6 +39,15 @@ API_MODULES = (
     ("payment_requests", True),
     ("experiences", True),
 )
+# The simulator's control API (the operator's, in hosted mode) and its pages, in order.
+SIMULATOR_ROUTERS = (
+    ("simulator", "router"),
+    ("sim_lines", "router"),
+    ("harness", "accounts_router"),
+    ("harness", "router"),
+    ("agentcard", "router"),
+)
+SIMULATOR_PAGES = (("simulator", "jobs_router"), ("agentcard", "pages_router"))
 # The routes the SDKs call (their base URL is .../api/partner) and the documented prefix.
 SDK_PREFIX = "/api/partner/v3"
 PREFIX = "/v3"
@@ -77,7 +87,7 @@ def mount_routes(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None:
     for mount in (mount_api, mount_alias):
         for name, is_lazy in API_MODULES:
             if is_lazy:
-                lazy.add(lambda _app, mount=mount, name=name: mount(name))
+                lazy.add(functools.partial(mount, name))
             else:
                 mount(name)
     _mount_simulator(app, settings, lazy)
@@ -85,7 +95,7 @@ def mount_routes(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None:
     if settings.metrics_exposed:
         include_flat(app, _router("metrics"))
     include_flat(app, _router("files"))
-    lazy.add(lambda app: include_flat(app, _router("checkout")))
+    lazy.add(lambda: include_flat(app, _router("checkout")))
 
 
 def _mount_simulator(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None:
@@ -102,11 +112,8 @@ def _mount_simulator(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None
             app, _router(name, attribute), responses=ERROR_RESPONSES, dependencies=dependencies
         )
 
-    include("simulator")
-    include("sim_lines")
-    include("harness", "accounts_router")
-    include("harness")
-    lazy.add(lambda _app: include("agentcard"))
+    for name, attribute in SIMULATOR_ROUTERS:
+        lazy.add(functools.partial(include, name, attribute))
     if not settings.hosted_mode:
-        include("simulator", "jobs_router")
-        lazy.add(lambda _app: include("agentcard", "pages_router"))
+        for name, attribute in SIMULATOR_PAGES:
+            lazy.add(functools.partial(include, name, attribute))

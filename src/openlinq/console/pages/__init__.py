@@ -6,6 +6,7 @@ never imports them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def mount_pages(app: FastAPI) -> None:
 
 
 def mount_console(app: FastAPI, lazy: LazyRoutes) -> None:
-    lazy.add(mount_pages)
+    lazy.add(functools.partial(mount_pages, app))
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
     @app.get("/", include_in_schema=False)
