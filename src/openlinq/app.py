@@ -80,7 +80,7 @@ def create_app(
     # Rarely used features' routes are built on first use (api/lazy.py).
     lazy = app.state.lazy_routes = LazyRoutes(app)
     mount_routes(app, settings, lazy)
-    mount_carriers(app, services.carriers)
+    mount_carriers(app, services.carriers, lazy)
     mount_console(app, lazy)
     if settings.api_docs:
         mount_docs(app)

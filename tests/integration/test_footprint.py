@@ -31,8 +31,8 @@ RARELY_NEEDED = {
 # interpreter), httpx (the first outbound request loads it) and, on SQLite, PostgreSQL's dialect.
 NOT_AT_REST = {"typer", "httpx", "sqlalchemy.dialects.postgresql"}
 # Built on the first request that needs them (api/lazy.py): rarely used features' routes,
-# the simulator's, the console's pages; and pydantic.v1, which FastAPI imports only to
-# refuse v1 models (app.py).
+# the simulator's, the console's pages, carriers' inbound endpoints; and pydantic.v1,
+# which FastAPI imports only to refuse v1 models (app.py).
 BUILT_ON_FIRST_USE = {
     "openlinq.api.routes.agentpay",
     "openlinq.api.routes.payment_requests",
@@ -41,6 +41,7 @@ BUILT_ON_FIRST_USE = {
     "openlinq.api.routes.simulator",
     "openlinq.api.routes.webhooks",
     "openlinq.console.pages.inbox",
+    "openlinq.delivery.bluebubbles.inbound",
     "pydantic.v1",
 }
 # The CLI's own start-up: none of the server.

@@ -2,8 +2,9 @@
 
 What a server may never be asked for (the API resources marked lazy in ``API_MODULES``,
 the simulator's control API and pages, the checkout page) is mounted through
-``LazyRoutes``: the modules are imported and the routes built on first use (api/lazy.py). The /api/partner/v3 routes are aliases of the
-/v3 ones (``alias_routes``): the same built route under a second path.
+``LazyRoutes``: the modules are imported and the routes built on first use
+(api/lazy.py). The /api/partner/v3 routes are aliases of the /v3 ones
+(``alias_routes``): the same built route under a second path.
 """
 
 from __future__ import annotations
