@@ -34,7 +34,8 @@ def mount_carriers(app: FastAPI, carriers: CarrierRegistry, lazy: LazyRoutes) ->
     """Each carrier's inbound router, built on first use: most servers have no such line."""
     for kind in carriers.kinds.values():
         if kind.inbound is not None:
-            lazy.add(functools.partial(_mount_inbound, app, kind.name, kind.inbound))
+            mount = functools.partial(_mount_inbound, app, kind.name, kind.inbound)
+            lazy.add((f"{PREFIX}{kind.name}/",), mount)
 
 
 def _mount_inbound(app: FastAPI, name: str, inbound: str) -> None:

@@ -23,22 +23,23 @@ from openlinq.api.routing import include_flat
 from openlinq.api.schemas.common import ERROR_RESPONSES
 from openlinq.config import Settings
 
-# In their mounting order (which decides which of two matching routes answers); True: lazy.
-API_MODULES = (
-    ("chats", False),
-    ("messages", False),
-    ("attachments", False),
-    ("phone_numbers", False),
-    ("reputation", True),
-    ("capability", False),
-    ("contact_cards", True),
-    ("webhooks", True),
-    ("polls", True),
-    ("blocked_handles", True),
-    ("backgrounds", True),
-    ("agentpay", True),
-    ("payment_requests", True),
-    ("experiences", True),
+# In their mounting order (which decides which of two matching routes answers). Lazy ones
+# name the heads of their paths (after the prefix): a request under one builds them.
+API_MODULES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("chats", None),
+    ("messages", None),
+    ("attachments", None),
+    ("phone_numbers", None),
+    ("reputation", ("/phone_numbers/",)),
+    ("capability", None),
+    ("contact_cards", ("/contact_card",)),
+    ("webhooks", ("/webhook-",)),
+    ("polls", ("/chats/", "/messages/")),
+    ("blocked_handles", ("/blocked_handles",)),
+    ("backgrounds", ("/chats/",)),
+    ("agentpay", ("/payments",)),
+    ("payment_requests", ("/payment_requests",)),
+    ("experiences", ("/experiences",)),
 )
 # The simulator's control API (the operator's, in hosted mode) and its pages, in order.
 SIMULATOR_ROUTERS = (
@@ -86,17 +87,19 @@ def mount_routes(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None:
         alias_routes(app, built[name], PREFIX, SDK_PREFIX)
 
     for mount in (mount_api, mount_alias):
-        for name, is_lazy in API_MODULES:
-            if is_lazy:
-                lazy.add(functools.partial(mount, name))
-            else:
+        for name, heads in API_MODULES:
+            if heads is None:
                 mount(name)
+            else:
+                # Either prefix builds both: the alias copies the /v3 routes.
+                prefixes = tuple(prefix + head for prefix in (PREFIX, SDK_PREFIX) for head in heads)
+                lazy.add(prefixes, functools.partial(mount, name))
     _mount_simulator(app, settings, lazy)
     include_flat(app, _router("system"))
     if settings.metrics_exposed:
         include_flat(app, _router("metrics"))
     include_flat(app, _router("files"))
-    lazy.add(lambda: include_flat(app, _router("checkout")))
+    lazy.add(("/pay/",), lambda: include_flat(app, _router("checkout")))
 
 
 def _mount_simulator(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None:
@@ -114,7 +117,7 @@ def _mount_simulator(app: FastAPI, settings: Settings, lazy: LazyRoutes) -> None
         )
 
     for name, attribute in SIMULATOR_ROUTERS:
-        lazy.add(functools.partial(include, name, attribute))
+        lazy.add(("/sim/v1/",), functools.partial(include, name, attribute))
     if not settings.hosted_mode:
         for name, attribute in SIMULATOR_PAGES:
-            lazy.add(functools.partial(include, name, attribute))
+            lazy.add(("/sim/v1/",), functools.partial(include, name, attribute))

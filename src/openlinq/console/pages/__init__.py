@@ -29,7 +29,7 @@ def mount_pages(app: FastAPI) -> None:
 
 
 def mount_console(app: FastAPI, lazy: LazyRoutes) -> None:
-    lazy.add(functools.partial(mount_pages, app))
+    lazy.add(("/console",), functools.partial(mount_pages, app))
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
     @app.get("/", include_in_schema=False)
