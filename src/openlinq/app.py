@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
@@ -13,9 +14,9 @@ from openlinq.api.carriers import mount_carriers
 from openlinq.api.docs import OPENAPI_URL, mount_docs
 from openlinq.api.errors import install_error_handlers
 from openlinq.api.inputs import InputGuardMiddleware
+from openlinq.api.lazy import LazyRoutes, openapi_with_lazy_routes
 from openlinq.api.limits import BodyLimitMiddleware
 from openlinq.api.routes import mount_routes
-from openlinq.api.routing import index_routes
 from openlinq.api.tracing import TraceMiddleware
 from openlinq.config import Settings
 from openlinq.console.pages import mount_console
@@ -31,6 +32,10 @@ def create_app(
     *,
     migrate: bool = True,
 ) -> FastAPI:
+    # FastAPI imports pydantic.v1 (1.4 MiB) to ask of every route it builds whether it uses
+    # a pydantic v1 model, only to refuse one. No code of ours does; without the module,
+    # FastAPI answers "no" (its own way when pydantic has no v1).
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
     services = services or build_services(settings)
 
     @contextlib.asynccontextmanager
@@ -72,10 +77,13 @@ def create_app(
     if settings.access_log_enabled:
         # Outermost: it times the whole request and reads the trace id off the response.
         app.add_middleware(AccessLogMiddleware)
-    mount_routes(app, settings)
-    mount_carriers(app, services.carriers)
-    mount_console(app)
+    # Rarely used features' routes are built on first use (api/lazy.py).
+    lazy = app.state.lazy_routes = LazyRoutes(app)
+    mount_routes(app, settings, lazy)
+    mount_carriers(app, services.carriers, lazy)
+    mount_console(app, lazy)
     if settings.api_docs:
         mount_docs(app)
-    index_routes(app)
+    lazy.index()
+    openapi_with_lazy_routes(app, lazy)
     return app

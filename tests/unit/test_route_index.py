@@ -25,7 +25,9 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         hosted_mode=hosted,
         operator_api_key="o" * 40 if hosted else None,
     )
-    return create_app(settings)
+    app = create_app(settings)
+    app.state.lazy_routes.load()  # every route, the rarely used features' too (api/lazy.py)
+    return app
 
 
 def _scan(routes: list[BaseRoute], method: str, path: str) -> BaseRoute | None:
