@@ -102,8 +102,9 @@ def test_a_follow_up_and_a_reply_in_an_sms_chat_go_out_as_sms(
     smpp_line: tuple[RunningServer, Tenant, SmscPeer],
 ) -> None:
     _, tenant, peer = smpp_line
-    text = {"parts": [{"type": "text", "value": "hello"}]}
-    chat = tenant.client.chats.create(from_=tenant.line, to=[PHONE], message=text).chat
+    chat = tenant.client.chats.create(
+        from_=tenant.line, to=[PHONE], message={"parts": [{"type": "text", "value": "hello"}]}
+    ).chat
     assert chat.message.service == "SMS"
     follow_up = tenant.client.chats.messages.send(
         chat.id, message={"parts": [{"type": "text", "value": "and again"}]}
