@@ -30,6 +30,7 @@ from openlinq.api.views import (
     chat_page_out,
     message_page_out,
     message_send_out,
+    rendered,
     voice_memo_out,
 )
 from openlinq.domain.messaging import request_fingerprint
@@ -66,11 +67,11 @@ async def list_chats(
     from_: Annotated[str | None, Query(alias="from", max_length=32)] = None,
     to: Annotated[str | None, Query(max_length=320)] = None,
     limit: Limit = 20,
-) -> ChatPageOut:
+) -> Response:
     page = await services.chats.page(
         account, from_number=phone_query(from_), to=phone_query(to), cursor=cursor, limit=limit
     )
-    return chat_page_out(page)
+    return rendered(chat_page_out(page))
 
 
 @router.get("/chats/{chat_id}", response_model=ChatOut)
@@ -101,9 +102,9 @@ async def list_chat_messages(
     services: ServicesDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 20,
-) -> MessagePageOut:
+) -> Response:
     page = await services.messages.list_in_chat(account, chat_id, cursor=cursor, limit=limit)
-    return message_page_out(page, services.links)
+    return rendered(message_page_out(page, services.links))
 
 
 @router.post("/chats/{chat_id}/messages", status_code=202, response_model=MessageSendOut)
