@@ -9,7 +9,7 @@ import linq
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
-from openlinq.api.schemas.chats import ChatPageOut
+from openlinq.api.schemas.chats import ChatOut, ChatPageOut
 from openlinq.api.schemas.messages import MessageOut, MessagePageOut
 from tests.support.files import PNG
 from tests.support.server import RunningServer
@@ -134,6 +134,7 @@ def test_reads_answer_the_bytes_fastapi_would_write_for_their_response_model(
         (f"{api}/chats/{chat_id}/messages?limit=1", MessagePageOut),
         (f"{api}/messages/{message_id}/thread", MessagePageOut),
         (f"{api}/chats", ChatPageOut),
+        (f"{api}/chats/{chat_id}", ChatOut),
     ]
     for path, model in reads:
         answer = tenant.http.get(path)
