@@ -65,6 +65,8 @@ def create_app(
         openapi_url=OPENAPI_URL if settings.api_docs else None,
         # "/v3/chats/" is an unknown path (a Linq 404), not a bodiless 307 to "/v3/chats".
         redirect_slashes=False,
+        # No OpenTelemetry here: FastAPI would otherwise ask for its providers per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     install_error_handlers(app)

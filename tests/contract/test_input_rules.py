@@ -219,6 +219,19 @@ def test_nesting_the_contract_uses_is_accepted(tenant: Tenant, chat_id: str) -> 
     assert _post("/v3/chats/CHAT/messages", body)(tenant, chat_id).status_code == 202
 
 
+def test_a_nul_character_in_a_chunked_body_is_refused(tenant: Tenant, chat_id: str) -> None:
+    """A body without a Content-Length (chunked) is read and checked like any other."""
+    before = _snapshot(tenant)
+    body = json.dumps({"message": _text("a\u0000b")}).encode()
+    response = tenant.http.post(
+        f"/v3/chats/{chat_id}/messages",
+        content=iter([body[:10], body[10:]]),
+        headers={"content-type": "application/json"},
+    )
+    assert "NUL" in _refused(response, 400, 1004)
+    assert _snapshot(tenant) == before
+
+
 def _chunks(total: int) -> Iterator[bytes]:
     yield b'{"message": {"parts": [{"type": "text", "value": "'
     for _ in range(total // 65_536):

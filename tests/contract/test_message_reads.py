@@ -7,7 +7,10 @@ from typing import Any
 import httpx
 import linq
 import pytest
+from pydantic import BaseModel, TypeAdapter
 
+from openlinq.api.schemas.chats import ChatOut, ChatPageOut
+from openlinq.api.schemas.messages import MessageOut, MessagePageOut
 from tests.support.files import PNG
 from tests.support.server import RunningServer
 from tests.support.tenant import Tenant, create_tenant, magic
@@ -116,6 +119,29 @@ def test_another_accounts_message_is_404_2002(tenant: Tenant, server: RunningSer
         other.client.close()
         other.http.close()
     assert tenant.client.messages.retrieve(message_id).id == message_id
+
+
+def test_reads_answer_the_bytes_fastapi_would_write_for_their_response_model(
+    tenant: Tenant,
+) -> None:
+    """The hot reads write their models themselves (api/views.rendered), skipping FastAPI's
+    second validation: the answer must stay what FastAPI's own serialisation gives."""
+    chat_id, message_id = _chat(tenant)
+    _say(tenant, chat_id, "a reply", reply_to={"message_id": message_id})
+    api = "/api/partner/v3"
+    reads: list[tuple[str, type[BaseModel]]] = [
+        (f"{api}/messages/{message_id}", MessageOut),
+        (f"{api}/chats/{chat_id}/messages?limit=1", MessagePageOut),
+        (f"{api}/messages/{message_id}/thread", MessagePageOut),
+        (f"{api}/chats", ChatPageOut),
+        (f"{api}/chats/{chat_id}", ChatOut),
+    ]
+    for path, model in reads:
+        answer = tenant.http.get(path)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        parsed = model.model_validate_json(answer.content)
+        assert TypeAdapter(model).dump_json(parsed, by_alias=True) == answer.content, path
 
 
 # -- GET /v3/chats/{id}/messages -----------------------------------------------------------

@@ -160,3 +160,36 @@ async def test_two_databases_contending_for_the_write_lock_both_commit(db: Datab
         assert await _values(second) == [1, 2]
     finally:
         await second.dispose()
+
+
+async def test_a_reader_is_kept_between_reads_and_sees_every_commit(db: Database) -> None:
+    """Reads reuse their connection (no pool checkout per read), yet each begins afresh."""
+    assert db.sqlite is not None
+    checkouts: list[object] = []
+    event.listen(db.sqlite.engine, "checkout", lambda *args: checkouts.append(args))
+    for value in range(3):
+        await _insert(db, value)
+        assert await _values(db) == list(range(value + 1))
+    reads = len(checkouts) - 3  # each write checks one out
+    assert reads == 1
+
+
+async def test_a_failed_read_leaves_its_connection_usable_without_a_stale_snapshot(
+    db: Database,
+) -> None:
+    async def refused() -> None:
+        async with db.read() as conn:
+            await conn.execute(text("SELECT v FROM t"))
+            raise RuntimeError("the domain refused")
+
+    async def failing() -> None:
+        async with db.read() as conn:
+            await conn.execute(text("SELECT * FROM missing"))
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            await refused()
+    with pytest.raises(OperationalError):
+        await failing()
+    await _insert(db, 7)
+    assert await _values(db) == [7]

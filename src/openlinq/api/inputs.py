@@ -122,6 +122,15 @@ def _url_problem(scope: Scope) -> LinqError | None:
     return None
 
 
+def _has_body(scope: Scope) -> bool:
+    """Whether the request carries a body (HTTP/1.1: a length, or a transfer coding): most
+    are GETs without one, with nothing to read and replay."""
+    for name, value in scope.get("headers") or []:
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return True
+    return False
+
+
 def _is_json(scope: Scope) -> bool:
     """Whether FastAPI would parse this request's body as JSON (no type counts as JSON)."""
     if scope["path"].startswith(_NOT_JSON_PREFIXES):
@@ -150,7 +159,7 @@ class InputGuardMiddleware:
         if problem is not None:
             await error_response(problem)(scope, receive, send)
             return
-        if not _is_json(scope):
+        if not _has_body(scope) or not _is_json(scope):
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from fastapi import Response
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from openlinq.api.schemas.chats import ChatCreateOut, ChatOut, ChatPageOut
 from openlinq.api.schemas.common import PartOut
@@ -44,6 +45,16 @@ from openlinq.webhooks.dispatch import DEFAULT_ROUTING_ID_HEADER
 
 log = logging.getLogger(__name__)
 _PART = TypeAdapter(PartOut)
+
+
+def rendered(model: BaseModel) -> Response:
+    """``model`` as FastAPI answers it for a route whose ``response_model`` is the model's
+    class (the same bytes), without FastAPI validating the model we just built a second
+    time. For the hot reads; the route keeps its ``response_model`` for the schema."""
+    return Response(
+        model.__pydantic_serializer__.to_json(model, by_alias=True),
+        media_type="application/json",
+    )
 
 
 def _checked_parts(view: dict[str, Any]) -> dict[str, Any]:
@@ -123,9 +134,11 @@ def message_create_out(result: SendResult, links: Links) -> MessageCreateOut:
 def message_out(
     links: Links, message: Message, chat: Chat, line: Line, reactions: list[Reaction]
 ) -> MessageOut:
-    return MessageOut.model_validate(
-        _checked_parts(message_view(message, chat, line, links, reactions))
-    )
+    view = message_view(message, chat, line, links, reactions)
+    try:  # in one go: checking each part on its own first cost a page a tenth of its time
+        return MessageOut.model_validate(view)
+    except ValidationError:
+        return MessageOut.model_validate(_checked_parts(view))
 
 
 def message_page_out(page: MessagePage, links: Links) -> MessagePageOut:

@@ -95,6 +95,8 @@ class Database:
         return self._begin(write=True)
 
     def read(self) -> AbstractAsyncContextManager[DbConnection]:
+        if self.sqlite is not None:
+            return self.sqlite.read()  # directly: every GET runs one
         return self._begin(write=False)
 
     @asynccontextmanager

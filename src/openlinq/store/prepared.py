@@ -62,8 +62,9 @@ class Plan:
     keys: tuple[str, ...]
     # Built once: building it costs more than running the statement.
     metadata: SimpleResultMetaData
-    # (column position, processor) for each column that has one
-    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    # (column position, processor, whether it leaves NULL as None) for each column that
+    # has one: a row's NULLs (a message has several) then skip the call.
+    results: tuple[tuple[int, Callable[[Any], Any], bool], ...]
 
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect, keys: Sequence[str]) -> Plan | None:
@@ -96,7 +97,7 @@ class Plan:
             keys=tuple(column.keyname for column in columns),
             metadata=SimpleResultMetaData([column.keyname for column in columns]),
             results=tuple(
-                (position, process)
+                (position, process, _keeps_none(process))
                 for position, column in enumerate(columns)
                 if (process := column.type._cached_result_processor(dialect, None)) is not None
             ),
@@ -131,6 +132,15 @@ class Plan:
 
     def _processed(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         values = list(row)
-        for position, process in self.results:
-            values[position] = process(values[position])
+        for position, process, keeps_none in self.results:
+            value = values[position]
+            if value is not None or not keeps_none:
+                values[position] = process(value)
         return tuple(values)
+
+
+def _keeps_none(process: Callable[[Any], Any]) -> bool:
+    try:
+        return process(None) is None
+    except Exception:  # a processor that refuses NULL is always called
+        return False

@@ -44,7 +44,8 @@ WAIT_TIMEOUT_SECONDS = 15.0
 _FIRST_PAUSE = 0.0005
 _MAX_PAUSE = 0.05
 # Connections open at once: transactions that await nothing but statements finish
-# without yielding the loop, so a few cover any number of concurrent requests.
+# without yielding the loop, so a few cover any number of concurrent requests. Read
+# transactions have POOL_SIZE of their own (kept open between reads), the rest as many.
 POOL_SIZE = 4
 _LOCK_ERRORS = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 T = TypeVar("T")
@@ -129,7 +130,8 @@ class SqliteDatabase:
         self.engine: Engine = create_engine(
             url.set(drivername="sqlite+pysqlite"),
             echo=echo,
-            pool_size=POOL_SIZE,
+            # Readers keep theirs checked out (below): the pool never runs dry for the rest.
+            pool_size=2 * POOL_SIZE,
             max_overflow=0,
             connect_args={"check_same_thread": False, "timeout": 0},
             json_deserializer=load_json,
@@ -137,6 +139,9 @@ class SqliteDatabase:
         event.listen(self.engine, "connect", _configure)
         # Checkouts wait here, on the loop, never in the pool (which would block the loop).
         self._slots = asyncio.Semaphore(POOL_SIZE)
+        self._read_slots = asyncio.Semaphore(POOL_SIZE)
+        # Idle reader connections, kept checked out of the pool (see read()).
+        self._readers: list[Connection] = []
         # Prepared statements compiled for this database (store/prepared.py).
         self._plans: Plans = {}
         # SQLite has one writer at a time. Queueing this process's writers here (first
@@ -150,10 +155,11 @@ class SqliteDatabase:
         async with self._writer, self._connection("BEGIN IMMEDIATE") as conn:
             yield conn
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[SqliteConnection]:
-        async with self._connection("BEGIN") as conn:
-            yield conn
+    def read(self) -> _ReadTransaction:
+        """A read transaction. Every GET runs one, so it is lean: a reader connection is
+        kept open between reads (a pool checkout and its reset cost more than the read's
+        statements), and BEGIN / COMMIT go to the driver directly."""
+        return _ReadTransaction(self)
 
     @asynccontextmanager
     async def _connection(self, begin: str) -> AsyncIterator[SqliteConnection]:
@@ -172,7 +178,59 @@ class SqliteDatabase:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        readers, self._readers = self._readers, []
+        for reader in readers:
+            reader.close()
         self.engine.dispose()
+
+
+class _ReadTransaction:
+    """``async with database.read() as conn``: a class, not a generator-based context
+    manager, as it runs on every read request."""
+
+    __slots__ = ("_conn", "_db", "_sync")
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> SqliteConnection:
+        db = self._db
+        await db._read_slots.acquire()
+        try:
+            sync = db._readers.pop() if db._readers else db.engine.connect()
+            self._sync = sync
+            # A deferred BEGIN takes no lock: it cannot be refused as busy.
+            _driver(sync).execute("BEGIN")
+        except BaseException:
+            db._read_slots.release()
+            raise
+        self._conn = SqliteConnection(sync, db._plans)
+        return self._conn
+
+    async def __aexit__(self, kind: object, error: object, _traceback: object) -> None:
+        db, sync = self._db, self._sync
+        try:
+            # SQLAlchemy begins its own transaction object when it runs a statement (no SQL
+            # on pysqlite); ending it ends SQLite's, else the driver ends it. A read-only
+            # transaction's end releases a snapshot: it cannot be refused as busy either.
+            if sync.in_transaction():
+                (sync.commit if kind is None else sync.rollback)()
+            else:
+                driver = _driver(sync)
+                (driver.commit if kind is None else driver.rollback)()
+        except BaseException:
+            sync.close()  # back to the pool, which resets or discards it
+            raise
+        else:
+            db._readers.append(sync)
+        finally:
+            db._read_slots.release()
+
+
+def _driver(sync: Connection) -> Any:
+    driver = sync.connection.dbapi_connection
+    assert driver is not None, "an open connection has a driver connection"
+    return driver
 
 
 def _configure(dbapi_connection: Any, _record: Any) -> None:

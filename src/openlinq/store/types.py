@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored")
         return value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        slow = general
+
+        def process(value: Any) -> datetime | None:
+            # SQLite holds the naive UTC text SQLAlchemy wrote ("2026-12-02 05:35:47.123456"):
+            # parsed with its zone spelled out, it costs a tenth of parsing and then
+            # attaching the zone (datetime.replace alone took 3 µs on the bench machine),
+            # and a page of messages has a hundred of them.
+            if isinstance(value, str) and value[10:11] == " ":
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass  # another spelling (a zone of its own): the general way below
+            return slow(value)
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -52,6 +75,19 @@ class JSONDocument(TypeDecorator[Any]):
 
     impl = JSON
     cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        slow = general
+
+        def process(value: Any) -> Any:
+            # Stored JSON text straight to orjson: SQLAlchemy's SQLite JSON type reaches it
+            # through three calls per value, and a page of messages reads sixty values.
+            return orjson.loads(value) if isinstance(value, str) else slow(value)
+
+        return process
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 
-from openlinq.store.engine import Database
+from openlinq.store.engine import Database, DbConnection
 from openlinq.store.repos import Repos
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,24 @@ class Storage:
             except Exception:
                 log.exception("an after-commit callback failed; the commit stands")
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Repos]:
-        async with self.db.read() as conn:
-            yield Repos(conn, [])
+    def read(self) -> _Read:
+        """A read transaction (a class, not a generator: every GET runs one)."""
+        return _Read(self.db.read())
+
+
+class _Read:
+    __slots__ = ("_transaction",)
+
+    def __init__(self, transaction: AbstractAsyncContextManager[DbConnection]) -> None:
+        self._transaction = transaction
+
+    async def __aenter__(self) -> Repos:
+        return Repos(await self._transaction.__aenter__(), [])
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        return await self._transaction.__aexit__(kind, error, traceback)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from openlinq.api.deps import AccountDep, ServicesDep, phone_query
+from openlinq.api.deps import AccountDep, CallerDep, ServicesDep, phone_query
 from openlinq.api.schemas.actions import AcceptedOut, HandleIn
 from openlinq.api.schemas.chats import (
     ChatCreateIn,
@@ -30,6 +30,7 @@ from openlinq.api.views import (
     chat_page_out,
     message_page_out,
     message_send_out,
+    rendered,
     voice_memo_out,
 )
 from openlinq.domain.messaging import request_fingerprint
@@ -60,22 +61,25 @@ async def create_chat(
 
 @router.get("/chats", response_model=ChatPageOut)
 async def list_chats(
-    account: AccountDep,
-    services: ServicesDep,
+    caller: CallerDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     from_: Annotated[str | None, Query(alias="from", max_length=32)] = None,
     to: Annotated[str | None, Query(max_length=320)] = None,
     limit: Limit = 20,
-) -> ChatPageOut:
-    page = await services.chats.page(
-        account, from_number=phone_query(from_), to=phone_query(to), cursor=cursor, limit=limit
+) -> Response:
+    page = await caller.services.chats.page(
+        caller.account,
+        from_number=phone_query(from_),
+        to=phone_query(to),
+        cursor=cursor,
+        limit=limit,
     )
-    return chat_page_out(page)
+    return rendered(chat_page_out(page))
 
 
 @router.get("/chats/{chat_id}", response_model=ChatOut)
-async def get_chat(chat_id: str, account: AccountDep, services: ServicesDep) -> ChatOut:
-    return chat_out(*await services.chats.get(account, chat_id))
+async def get_chat(chat_id: str, caller: CallerDep) -> Response:
+    return rendered(chat_out(*await caller.services.chats.get(caller.account, chat_id)))
 
 
 @router.put("/chats/{chat_id}", status_code=202, response_model=ChatUpdateOut)
@@ -97,13 +101,13 @@ async def mark_chat_read(chat_id: str, account: AccountDep, services: ServicesDe
 @router.get("/chats/{chat_id}/messages", response_model=MessagePageOut)
 async def list_chat_messages(
     chat_id: str,
-    account: AccountDep,
-    services: ServicesDep,
+    caller: CallerDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 20,
-) -> MessagePageOut:
-    page = await services.messages.list_in_chat(account, chat_id, cursor=cursor, limit=limit)
-    return message_page_out(page, services.links)
+) -> Response:
+    services = caller.services
+    page = await services.messages.list_in_chat(caller.account, chat_id, cursor=cursor, limit=limit)
+    return rendered(message_page_out(page, services.links))
 
 
 @router.post("/chats/{chat_id}/messages", status_code=202, response_model=MessageSendOut)

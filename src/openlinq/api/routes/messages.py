@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
-from openlinq.api.deps import AccountDep, ServicesDep
+from openlinq.api.deps import AccountDep, CallerDep, ServicesDep
 from openlinq.api.schemas.actions import (
     AcceptedOut,
     MessageEditIn,
@@ -21,7 +21,13 @@ from openlinq.api.schemas.messages import (
     MessageOut,
     MessagePageOut,
 )
-from openlinq.api.views import message_create_out, message_out, message_page_out, sent_out
+from openlinq.api.views import (
+    message_create_out,
+    message_out,
+    message_page_out,
+    rendered,
+    sent_out,
+)
 from openlinq.domain.app_cards import CardUpdate
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.messaging import request_fingerprint
@@ -65,23 +71,25 @@ async def create_message(
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut)
-async def get_message(message_id: str, account: AccountDep, services: ServicesDep) -> MessageOut:
-    return message_out(services.links, *await services.messages.get(account, message_id))
+async def get_message(message_id: str, caller: CallerDep) -> Response:
+    services = caller.services
+    return rendered(
+        message_out(services.links, *await services.messages.get(caller.account, message_id))
+    )
 
 
 @router.get("/messages/{message_id}/thread", response_model=MessagePageOut)
 async def get_thread(
     message_id: str,
-    account: AccountDep,
-    services: ServicesDep,
+    caller: CallerDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "asc",
-) -> MessagePageOut:
-    page = await services.messages.thread(
-        account, message_id, cursor=cursor, limit=limit, ascending=order == "asc"
+) -> Response:
+    page = await caller.services.messages.thread(
+        caller.account, message_id, cursor=cursor, limit=limit, ascending=order == "asc"
     )
-    return message_page_out(page, services.links)
+    return rendered(message_page_out(page, caller.services.links))
 
 
 @router.patch("/messages/{message_id}", response_model=MessageOut)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from openlinq.domain.models import Chat, ChatHandle, ChatHealth, HandleStatus, L
 from openlinq.store.engine import DbConnection, affected_rows
 from openlinq.store.prepared import prepare
 from openlinq.store.repos.lines import line_from_row
+from openlinq.store.rows import member_of
 from openlinq.store.tables import chat_handles, chats, lines
 
 ChatCursor = tuple[datetime, int]
@@ -69,14 +70,19 @@ prepare(
 )
 
 
+_SERVICE = member_of(Service)
+_HANDLE_STATUS = member_of(HandleStatus)
+_HEALTH_OF = member_of(ChatHealth)
+
+
 def _handle(row: Any) -> ChatHandle:
     return ChatHandle(
         id=HandleId(row.id),
         chat_id=ChatId(row.chat_id),
         handle=row.handle,
-        service=Service(row.service),
+        service=_SERVICE(row.service),
         is_me=row.is_me,
-        status=HandleStatus(row.status),
+        status=_HANDLE_STATUS(row.status),
         joined_at=row.joined_at,
         left_at=row.left_at,
     )
@@ -88,10 +94,10 @@ def _chat(row: Any, handles: Sequence[ChatHandle]) -> Chat:
         account_id=AccountId(row.account_id),
         line_id=LineId(row.line_id),
         is_group=row.is_group,
-        service=Service(row.service),
+        service=_SERVICE(row.service),
         display_name=row.display_name,
         group_icon=row.group_icon,
-        health=ChatHealth(row.health),
+        health=_HEALTH_OF(row.health),
         health_updated_at=row.health_updated_at,
         recipient_key=row.recipient_key,
         created_at=row.created_at,
@@ -101,24 +107,22 @@ def _chat(row: Any, handles: Sequence[ChatHandle]) -> Chat:
     )
 
 
-class _Prefixed:
-    """The columns of a row whose names start with ``prefix``, by their unprefixed name."""
-
-    __slots__ = ("_mapping", "_prefix")
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._mapping = row._mapping
-        self._prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return self._mapping[self._prefix + name]
+# _WITH_LINE's row: the chat's columns, then the line's, then the handle's. Each part is
+# read as a named tuple of its table's column names (store/rows.py says why).
+_CHAT_ROW = namedtuple("_CHAT_ROW", [c.name for c in chats.c])  # type: ignore[misc]
+_LINE_ROW = namedtuple("_LINE_ROW", [c.name for c in lines.c])  # type: ignore[misc]
+_HANDLE_ROW = namedtuple("_HANDLE_ROW", [c.name for c in chat_handles.c])  # type: ignore[misc]
+_LINE_AT = len(chats.c)
+_HANDLE_AT = _LINE_AT + len(lines.c)
 
 
 def _chat_with_line(rows: Sequence[Any]) -> tuple[Chat, Line] | None:
     if not rows:
         return None
-    handles = [_handle(_Prefixed(r, "handle__")) for r in rows]
-    return _chat(rows[0], handles), line_from_row(_Prefixed(rows[0], "line__"))
+    handles = [_handle(_HANDLE_ROW._make(r[_HANDLE_AT:])) for r in rows]
+    first = rows[0]
+    chat = _chat(_CHAT_ROW._make(first[:_LINE_AT]), handles)
+    return chat, line_from_row(_LINE_ROW._make(first[_LINE_AT:_HANDLE_AT]))
 
 
 class ChatRepo:

@@ -9,6 +9,7 @@ from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import Line, LineStatus, LineType, Reputation
 from openlinq.store.engine import DbConnection, affected_rows
 from openlinq.store.prepared import prepare
+from openlinq.store.rows import member_of
 from openlinq.store.tables import lines
 
 # Statements on the send and delivery paths, built once (see repos/chats.py).
@@ -34,15 +35,20 @@ _TOUCH_IF_LATEST = _TOUCH.where(
 prepare(_BY_ID, _LAST_USED, _TOUCH, _TOUCH_IF_LATEST)
 
 
+_LINE_TYPE = member_of(LineType)
+_LINE_STATUS = member_of(LineStatus)
+_REPUTATION = member_of(Reputation)
+
+
 def line_from_row(row: Any) -> Line:
     return Line(
         id=LineId(row.id),
         account_id=AccountId(row.account_id),
         phone_number=row.phone_number,
-        line_type=LineType(row.line_type),
+        line_type=_LINE_TYPE(row.line_type),
         rcs_enabled=row.rcs_enabled,
-        status=LineStatus(row.status),
-        reputation=Reputation(row.reputation),
+        status=_LINE_STATUS(row.status),
+        reputation=_REPUTATION(row.reputation),
         forwarding_number=row.forwarding_number,
         last_used_at=row.last_used_at,
         created_at=row.created_at,

@@ -22,7 +22,7 @@ from openlinq.domain.models import (
 )
 from openlinq.store.engine import DbConnection
 from openlinq.store.prepared import prepare
-from openlinq.store.rows import plain_rows
+from openlinq.store.rows import member_of, plain_rows
 from openlinq.store.tables import (
     carrier_refs,
     message_edits,
@@ -70,6 +70,11 @@ def _parts(row: Any) -> tuple[Any, ...]:
     return tuple(row.parts) if isinstance(row.parts, list) else (row.parts,)
 
 
+_DIRECTION = member_of(Direction)
+_SERVICE = member_of(Service)
+_STATUS = member_of(DeliveryStatus)
+
+
 def _message(row: Any) -> Message:
     effect = _effect(row)
     reply_to = (
@@ -79,14 +84,14 @@ def _message(row: Any) -> Message:
         id=MessageId(row.id),
         account_id=AccountId(row.account_id),
         chat_id=ChatId(row.chat_id),
-        direction=Direction(row.direction),
+        direction=_DIRECTION(row.direction),
         sender_handle=row.sender_handle,
         parts=_parts(row),
         effect=effect,
         reply_to=reply_to,
-        preferred_service=Service(row.preferred_service) if row.preferred_service else None,
-        service=Service(row.service),
-        delivery_status=DeliveryStatus(row.delivery_status),
+        preferred_service=_SERVICE(row.preferred_service) if row.preferred_service else None,
+        service=_SERVICE(row.service),
+        delivery_status=_STATUS(row.delivery_status),
         idempotency_key=row.idempotency_key,
         created_at=row.created_at,
         updated_at=row.updated_at,
