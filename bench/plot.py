@@ -1,7 +1,8 @@
 """Plots and tables for docs/performance.md from the JSON in bench/results/.
 
-Reads the newest api-*.json (bench/api.py), api-*-scale.json (bench/api.py --scale) and
-growth-*.json (bench/growth.py), or the files given, and writes
+Reads the newest api-*.json (bench/api.py), api-*-scale.json (bench/api.py --scale),
+growth-*.json (bench/growth.py) and webhooks-*-scale.json (bench/webhooks.py --scale; a
+table only), or the files given, and writes
 
   docs/images/perf-api.png     req/s per row, bare next to each openlinq target
   docs/images/perf-growth.png  GET message and page latency against stored messages
@@ -259,6 +260,9 @@ def main() -> None:
     parser.add_argument("--api", type=Path, help="bench/api.py JSON (default: the newest)")
     parser.add_argument("--scale", type=Path, help="bench/api.py --scale JSON")
     parser.add_argument("--growth", type=Path, help="bench/growth.py JSON")
+    parser.add_argument(
+        "--webhooks-scale", type=Path, help="bench/webhooks.py --scale JSON (a table)"
+    )
     parser.add_argument("--out", type=Path, default=IMAGES, help="where the PNGs go")
     parser.add_argument(
         "--write-doc", action="store_true", help="put the tables into docs/performance.md"
@@ -267,6 +271,7 @@ def main() -> None:
     api = load(args.api or newest("api-*.json", exclude="-scale.json"))
     scale = load(args.scale or newest("api-*-scale.json"))
     growth = load(args.growth or newest("growth-*.json"))
+    hooks = load(args.webhooks_scale or newest("webhooks-*-scale.json"))
     args.out.mkdir(parents=True, exist_ok=True)
     sections: list[tuple[str, dict[str, Any], str]] = []
     if api:
@@ -278,6 +283,10 @@ def main() -> None:
     if scale:
         plot_scale(scale, args.out / "perf-scale.png")
         sections.append(("Scale-out on PostgreSQL", scale, scale_table(scale)))
+    if hooks:
+        from webhooks import scale_table as webhooks_table
+
+        sections.append(("Webhooks, scaled out on PostgreSQL", hooks, webhooks_table(hooks)))
     if not sections:
         raise SystemExit("no results in bench/results/: run bench/api.py or bench/growth.py")
     text = markdown(sections)

@@ -29,6 +29,8 @@ seconds for deliveries. Prints the machine and the figures, writes JSON to
 bench/results/, and exits 1 if a delivery is missing, badly signed, or a send failed.
 Run: .venv/bin/python bench/webhooks.py [--messages 500] [--concurrency 8]
      .venv/bin/python bench/webhooks.py --rate 1000 [--duration 20] [--subscriptions 5]
+     .venv/bin/python bench/webhooks.py --rate 2000 --subscriptions 20 --scale --database-url URL
+       (1, 2, 4 API processes x 1, 2 dedicated workers; --processes / --workers for one)
 """
 
 from __future__ import annotations
@@ -66,10 +68,15 @@ from benchlib import (
     RawHttp,
     Server,
     free_port,
+    fresh_database,
     openlinq_cli,
     process_cpu_seconds,
     sandbox_account,
     serving,
+    wait_for_output,
+)
+from benchlib import (
+    machine as host_machine,
 )
 
 KEY = "olq_bench_webhooks_key"
@@ -475,7 +482,7 @@ async def run(args: argparse.Namespace, server: Server, receivers: Receivers) ->
         if throughput:
             chats, warm = await create_chats(api, line, args.chats)
             await settle(receivers, len(warm.started) * fan_out, args.timeout)
-        cpu = server.cpu_seconds(), receivers.cpu_seconds(), time.process_time()
+        cpu = server_cpu(server), receivers.cpu_seconds(), time.process_time()
         starved = run_queue_seconds(server.process.pid)
         began = time.perf_counter()
         with profiling(server, args):
@@ -489,7 +496,7 @@ async def run(args: argparse.Namespace, server: Server, receivers: Receivers) ->
                     api, line, args.messages, args.concurrency, args.pause
                 )
             await settle(receivers, len(state.sends.started) * fan_out, args.timeout)
-        state.server_cpu = server.cpu_seconds() - cpu[0]
+        state.server_cpu = server_cpu(server) - cpu[0]
         state.server_waiting_for_cpu = run_queue_seconds(server.process.pid) - starved
         state.receivers_cpu = receivers.cpu_seconds() - cpu[1]
         state.bench_cpu = time.process_time() - cpu[2]
@@ -497,6 +504,11 @@ async def run(args: argparse.Namespace, server: Server, receivers: Receivers) ->
     state.arrivals = receivers.take()
     state.verifier.check(state.arrivals)
     return state
+
+
+def server_cpu(server: Server) -> float:
+    """The API processes' CPU and the dedicated workers' (all of openlinq's work)."""
+    return server.cpu_seconds() + server.extra_cpu_seconds()
 
 
 async def settle(receivers: Receivers, count: int, seconds: float) -> None:
@@ -676,6 +688,110 @@ def show(result: Report) -> None:
         print(f"{name:20} {figures}")
 
 
+def measure(args: argparse.Namespace, database_url: str | None) -> Report:
+    """One run against a fresh server of ``args.processes`` API processes (and
+    ``args.workers`` dedicated `openlinq worker` processes, when set)."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        here = Path(data_dir)
+        env = {
+            **os.environ,
+            "OPENLINQ_DATA_DIR": data_dir,
+            "OPENLINQ_DEV_API_KEY": KEY,
+            "OPENLINQ_CLOCK": "real",
+            "OPENLINQ_LOG_LEVEL": "warning",
+            "OPENLINQ_RUN_WORKER": str(not args.workers).lower(),
+            "PYTHONUNBUFFERED": "1",  # the processes line reaches the log at once
+        }
+        if database_url:
+            env["OPENLINQ_DATABASE_URL"] = database_url
+        command = [sys.executable, "-m", "openlinq", "serve", "--host", "127.0.0.1"]
+        if args.processes > 1:
+            command += ["--workers", str(args.processes)]
+        # `serve --workers N` prints "processes: N API" once every process answers.
+        several = ("processes:", 1) if args.processes > 1 else None
+        with serving("openlinq", command, env, here, ready=several) as server:
+            for n in range(args.workers):
+                log = here / f"worker-{n}.log"
+                with log.open("wb") as out:
+                    worker = subprocess.Popen(
+                        [sys.executable, "-m", "openlinq", "worker"],
+                        env=env,
+                        cwd=here,
+                        stdout=out,
+                        stderr=out,
+                    )
+                server.extra.append(worker)
+                wait_for_output(worker, log, "running", 1, f"worker {n}")
+            if args.rate is not None:  # the per-pair limit is 30 a minute: raise it
+                account = sandbox_account(env)
+                openlinq_cli(env, "accounts", "policy", account, "--pair-limit", str(PAIR_LIMIT))
+            receivers = Receivers(args.receivers)
+            try:
+                state = asyncio.run(run(args, server, receivers))
+            finally:
+                receivers.close()
+        post_ms = None if database_url else attempt_latencies(here)
+    result = report(state)
+    # Each POST as the server timed it (its delivery log): with the receivers answering in
+    # microseconds, what is above that is the server's own loop getting to the answer.
+    result["server_post_ms"] = ms(post_ms) if post_ms else None
+    result["profile"] = args.profile_path
+    result["api_processes"] = args.processes
+    result["dedicated_workers"] = args.workers
+    return result
+
+
+def scale(args: argparse.Namespace) -> Report:
+    """The throughput run for 1, 2, 4 API processes x 1, 2 dedicated workers, each on a
+    fresh PostgreSQL database."""
+    rows = []
+    for processes in (1, 2, 4):
+        for workers in (1, 2):
+            args.processes, args.workers = processes, workers
+            name = f"openlinq_bench_webhooks_{processes}x{workers}"
+            with fresh_database(args.database_url, name) as url:
+                row = measure(args, url)
+            show(row)
+            rows.append(row)
+    return {
+        "bench": "webhooks-scale",
+        "machine": host_machine(args.database_url),
+        "commit": commit(),
+        "rate_offered": args.rate,
+        "subscriptions": args.subscriptions,
+        "duration": args.duration,
+        "rows": rows,
+    }
+
+
+def scale_table(result: Report) -> str:
+    lines = [
+        "| API processes | dedicated workers | sends/s | webhooks/s | backlog at end "
+        "| drained after s | server CPU | ms CPU per webhook |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in result["rows"]:
+        lines.append(
+            f"| {row['api_processes']} | {row['dedicated_workers']} | {row['sends_per_second']} "
+            f"| {row['webhooks_per_second']} | {row['backlog_at_end_of_offer']} "
+            f"| {row['seconds_to_drain']} | {row['server_cpu_pct']} % "
+            f"| {row['server_cpu_ms_per_webhook']} |"
+        )
+    return "\n".join(lines)
+
+
+def save(result: Report, suffix: str) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"webhooks-{time.strftime('%Y%m%dT%H%M%S')}-{suffix}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return path
+
+
+def failed(result: Report) -> bool:
+    return bool(result["missing"] or result["invalid_signatures"] or result["send_errors"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -701,6 +817,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="max wait for webhooks")
     parser.add_argument("--database-url", default=None, help="bench PostgreSQL instead")
     parser.add_argument(
+        "--processes", type=int, default=1, help="API processes (openlinq serve --workers N)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="dedicated `openlinq worker` processes (the API processes then run no jobs)",
+    )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="throughput mode for 1, 2, 4 API processes x 1, 2 workers on --database-url",
+    )
+    parser.add_argument(
         "--profile",
         nargs="?",
         const="flamegraph",
@@ -710,41 +840,23 @@ def main() -> None:
     args = parser.parse_args()
     if args.rate is None and not 1 <= args.concurrency <= args.messages <= 10_000:
         parser.error("need 1 <= concurrency <= messages <= 10000")
+    if args.scale and (args.rate is None or not args.database_url):
+        parser.error("--scale needs --rate and --database-url (the processes share PostgreSQL)")
+    if args.processes > 1 and not args.database_url:
+        parser.error("several API processes need --database-url (PostgreSQL)")
     args.stamp = time.strftime("%Y%m%dT%H%M%S")
     args.profile_path = None
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "OPENLINQ_DATA_DIR": data_dir,
-            "OPENLINQ_DEV_API_KEY": KEY,
-            "OPENLINQ_CLOCK": "real",
-            "OPENLINQ_LOG_LEVEL": "warning",
-        }
-        if args.database_url:
-            env["OPENLINQ_DATABASE_URL"] = args.database_url
-        command = [sys.executable, "-m", "openlinq", "serve", "--host", "127.0.0.1"]
-        with serving("openlinq", command, env, Path(data_dir)) as server:
-            if args.rate is not None:  # the per-pair limit is 30 a minute: raise it
-                account = sandbox_account(env)
-                openlinq_cli(env, "accounts", "policy", account, "--pair-limit", str(PAIR_LIMIT))
-            receivers = Receivers(args.receivers)
-            try:
-                state = asyncio.run(run(args, server, receivers))
-            finally:
-                receivers.close()
-        post_ms = None if args.database_url else attempt_latencies(Path(data_dir))
-    result = report(state)
-    # Each POST as the server timed it (its delivery log): with the receivers answering in
-    # microseconds, what is above that is the server's own loop getting to the answer.
-    result["server_post_ms"] = ms(post_ms) if post_ms else None
-    result["profile"] = args.profile_path
+    if args.scale:
+        result = scale(args)
+        print(scale_table(result))
+        save(result, "scale")
+        if any(failed(row) for row in result["rows"]):
+            raise SystemExit(1)
+        return
+    result = measure(args, args.database_url)
     show(result)
-    RESULTS.mkdir(exist_ok=True)
-    suffix = f"r{args.rate:g}" if args.rate is not None else f"c{args.concurrency}"
-    path = RESULTS / f"webhooks-{args.stamp}-{suffix}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
-    if result["missing"] or result["invalid_signatures"] or result["send_errors"]:
+    save(result, f"r{args.rate:g}" if args.rate is not None else f"c{args.concurrency}")
+    if failed(result):
         raise SystemExit(1)
 
 
