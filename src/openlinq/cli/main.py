@@ -21,12 +21,24 @@ def _debugging(ctx: Context) -> bool:
     return bool(root.params.get("debug")) or os.environ.get("OPENLINQ_DEBUG", "") not in ("", "0")
 
 
-def describe(error: BaseException) -> str:
-    """An unexpected failure in one line (the traceback is for --debug)."""
+def user_error(error: BaseException) -> str | None:
+    """The message of a failure the user can fix (a refused value, an unknown account, a
+    carrier key that does not fit): printed as it is, with no class name or traceback hint."""
+    from openlinq.delivery.sealing import SealError
     from openlinq.domain.errors import LinqError
 
     if isinstance(error, LinqError):
         return error.message
+    if isinstance(error, SealError | LookupError) and str(error):
+        return str(error)
+    return None
+
+
+def describe(error: BaseException) -> str:
+    """An unexpected failure in one line (the traceback is for --debug)."""
+    known = user_error(error)
+    if known is not None:
+        return known
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}" if not isinstance(error, OSError) else text
 
@@ -47,7 +59,11 @@ class ErrorsInOneLine(TyperGroup):
         except Exception as error:
             if _debugging(ctx):
                 raise
-            typer.echo(f"openlinq: {describe(error)} (--debug shows the traceback)", err=True)
+            known = user_error(error)
+            if known is not None:
+                typer.echo(f"openlinq: {known}", err=True)
+            else:
+                typer.echo(f"openlinq: {describe(error)} (--debug shows the traceback)", err=True)
             raise typer.Exit(1) from None
 
 

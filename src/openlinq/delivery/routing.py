@@ -81,6 +81,14 @@ class LineCarrier(Carrier):
     async def probe(self) -> None:
         """Check the gateway answers; report a change through the recorder (periodic job)."""
 
+    @classmethod
+    def never_carries(cls, kind: str, data: dict[str, Any]) -> LinqError | None:
+        """Why this kind of carrier can never carry the action ``kind`` (None: it may)."""
+        return None
+
+    async def refusal(self, from_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
+        return self.never_carries(kind, data)
+
 
 class CarrierFactory(Protocol):
     """A real carrier's constructor: the registry calls it with exactly these arguments."""
@@ -117,6 +125,9 @@ class CarrierKind:
     def carrier_type(self) -> CarrierFactory:
         return cast("CarrierFactory", _load(self.carrier))
 
+    def carrier_class(self) -> type[LineCarrier]:
+        return cast("type[LineCarrier]", _load(self.carrier))
+
 
 KINDS: dict[str, CarrierKind] = {
     "bluebubbles": CarrierKind(
@@ -143,7 +154,8 @@ def parse_setting(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip().replace("-", "_")
     if not sep or not key:
-        raise LinqError(ErrorCode.INVALID_PARAMETER, f"a setting is KEY=VALUE, not {text!r}")
+        # Never the text itself: a mistyped "password:hunter22" is a secret.
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "a setting is KEY=VALUE (no '=' found)")
     return key, int(value) if value.strip().isdigit() else value
 
 
@@ -229,6 +241,18 @@ class CarrierRegistry:
                 seen.add(row.carrier)
                 carriers.append(await self._instance(row))
         return carriers
+
+    async def refusal(self, phone_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
+        """The line's carrier's refusal of ``kind``, without building or starting it (the
+        caller holds a transaction: no gateway I/O). A carrier not built in this process yet
+        answers only what its kind can never carry."""
+        row = await self._route(phone_number)
+        if row is None:
+            return await self.simulator.refusal(phone_number, kind, data)
+        built = self._built.get(row.line_id)
+        if built and built.sealed == row.sealed:
+            return await built.carrier.refusal(phone_number, kind, data)
+        return self.kinds[row.carrier].carrier_class().never_carries(kind, data)
 
     async def inbound(self, name: str, token: str) -> Carrier:
         """The carrier of the line whose inbound URL carries ``token``."""
@@ -342,8 +366,16 @@ class CarrierRegistry:
             phone_number=phone_number,
             carrier=name,
             settings=self._masked(name, sealed_settings or {}),
-            inbound_url=None if token is None else self.inbound_url(name, token),
+            inbound_url=self._shown_url(name, token),
         )
+
+    def _shown_url(self, name: str, token: str | None) -> str | None:
+        """The URL the operator gives the gateway: only a carrier with an inbound router
+        has one (an SMPP line's token is never served: its traffic comes on the bind)."""
+        kind = self.kinds.get(name)
+        if token is None or kind is None or kind.inbound is None:
+            return None
+        return self.inbound_url(name, token)
 
     def _unchanged(
         self, current: LineCarrierRow | None, name: str, settings: dict[str, Any] | None
@@ -485,6 +517,9 @@ class RoutingCarrier(Carrier):
 
     async def send(self, message: OutboundMessage) -> None:
         await (await self.registry.for_number(message.from_number)).send(message)
+
+    async def refusal(self, from_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
+        return await self.registry.refusal(from_number, kind, data)
 
     async def perform(self, action: ChatAction) -> None:
         await (await self.registry.for_number(action.from_number)).perform(action)

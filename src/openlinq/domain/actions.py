@@ -24,9 +24,16 @@ class CarrierActions:
     async def schedule(
         self, repos: Repos, chat: Chat, line: Line, kind: str, data: dict[str, Any]
     ) -> None:
-        """Queue ``kind`` for the chat's current recipients, in the caller's transaction."""
+        """Queue ``kind`` for the chat's current recipients, in the caller's transaction.
+
+        What the line's carrier reports it cannot carry (2011 / 4005) is refused here, so
+        the caller's transaction (its rows, its events) is rolled back, not committed and
+        dropped later."""
         if kind not in ACTION_KINDS:
             raise ValueError(f"unknown chat action {kind!r}")
+        refused = await self.carrier.refusal(line.phone_number, kind, data)
+        if refused is not None:
+            raise refused
         await self.queue.schedule(
             repos,
             ACTION_JOB,
