@@ -62,5 +62,9 @@ class CarrierActions:
             await self.carrier.perform(action)
         except CarrierRejectedError as rejected:
             log.warning(
-                "carrier dropped %s in chat %s: %s", action.kind, action.chat_id, rejected.reason
+                "line %s: carrier dropped %s in chat %s: %s",
+                action.from_number,
+                action.kind,
+                action.chat_id,
+                rejected.reason,
             )

@@ -213,15 +213,18 @@ class BlueBubblesCarrier(LineCarrier):
     async def probe(self) -> None:
         """Ping the Mac: one that does not answer (or refuses the password) flags the line
         until it answers again (domain/lines.record_gateway_health)."""
-        answered = await self.client.ping()
+        wrong = await self.client.ping()
+        answered = wrong is None
         self._unreachable_at = None if answered else self.clock.now()
         if answered:
             await self._refresh_private_api()
-        if await self.recorder.gateway_health(self.line_id, answered):
+        if not await self.recorder.gateway_health(self.line_id, answered):
+            return
+        if answered:
+            log.info("line %s: the BlueBubbles server answers again", self.phone_number)
+        else:
             log.warning(
-                "line %s: the BlueBubbles server %s",
-                self.phone_number,
-                "answers again" if answered else "does not answer: line flagged",
+                "line %s: the BlueBubbles server %s: line flagged", self.phone_number, wrong
             )
 
     async def _refresh_private_api(self) -> None:
@@ -553,7 +556,7 @@ class BlueBubblesCarrier(LineCarrier):
                 return await self.attachments.receive(account, name, declared or content_type, body)
         except (BlueBubblesUnreachableError, BlueBubblesRefusedError, LinqError) as exc:
             # The message still arrives (its text, its other files); the operator sees why.
-            log.warning("line %s: %s not received: %s", self.line_id, path, exc)
+            log.warning("line %s: %s not received: %s", self.phone_number, path, exc)
             return None
 
     async def participants(self, chat_ref: str, event: dict[str, Any]) -> set[str] | None:
@@ -567,7 +570,7 @@ class BlueBubblesCarrier(LineCarrier):
                     "GET", f"chat/{chat_path(chat_ref)}", params={"with": "participants"}
                 )
             except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
-                log.warning("line %s: the group's members are unknown: %s", self.line_id, exc)
+                log.warning("line %s: the group's members are unknown: %s", self.phone_number, exc)
                 return None
             listed = chat.get("participants") if isinstance(chat, dict) else None
         return {
