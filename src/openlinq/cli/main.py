@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from openlinq.cli import chats, mcp, operator, server, sim, webhooks
-from openlinq.cli.common import CliError
+from openlinq.cli.common import CliError, user_error
 
 if TYPE_CHECKING:
     # typer vendors click; its groups are invoked with this context class.
@@ -19,19 +19,6 @@ if TYPE_CHECKING:
 def _debugging(ctx: Context) -> bool:
     root = ctx.find_root()
     return bool(root.params.get("debug")) or os.environ.get("OPENLINQ_DEBUG", "") not in ("", "0")
-
-
-def user_error(error: BaseException) -> str | None:
-    """The message of a failure the user can fix (a refused value, an unknown account, a
-    carrier key that does not fit): printed as it is, with no class name or traceback hint."""
-    from openlinq.delivery.sealing import SealError
-    from openlinq.domain.errors import LinqError
-
-    if isinstance(error, LinqError):
-        return error.message
-    if isinstance(error, SealError | LookupError) and str(error):
-        return str(error)
-    return None
 
 
 def describe(error: BaseException) -> str:

@@ -5,6 +5,7 @@ They never create a database: pointed at a folder without one they say where the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from openlinq.cli.common import JsonFlag, emit_json, fail, say, table
+from openlinq.cli.common import JsonFlag, emit_json, fail, say, table, user_error
 from openlinq.cli.server import DatabaseUrl, DataDir, load_settings
 from openlinq.domain.ids import AccountId
 from openlinq.domain.models import AccountTier, LineStatus, LineType
@@ -509,10 +510,20 @@ def lines_carrier(
         if urlsplit(view.inbound_url).hostname in LOOPBACK_HOSTS:
             # Built from this shell's settings: without OPENLINQ_PUBLIC_URL that is a loopback
             # address (and this shell's port), which a Mac or an SMSC elsewhere cannot reach.
-            say(
-                "warning: that URL is on loopback; set OPENLINQ_PUBLIC_URL (for this command and "
-                "the server) to the address the gateway reaches, then set the carrier again"
-            )
+            say(_loopback_warning(os.environ.get("OPENLINQ_PUBLIC_URL")))
+
+
+def _loopback_warning(public_url: str | None) -> str:
+    fix = "to the address the gateway reaches, then set the carrier again"
+    if public_url:
+        return (
+            f"warning: that URL is on loopback: OPENLINQ_PUBLIC_URL ({public_url}) is a loopback "
+            f"address; set it (for this command and the server) {fix}"
+        )
+    return (
+        "warning: that URL is on loopback; set OPENLINQ_PUBLIC_URL (for this command and the "
+        f"server) {fix}"
+    )
 
 
 @lines_app.command("apply")
@@ -534,10 +545,16 @@ def lines_apply(
 
     async def change(services: Services) -> list[LineCarrierView]:
         # Everything is checked before anything changes: a bad entry leaves every line as it was.
-        for entry in declared:
-            account = await services.accounts.get(AccountId(entry.account))
-            await services.carriers.describe(account.id, entry.phone_number)
-            services.carriers.validated(entry.carrier, entry.settings)
+        for number, entry in enumerate(declared, 1):
+            try:
+                account = await services.accounts.get(AccountId(entry.account))
+                await services.carriers.describe(account.id, entry.phone_number)
+                services.carriers.validated(entry.carrier, entry.settings)
+            except Exception as error:
+                known = user_error(error)
+                if known is None:
+                    raise
+                fail(f"{path}: entry {number} ({entry.phone_number}): {known}")
         return [
             await services.carriers.configure(
                 AccountId(entry.account), entry.phone_number, entry.carrier, entry.settings

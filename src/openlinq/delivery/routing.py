@@ -177,7 +177,8 @@ class LineCarrierView:
     settings: dict[str, Any]
     # Only right after a change (like an API key, shown once): the URL carries the token.
     inbound_url: str | None = None
-    # False when the line already had exactly this carrier and these settings (nothing written).
+    # False when the line already had exactly this carrier and these settings (nothing
+    # written), and for a view that only shows.
     changed: bool = True
 
 
@@ -391,9 +392,10 @@ class CarrierRegistry:
                 raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{phone_number} is not your line")
             row = await repos.line_carriers.of_line(line.id)
         if row is None:
-            return LineCarrierView(phone_number, SIMULATOR, {})
+            return LineCarrierView(phone_number, SIMULATOR, {}, changed=False)
         settings = self.box.open(row.sealed)["settings"]
-        return LineCarrierView(phone_number, row.carrier, self._masked(row.carrier, settings))
+        masked = self._masked(row.carrier, settings)
+        return LineCarrierView(phone_number, row.carrier, masked, changed=False)
 
     async def views(self, account_id: AccountId) -> dict[str, LineCarrierView]:
         """The carrier of each of the account's lines that has one, by number (masked)."""
@@ -404,6 +406,7 @@ class CarrierRegistry:
                 row.phone_number,
                 row.carrier,
                 self._masked(row.carrier, self.box.open(row.sealed)["settings"]),
+                changed=False,
             )
             for row in rows
         }
