@@ -424,6 +424,9 @@ def test_carrier_mistakes_are_one_plain_line_that_never_echoes_a_secret(
     assert "OPENLINQ_PUBLIC_URL (http://localhost:8080) is a loopback address" in loopback
     shown = json.loads(invoke(*base, "--json", *db_args))
     assert shown["changed"] is False
+    listed = json.loads(invoke("lines", "list", account.group(1), "--json", *db_args))
+    assert [(line["phone_number"], line["carrier"]) for line in listed] == [(number, "relay")]
+    assert "carrier" in invoke("lines", "list", account.group(1), *db_args).splitlines()[1]
     # Another directory, without the key: said so, and no key (nor directory) is made there.
     elsewhere = tmp_path / "elsewhere"
     other = [*base, "--data-dir", str(elsewhere), "--database-url", database_url]

@@ -16,7 +16,7 @@ import typer
 
 from openlinq.cli.common import JsonFlag, emit_json, fail, say, table, user_error
 from openlinq.cli.server import DatabaseUrl, DataDir, load_settings
-from openlinq.domain.ids import AccountId
+from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import AccountTier, LineStatus, LineType
 
 if TYPE_CHECKING:
@@ -332,17 +332,25 @@ def lines_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List lines: one account's, or every account's."""
-    rows = run(data_dir, database_url, lambda s: s.accounts.list_accounts())
+
+    async def listed(
+        services: Services,
+    ) -> tuple[list[tuple[Account, list[Line]]], dict[LineId, str]]:
+        return await services.accounts.list_accounts(), await services.carriers.names()
+
+    rows, carriers = run(data_dir, database_url, listed)
     if account_id is not None:
         rows = [(account, lines) for account, lines in rows if account.id == account_id]
         if not rows:
             fail(f"no account {account_id}")
     lines = [line for _, account_lines in rows for line in account_lines]
     if as_json:
-        emit_json([_line_json(line) for line in lines])
+        emit_json(
+            [{**_line_json(line), "carrier": carriers.get(line.id, SIMULATOR)} for line in lines]
+        )
         return
     table(
-        ["line id", "account", "phone number", "type", "status", "rcs", "retention h"],
+        ["line id", "account", "phone number", "type", "status", "rcs", "retention h", "carrier"],
         [
             (
                 line.id,
@@ -352,6 +360,7 @@ def lines_list(
                 line.status.value,
                 "yes" if line.rcs_enabled else "no",
                 line.retention_hours or "",
+                carriers.get(line.id, SIMULATOR),
             )
             for line in lines
         ],
@@ -448,6 +457,7 @@ def lines_zero_retention(
     say(f"{line.phone_number}: zero retention {'on' if line.zero_retention else 'off'}")
 
 
+SIMULATOR = "simulator"  # a line without a carrier (delivery/routing.py: not imported at start)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

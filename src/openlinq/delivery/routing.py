@@ -411,6 +411,11 @@ class CarrierRegistry:
             for row in rows
         }
 
+    async def names(self) -> dict[LineId, str]:
+        """The carrier of every line that has one, by line id (nothing unsealed: no key needed)."""
+        async with self.storage.read() as repos:
+            return {row.line_id: row.carrier for row in await repos.line_carriers.all()}
+
     def validated(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
         if name == SIMULATOR:
             if settings:
