@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.models import Effect, Service
+
+if TYPE_CHECKING:
+    from openlinq.store.repos import Repos
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +114,13 @@ class Carrier(ABC):
     async def send(self, message: OutboundMessage) -> None:
         """Hand ``message`` over for delivery."""
 
-    async def refusal(self, from_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
         """Why the line ``from_number`` cannot carry the action ``kind`` (None: it can, or
         cannot tell yet). Asked by the API before it commits (domain/actions.py), inside the
-        caller's transaction: answer from what is known in memory, never over the network."""
+        caller's transaction ``repos`` (read with it, never in a transaction of its own):
+        answer from what is known in memory, never over the network."""
         return None
 
     @abstractmethod

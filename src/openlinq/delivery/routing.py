@@ -86,7 +86,9 @@ class LineCarrier(Carrier):
         """Why this kind of carrier can never carry the action ``kind`` (None: it may)."""
         return None
 
-    async def refusal(self, from_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
         return self.never_carries(kind, data)
 
 
@@ -243,16 +245,18 @@ class CarrierRegistry:
                 carriers.append(await self._instance(row))
         return carriers
 
-    async def refusal(self, phone_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
+    async def refusal(
+        self, repos: Repos, phone_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
         """The line's carrier's refusal of ``kind``, without building or starting it (the
-        caller holds a transaction: no gateway I/O). A carrier not built in this process yet
-        answers only what its kind can never carry."""
-        row = await self._route(phone_number)
+        caller holds the transaction ``repos``: no gateway I/O, no transaction of our own). A
+        carrier not built in this process yet answers only what its kind can never carry."""
+        row = await self._route(phone_number, repos)
         if row is None:
-            return await self.simulator.refusal(phone_number, kind, data)
+            return await self.simulator.refusal(repos, phone_number, kind, data)
         built = self._built.get(row.line_id)
         if built and built.sealed == row.sealed:
-            return await built.carrier.refusal(phone_number, kind, data)
+            return await built.carrier.refusal(repos, phone_number, kind, data)
         return self.kinds[row.carrier].carrier_class().never_carries(kind, data)
 
     async def inbound(self, name: str, token: str) -> Carrier:
@@ -263,12 +267,15 @@ class CarrierRegistry:
             raise LinqError(ErrorCode.UNAUTHORIZED, "unknown carrier endpoint")
         return await self._instance(row)
 
-    async def _route(self, phone_number: str) -> LineCarrierRow | None:
+    async def _route(self, phone_number: str, within: Repos | None = None) -> LineCarrierRow | None:
         cached = self._routes.get(phone_number)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        async with self.storage.read() as repos:
-            row = await repos.line_carriers.by_number(phone_number)
+        if within is not None:
+            row = await within.line_carriers.by_number(phone_number)
+        else:
+            async with self.storage.read() as repos:
+                row = await repos.line_carriers.by_number(phone_number)
         _bounded(self._routes)[phone_number] = (time.monotonic() + ROUTE_TTL, row)
         return row
 
@@ -526,8 +533,10 @@ class RoutingCarrier(Carrier):
     async def send(self, message: OutboundMessage) -> None:
         await (await self.registry.for_number(message.from_number)).send(message)
 
-    async def refusal(self, from_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
-        return await self.registry.refusal(from_number, kind, data)
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
+        return await self.registry.refusal(repos, from_number, kind, data)
 
     async def perform(self, action: ChatAction) -> None:
         await (await self.registry.for_number(action.from_number)).perform(action)

@@ -31,7 +31,7 @@ class CarrierActions:
         dropped later."""
         if kind not in ACTION_KINDS:
             raise ValueError(f"unknown chat action {kind!r}")
-        refused = await self.carrier.refusal(line.phone_number, kind, data)
+        refused = await self.carrier.refusal(repos, line.phone_number, kind, data)
         if refused is not None:
             raise refused
         await self.queue.schedule(

@@ -199,7 +199,9 @@ class BlueBubblesCarrier(LineCarrier):
             )
         return None
 
-    async def refusal(self, from_number: str, kind: str, data: dict[str, Any]) -> LinqError | None:
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
         """What the Mac can never carry, and what needs the Private API while the Mac last
         said it is off (the cached answer, refreshed by sends, start and the health probe;
         never asked here: the caller holds a transaction). Unknown: allowed."""
