@@ -267,7 +267,9 @@ def test_a_line_s_carrier_is_set_and_shown_with_its_secrets_masked(
     body = {"phone_number": tenant.line, "carrier": "relay", "settings": settings}
     changed = _ok(console, "/console/lines/carrier", body)
     assert changed["settings"]["password"] == "••••"
-    assert "/carriers/relay/" in changed["message"]  # the inbound URL, shown once
+    # The inbound URL carries the endpoint's token: the shown-once dialog, not the toast.
+    assert "/carriers/relay/" in changed["shown_once"]["value"]
+    assert "/carriers/" not in changed["message"]
     row = console.page("/console/lines/numbers").split(f'data-line="{tenant.line}"')[1]
     cell = row.split("<td data-carrier>")[1].split("</td>")[0]
     assert cell.startswith("relay")

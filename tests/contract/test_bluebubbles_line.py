@@ -298,13 +298,31 @@ def test_a_rename_the_mac_cannot_make_is_reported_failed(
     mac_line: Tenant, peer: BlueBubblesPeer
 ) -> None:
     chat_id, _ = _group_on_mac(mac_line, peer)
+    # Turned off after the carrier last asked: the API accepts, the Mac refuses the job.
     peer.state.private_api = False
-    mac_line.sim.advance(61)  # the carrier's "Private API on" answer has aged out
-    mac_line.client.chats.update(chat_id, display_name="Trail crew", group_chat_icon=f"{URL}")
+    mac_line.client.chats.update(chat_id, display_name="Trail crew")
     mac_line.sim.advance(0)
-    for kind in ("chat.group_name_update_failed", "chat.group_icon_update_failed"):
-        [failed] = mac_line.sim.events(kind)
-        assert (failed["data"]["chat_id"], failed["data"]["error_code"]) == (chat_id, 4001)
+    [failed] = mac_line.sim.events("chat.group_name_update_failed")
+    assert (failed["data"]["chat_id"], failed["data"]["error_code"]) == (chat_id, 4001)
+
+
+def test_a_group_change_is_refused_2011_once_the_mac_says_the_private_api_is_off(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    chat_id, _ = _group_on_mac(mac_line, peer)
+    before = mac_line.client.chats.retrieve(chat_id)
+    peer.state.private_api = False
+    mac_line.sim.advance(PROBE_EVERY_SECONDS)  # the health probe asks the Mac again
+    _refused_2011(
+        lambda: mac_line.client.chats.update(
+            chat_id, display_name="Trail crew", group_chat_icon=f"{URL}"
+        )
+    )
+    _refused_2011(lambda: mac_line.client.chats.participants.add(chat_id, handle=C))
+    chat = mac_line.client.chats.retrieve(chat_id)
+    assert (chat.display_name, chat.group_chat_icon) == (before.display_name, None)
+    assert mac_line.sim.events("chat.group_name_updated") == []
+    assert mac_line.sim.events("participant.added") == []
 
 
 def test_a_group_photo_set_through_the_api_is_set_on_the_mac(
@@ -408,3 +426,97 @@ def test_a_line_the_operator_flagged_stays_flagged_when_the_mac_answers(
     ).raise_for_status()
     mac_line.sim.advance(PROBE_EVERY_SECONDS)
     assert _status_changes(mac_line) == [("ACTIVE", "FLAGGED")]
+
+
+# --- what the Mac cannot carry is refused at the API ---------------------------------------
+
+
+def _refused_2011(call: Any) -> str:
+    with pytest.raises(linq.APIStatusError) as refused:
+        call()
+    body: Any = refused.value.body
+    assert (refused.value.status_code, body["code"]) == (403, 2011)
+    return str(body["message"])
+
+
+def test_actions_needing_the_private_api_are_refused_2011_once_the_mac_says_it_is_off(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    chat_id, message_id = _send(mac_line)
+    peer.state.private_api = False
+    mac_line.sim.advance(PROBE_EVERY_SECONDS)  # the health probe asks the Mac again
+    client = mac_line.client
+    said = _refused_2011(
+        lambda: client.messages.add_reaction(message_id, operation="add", type="love")
+    )
+    assert "Private API" in said
+    _refused_2011(lambda: client.chats.typing.start(chat_id))
+    _refused_2011(lambda: client.messages.update(message_id, text="hello, edited"))
+    _refused_2011(lambda: client.chats.mark_as_read(chat_id))
+    mac_line.sim.advance(0)
+    # Nothing was committed: no reaction, no edit, no event, nothing queued for the Mac.
+    assert mac_line.sim.events("reaction.added") == []
+    assert mac_line.sim.events("message.edited") == []
+    message: Any = client.messages.retrieve(message_id)
+    assert [p.value for p in message.parts or []] == ["hello from openlinq"]
+    assert not (message.parts or [])[0].reactions
+    assert peer.calls("message/react") == []
+    # The Mac turns it back on: the next probe lets them through.
+    peer.state.private_api = True
+    mac_line.sim.advance(PROBE_EVERY_SECONDS)
+    client.messages.add_reaction(message_id, operation="add", type="love")
+    mac_line.sim.advance(0)
+    assert len(peer.calls("message/react")) == 1
+
+
+def test_actions_the_mac_can_never_carry_are_refused_2011(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    _, message_id = _send(mac_line)
+    said = _refused_2011(
+        lambda: mac_line.client.messages.add_reaction(
+            message_id, operation="add", type="custom", custom_emoji="🚀"
+        )
+    )
+    assert "custom reaction" in said
+    assert mac_line.sim.events("reaction.added") == []
+
+
+def test_reading_a_chat_through_the_api_marks_it_read_on_the_mac(
+    mac_line: Tenant, peer: BlueBubblesPeer
+) -> None:
+    chat_id, _ = _send(mac_line)
+    peer.incoming(THEM, "read me")
+    mac_line.client.chats.mark_as_read(chat_id)
+    mac_line.sim.advance(0)
+    [read] = peer.calls(f"chat/iMessage;-;{THEM}/read")
+    assert read.method == "POST"
+
+
+def test_a_line_moved_off_bluebubbles_and_back_leaves_one_webhook_on_the_mac(
+    mac_line: Tenant, peer: BlueBubblesPeer, server: RunningServer
+) -> None:
+    _send(mac_line)
+    [first] = peer.state.webhooks
+    configure = server.services.carriers.configure
+    server.call(configure, mac_line.account_id, mac_line.line, "simulator", {})
+    server.call(configure, mac_line.account_id, mac_line.line, "bluebubbles", peer.settings())
+    # Another openlinq's webhook on the same Mac is none of ours: it stays.
+    foreign: dict[str, Any] = {
+        "id": 99,
+        "url": "http://127.0.0.1:9/carriers/bluebubbles/x/webhook",
+        "events": [],
+    }
+    peer.state.webhooks.append(foreign)
+    _send(mac_line)  # the carrier starts again, with the line's new token
+    urls = [h["url"] for h in peer.state.webhooks]
+    assert first["url"] not in urls
+    assert sorted(urls) == sorted([foreign["url"], _only_ours(peer, server)])
+    peer.state.webhooks.remove(foreign)  # nothing listens there
+    peer.incoming(THEM, "posted once")
+    assert len(mac_line.sim.events("message.received")) == 1
+
+
+def _only_ours(peer: BlueBubblesPeer, server: RunningServer) -> str:
+    [ours] = [h["url"] for h in peer.state.webhooks if h["url"].startswith(server.base_url)]
+    return str(ours)

@@ -7,6 +7,7 @@ webhooks come back over real HTTP to the carrier's inbound router, served in thi
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from openlinq.api.errors import install_error_handlers
 from openlinq.delivery.bluebubbles.carrier import EFFECT_IDS, WEBHOOK_EVENTS, BlueBubblesCarrier
+from openlinq.delivery.bluebubbles.client import BlueBubblesRefusedError
 from openlinq.delivery.bluebubbles.inbound import router
 from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
 from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
@@ -473,3 +475,33 @@ async def test_a_mac_that_stopped_answering_delays_one_request_not_every_one(
     finally:
         peer.state.stall = 0.0
         await carrier.close()
+
+
+async def test_the_probe_says_the_mac_refused_the_password_and_names_the_line(
+    bb: BbLine, peer: BlueBubblesPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="openlinq.delivery.bluebubbles.carrier")
+    password = peer.state.password
+    peer.state.password = "changed-on-the-mac"
+    await bb.carrier.probe()
+    [flagged] = [r for r in caplog.records if "line flagged" in r.getMessage()]
+    assert flagged.levelno == logging.WARNING
+    said = flagged.getMessage()
+    assert (
+        said
+        == f"line {bb.line.phone_number}: the BlueBubbles server refused the password: line flagged"
+    )
+    peer.state.password = password
+    caplog.clear()
+    await bb.carrier.probe()
+    [back] = [r for r in caplog.records if "answers again" in r.getMessage()]
+    assert back.levelno == logging.INFO
+    assert back.getMessage() == f"line {bb.line.phone_number}: the BlueBubbles server answers again"
+
+
+async def test_a_refusal_names_the_servers_message_once(bb: BbLine, peer: BlueBubblesPeer) -> None:
+    peer.state.password = "changed-on-the-mac"
+    with pytest.raises(BlueBubblesRefusedError) as refused:
+        await bb.carrier.client.call("GET", "ping")
+    said = str(refused.value)
+    assert said.count("You are not authorized") == 1, said

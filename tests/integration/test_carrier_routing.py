@@ -337,3 +337,69 @@ async def test_a_chat_opened_from_a_line_uses_what_that_line_s_carrier_reaches(
     assert checked.available is False
     from_sim = await services.capability.check_imessage(account, handle, simulated.phone_number)
     assert from_sim.available is True
+
+
+SMPP = {"host": "127.0.0.1", "port": 9, "system_id": "acme", "password": "smscpw"}
+
+
+@pytest.mark.anyio
+async def test_what_an_smpp_line_cannot_carry_is_refused_4005_before_anything_commits(
+    services: Services,
+) -> None:
+    from openlinq.domain.reactions import ReactionRequest
+
+    account, (line, _) = await _account(services)
+    content = build_content({"parts": [{"type": "text", "value": "hello"}]})
+    # An iMessage chat from when the line was simulated, then the line moves to an SMSC.
+    opened = await services.messaging.create_chat(
+        account, line.phone_number, ["+14155550103"], content, "c"
+    )
+    assert opened.chat.service is Service.IMESSAGE
+    view = await services.carriers.configure(account.id, line.phone_number, "smpp", SMPP)
+    love = ReactionRequest(operation="add", type="love")
+    with pytest.raises(LinqError) as refused:
+        await services.reactions.react(account, opened.message.id, love)
+    assert (refused.value.code.code, refused.value.code.http_status) == (4005, 400)
+    types = [e.type for e in await services.simulator.recent_events(account, 50)]
+    assert "reaction.added" not in types
+    # Marking a chat read is openlinq's own state: SMS has nothing to refuse.
+    assert await services.chats.mark_read(account, opened.chat.id) == 0
+    # No inbound router: an SMPP line has no inbound URL to give anyone.
+    assert view.inbound_url is None
+
+
+@pytest.mark.anyio
+async def test_a_malformed_setting_is_refused_without_echoing_it() -> None:
+    from openlinq.delivery.routing import parse_setting
+
+    with pytest.raises(LinqError) as refused:
+        parse_setting("password:hunter22")
+    assert refused.value.code.code == 1005
+    assert "hunter22" not in refused.value.message
+    assert parse_setting("port=2775") == ("port", 2775)
+
+
+@pytest.mark.anyio
+async def test_opening_sealed_settings_without_a_key_says_so_and_makes_none(
+    services: Services, tmp_path: Path
+) -> None:
+    account, (line, _) = await _account(services)
+    await services.carriers.configure(account.id, line.phone_number, "relay", RELAY)
+    elsewhere = tmp_path / "elsewhere"
+    other = build_services(services.settings.model_copy(update={"data_dir": elsewhere}))
+    try:
+        with pytest.raises(SealError) as refused:
+            await other.carriers.describe(account.id, line.phone_number)
+        assert str(refused.value).startswith("no carrier key: set OPENLINQ_CARRIER_KEY")
+        assert not (elsewhere / KEY_FILE).exists()
+        assert not elsewhere.exists()
+    finally:
+        await other.db.dispose()
+    bad = build_services(services.settings.model_copy(update={"carrier_key": "notakey"}))
+    try:
+        with pytest.raises(SealError) as refused:
+            await bad.carriers.describe(account.id, line.phone_number)
+        assert str(refused.value).startswith("OPENLINQ_CARRIER_KEY is not a Fernet key")
+        assert "notakey" not in str(refused.value)
+    finally:
+        await bad.db.dispose()

@@ -388,6 +388,62 @@ def test_a_carriers_file_sets_lines_and_a_bad_entry_changes_none(
     declared.write_text("[[line]]\nphone_number = 1\n")
     malformed = runner.invoke(app, ["lines", "apply", str(declared), *db_args])
     assert malformed.exit_code == 1
-    assert "line 1: account must be a non-empty string" in malformed.output
+    assert "entry 1: account must be a non-empty string" in malformed.output
     missing = runner.invoke(app, ["lines", "apply", str(tmp_path / "nope.toml"), *db_args])
     assert "cannot read" in missing.output
+
+
+def test_carrier_mistakes_are_one_plain_line_that_never_echoes_a_secret(
+    db_args: list[str], database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openlinq.delivery.routing import KINDS
+    from tests.support.relay_carrier import KIND
+
+    monkeypatch.setitem(KINDS, "relay", KIND)
+    created = invoke("accounts", "create", "mistakes", *db_args)
+    account = re.search(r"account (\S+) \(mistakes", created)
+    assert account
+    number = fresh_line_number()
+    invoke("lines", "add", account.group(1), number, *db_args)
+    base = ["lines", "carrier", account.group(1), number]
+
+    def one_line(args: list[str], env: dict[str, str] | None = None) -> str:
+        result = runner.invoke(app, args, env={"COLUMNS": "200", **(env or {})})
+        assert result.exit_code == 1, result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert "Error:" not in result.output  # no exception class name
+        assert "--debug" not in result.output
+        return result.output
+
+    typo = one_line([*base, "relay", "--url", "http://127.0.0.1:9", "--set", "password:hunter22"])
+    assert "hunter22" not in typo
+    assert "KEY=VALUE" in typo
+    assert "does not exist" in one_line(["lines", "carrier", "nope", number, *db_args])
+    set_it = [*base, "relay", "--url", "http://127.0.0.1:9", "--password", "pw", *db_args]
+    loopback = invoke_env(set_it, {"OPENLINQ_PUBLIC_URL": "http://localhost:8080"})
+    assert "OPENLINQ_PUBLIC_URL (http://localhost:8080) is a loopback address" in loopback
+    shown = json.loads(invoke(*base, "--json", *db_args))
+    assert shown["changed"] is False
+    listed = json.loads(invoke("lines", "list", account.group(1), "--json", *db_args))
+    assert [(line["phone_number"], line["carrier"]) for line in listed] == [(number, "relay")]
+    assert "carrier" in invoke("lines", "list", account.group(1), *db_args).splitlines()[1]
+    # Another directory, without the key: said so, and no key (nor directory) is made there.
+    elsewhere = tmp_path / "elsewhere"
+    other = [*base, "--data-dir", str(elsewhere), "--database-url", database_url]
+    assert "no carrier key: set OPENLINQ_CARRIER_KEY" in one_line(other)
+    assert not elsewhere.exists()
+    bad_key = one_line([*base, *db_args], {"OPENLINQ_CARRIER_KEY": "notakey"})
+    assert "OPENLINQ_CARRIER_KEY is not a Fernet key" in bad_key
+    declared = tmp_path / "carriers.toml"
+    declared.write_text(
+        f'[[line]]\naccount = "{account.group(1)}"\nphone_number = "{number}"\n'
+        'carrier = "relay"\nsettings = { url = "http://127.0.0.1:9", pasword = "x" }\n'
+    )
+    applied = one_line(["lines", "apply", str(declared), *db_args])
+    assert f"entry 1 ({number}): relay: unknown settings: pasword" in applied
+
+
+def invoke_env(args: list[str], env: dict[str, str]) -> str:
+    result = runner.invoke(app, args, env={"COLUMNS": "200", **env})
+    assert result.exit_code == 0, result.output
+    return result.output

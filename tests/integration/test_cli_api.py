@@ -290,3 +290,26 @@ def test_listings_never_cut_an_id_short_in_a_narrow_pipe(
     listed = runner.invoke(app, ["chats", "list"], env={**env, "COLUMNS": "80"})
     assert listed.exit_code == 0, listed.output
     assert created.chat.id in listed.output
+
+
+def test_webhooks_listen_is_listening_before_it_subscribes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The subscription's first delivery is sent at once: the port must accept it then."""
+    import socket
+
+    from openlinq.cli import webhooks
+    from openlinq.cli.common import CliError
+
+    port = free_port()
+    accepted: list[bool] = []
+
+    def subscribe(api: object, target_url: str, wanted: list[str]) -> tuple[str, str]:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            accepted.append(True)
+        raise CliError("stopped by the test after subscribing")
+
+    monkeypatch.setattr(webhooks, "_subscribe", subscribe)
+    result = runner.invoke(app, ["webhooks", "listen", "--port", str(port), "--api-key", "k"])
+    assert "stopped by the test" in result.output, result.output
+    assert accepted == [True]

@@ -380,6 +380,8 @@ class BlueBubblesPeer:
         private = path in self._PRIVATE or path.endswith(
             (*self._PRIVATE_SUFFIXES, "/participant/remove")
         )
+        # A rename (PUT chat/:guid {displayName}) goes through the Private API too.
+        private = private or (method == "PUT" and path.startswith("chat/"))
         if private and not state.private_api:
             return 500, PRIVATE_API_OFF, None
         if path == "ping":

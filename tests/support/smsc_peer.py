@@ -231,7 +231,8 @@ async def smpp_peer(services: object = None) -> AsyncIterator[CarrierPeer]:
             peer,
             unreachable=UNREACHABLE,
             service=Service.SMS,
-            actions=frozenset(),
+            # Marking a chat read is openlinq's own state: accepted, nothing sent.
+            actions=frozenset({"chat_read"}),
         )
     finally:
         await peer.stop()

@@ -43,25 +43,25 @@ def test_an_empty_file_declares_nothing() -> None:
         ("[[line]\n", "not TOML"),
         ("lines = 1", "unknown top-level key(s): lines"),
         ("line = 1", "declare each line as a [[line]] table"),
-        ('[[line]]\naccount = "a"\ncarrier = "smpp"', "line 1: phone_number must be a non-empty"),
-        ('[[line]]\naccount = "a"\nphone_number = "+1"\ncarrier = ""', "line 1: carrier must be"),
+        ('[[line]]\naccount = "a"\ncarrier = "smpp"', "entry 1: phone_number must be a non-empty"),
+        ('[[line]]\naccount = "a"\nphone_number = "+1"\ncarrier = ""', "entry 1: carrier must be"),
         (
             '[[line]]\naccount = "a"\nphone_number = "+1"\ncarrier = "smpp"\nprovider = "x"',
-            "line 1: unknown key(s): provider",
+            "entry 1: unknown key(s): provider",
         ),
         (
             '[[line]]\naccount = "a"\nphone_number = "+1"\ncarrier = "smpp"\nsettings = 3',
-            "line 1: settings must be a table",
+            "entry 1: settings must be a table",
         ),
         (
             '[[line]]\naccount = "a"\nphone_number = "+1"\ncarrier = "smpp"\n'
             'settings = { password = { env = "MISSING" } }',
-            "line 1: password: the environment has no MISSING",
+            "entry 1: password: the environment has no MISSING",
         ),
         (
             '[[line]]\naccount = "a"\nphone_number = "+1"\ncarrier = "smpp"\n'
             'settings = { password = { file = "/etc/x" } }',
-            'line 1: password: a table value must be { env = "NAME" }',
+            'entry 1: password: a table value must be { env = "NAME" }',
         ),
         (
             '[[line]]\naccount = "a"\nphone_number = "+1"\ncarrier = "simulator"\n'

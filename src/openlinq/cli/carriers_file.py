@@ -55,7 +55,8 @@ def parse_carriers_file(
 
 
 def _entry(number: int, entry: object, environ: Mapping[str, str]) -> DeclaredCarrier:
-    where = f"line {number}"
+    # "entry": a [[line]] table's place in the file (not a line number of the file).
+    where = f"entry {number}"
     if not isinstance(entry, dict):
         raise CarriersFileError(f"{where}: not a table")
     unknown = set(entry) - {"account", "phone_number", "carrier", "settings"}

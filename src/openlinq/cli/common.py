@@ -175,3 +175,16 @@ def describe_failure(method: str, url: str, status: int, reason: str, body: byte
     elif status == 404 and "/sim/v1/" in path and not linq_body:
         text += "; is the simulator open on this server? (not in hosted mode)"
     return f"{method} {path}: {text}"
+
+
+def user_error(error: BaseException) -> str | None:
+    """The message of a failure the user can fix (a refused value, an unknown account, a
+    carrier key that does not fit): printed as it is, with no class name or traceback hint."""
+    from openlinq.delivery.sealing import SealError
+    from openlinq.domain.errors import LinqError
+
+    if isinstance(error, LinqError):
+        return error.message
+    if isinstance(error, SealError | LookupError) and str(error):
+        return str(error)
+    return None

@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from openlinq.cli import chats, mcp, operator, server, sim, webhooks
-from openlinq.cli.common import CliError
+from openlinq.cli.common import CliError, user_error
 
 if TYPE_CHECKING:
     # typer vendors click; its groups are invoked with this context class.
@@ -23,10 +23,9 @@ def _debugging(ctx: Context) -> bool:
 
 def describe(error: BaseException) -> str:
     """An unexpected failure in one line (the traceback is for --debug)."""
-    from openlinq.domain.errors import LinqError
-
-    if isinstance(error, LinqError):
-        return error.message
+    known = user_error(error)
+    if known is not None:
+        return known
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}" if not isinstance(error, OSError) else text
 
@@ -47,7 +46,11 @@ class ErrorsInOneLine(TyperGroup):
         except Exception as error:
             if _debugging(ctx):
                 raise
-            typer.echo(f"openlinq: {describe(error)} (--debug shows the traceback)", err=True)
+            known = user_error(error)
+            if known is not None:
+                typer.echo(f"openlinq: {known}", err=True)
+            else:
+                typer.echo(f"openlinq: {describe(error)} (--debug shows the traceback)", err=True)
             raise typer.Exit(1) from None
 
 

@@ -5,6 +5,7 @@ They never create a database: pointed at a folder without one they say where the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -13,9 +14,9 @@ from urllib.parse import urlsplit
 
 import typer
 
-from openlinq.cli.common import JsonFlag, emit_json, fail, say, table
+from openlinq.cli.common import JsonFlag, emit_json, fail, say, table, user_error
 from openlinq.cli.server import DatabaseUrl, DataDir, load_settings
-from openlinq.domain.ids import AccountId
+from openlinq.domain.ids import AccountId, LineId
 from openlinq.domain.models import AccountTier, LineStatus, LineType
 
 if TYPE_CHECKING:
@@ -331,17 +332,25 @@ def lines_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List lines: one account's, or every account's."""
-    rows = run(data_dir, database_url, lambda s: s.accounts.list_accounts())
+
+    async def listed(
+        services: Services,
+    ) -> tuple[list[tuple[Account, list[Line]]], dict[LineId, str]]:
+        return await services.accounts.list_accounts(), await services.carriers.names()
+
+    rows, carriers = run(data_dir, database_url, listed)
     if account_id is not None:
         rows = [(account, lines) for account, lines in rows if account.id == account_id]
         if not rows:
             fail(f"no account {account_id}")
     lines = [line for _, account_lines in rows for line in account_lines]
     if as_json:
-        emit_json([_line_json(line) for line in lines])
+        emit_json(
+            [{**_line_json(line), "carrier": carriers.get(line.id, SIMULATOR)} for line in lines]
+        )
         return
     table(
-        ["line id", "account", "phone number", "type", "status", "rcs", "retention h"],
+        ["line id", "account", "phone number", "type", "status", "rcs", "retention h", "carrier"],
         [
             (
                 line.id,
@@ -351,6 +360,7 @@ def lines_list(
                 line.status.value,
                 "yes" if line.rcs_enabled else "no",
                 line.retention_hours or "",
+                carriers.get(line.id, SIMULATOR),
             )
             for line in lines
         ],
@@ -447,6 +457,7 @@ def lines_zero_retention(
     say(f"{line.phone_number}: zero retention {'on' if line.zero_retention else 'off'}")
 
 
+SIMULATOR = "simulator"  # a line without a carrier (delivery/routing.py: not imported at start)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -509,10 +520,20 @@ def lines_carrier(
         if urlsplit(view.inbound_url).hostname in LOOPBACK_HOSTS:
             # Built from this shell's settings: without OPENLINQ_PUBLIC_URL that is a loopback
             # address (and this shell's port), which a Mac or an SMSC elsewhere cannot reach.
-            say(
-                "warning: that URL is on loopback; set OPENLINQ_PUBLIC_URL (for this command and "
-                "the server) to the address the gateway reaches, then set the carrier again"
-            )
+            say(_loopback_warning(os.environ.get("OPENLINQ_PUBLIC_URL")))
+
+
+def _loopback_warning(public_url: str | None) -> str:
+    fix = "to the address the gateway reaches, then set the carrier again"
+    if public_url:
+        return (
+            f"warning: that URL is on loopback: OPENLINQ_PUBLIC_URL ({public_url}) is a loopback "
+            f"address; set it (for this command and the server) {fix}"
+        )
+    return (
+        "warning: that URL is on loopback; set OPENLINQ_PUBLIC_URL (for this command and the "
+        f"server) {fix}"
+    )
 
 
 @lines_app.command("apply")
@@ -534,10 +555,16 @@ def lines_apply(
 
     async def change(services: Services) -> list[LineCarrierView]:
         # Everything is checked before anything changes: a bad entry leaves every line as it was.
-        for entry in declared:
-            account = await services.accounts.get(AccountId(entry.account))
-            await services.carriers.describe(account.id, entry.phone_number)
-            services.carriers.validated(entry.carrier, entry.settings)
+        for number, entry in enumerate(declared, 1):
+            try:
+                account = await services.accounts.get(AccountId(entry.account))
+                await services.carriers.describe(account.id, entry.phone_number)
+                services.carriers.validated(entry.carrier, entry.settings)
+            except Exception as error:
+                known = user_error(error)
+                if known is None:
+                    raise
+                fail(f"{path}: entry {number} ({entry.phone_number}): {known}")
         return [
             await services.carriers.configure(
                 AccountId(entry.account), entry.phone_number, entry.carrier, entry.settings

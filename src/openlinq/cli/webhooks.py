@@ -121,12 +121,20 @@ def listen(
 
     wanted = _wanted_events(events)
     sock = bind(host, port)
+    # Listening before subscribing: the subscription's first delivery (sent at once) waits
+    # in the backlog until the receiver runs, instead of being refused and retried.
+    sock.listen(128)
     target_url = f"http://{host}:{port}/webhooks"
     api = None
     known: dict[str, str | None] = {"secret": secret, "subscription": None}
     if secret is None:
         api = Api(api_url, api_key)
-        known["subscription"], known["secret"] = _subscribe(api, target_url, wanted)
+        try:
+            known["subscription"], known["secret"] = _subscribe(api, target_url, wanted)
+        except BaseException:
+            sock.close()
+            api.close()
+            raise
         say(f"subscribed {known['subscription']} to {len(wanted)} event types")
         # Forwarded deliveries keep openlinq's signatures: the target verifies with this.
         say(f"signing secret: {known['secret']}")

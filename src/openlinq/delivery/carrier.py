@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from openlinq.domain.errors import ErrorCode
+from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import AccountId, ChatId, MessageId
 from openlinq.domain.models import Effect, Service
 
@@ -134,10 +134,20 @@ class Carrier(ABC):
     async def send(self, message: OutboundMessage) -> None:
         """Hand ``message`` over for delivery."""
 
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
+        """Why the line ``from_number`` cannot carry the action ``kind`` (None: it can, or
+        cannot tell yet). Asked by the API before it commits (domain/actions.py), inside the
+        caller's transaction ``repos`` (read with it, never in a transaction of its own):
+        answer from what is known in memory, never over the network."""
+        return None
+
     @abstractmethod
     async def perform(self, action: ChatAction) -> None:
         """Carry out a non-message action (reaction, edit, typing, group change ...).
 
-        A carrier that cannot do a kind raises ``CarrierRejectedError``; the
-        action is then dropped (the API already answered "accepted").
+        A carrier that cannot do a kind raises ``CarrierRejectedError``; the action is then
+        dropped and logged. ``refusal`` refuses what is known beforehand at the API, so this
+        is the fallback for a gateway whose state changed after the API accepted the action.
         """

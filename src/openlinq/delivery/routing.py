@@ -81,6 +81,16 @@ class LineCarrier(Carrier):
     async def probe(self) -> None:
         """Check the gateway answers; report a change through the recorder (periodic job)."""
 
+    @classmethod
+    def never_carries(cls, kind: str, data: dict[str, Any]) -> LinqError | None:
+        """Why this kind of carrier can never carry the action ``kind`` (None: it may)."""
+        return None
+
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
+        return self.never_carries(kind, data)
+
 
 class CarrierFactory(Protocol):
     """A real carrier's constructor: the registry calls it with exactly these arguments."""
@@ -117,6 +127,9 @@ class CarrierKind:
     def carrier_type(self) -> CarrierFactory:
         return cast("CarrierFactory", _load(self.carrier))
 
+    def carrier_class(self) -> type[LineCarrier]:
+        return cast("type[LineCarrier]", _load(self.carrier))
+
 
 KINDS: dict[str, CarrierKind] = {
     "bluebubbles": CarrierKind(
@@ -143,7 +156,8 @@ def parse_setting(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip().replace("-", "_")
     if not sep or not key:
-        raise LinqError(ErrorCode.INVALID_PARAMETER, f"a setting is KEY=VALUE, not {text!r}")
+        # Never the text itself: a mistyped "password:hunter22" is a secret.
+        raise LinqError(ErrorCode.INVALID_PARAMETER, "a setting is KEY=VALUE (no '=' found)")
     return key, int(value) if value.strip().isdigit() else value
 
 
@@ -165,7 +179,8 @@ class LineCarrierView:
     settings: dict[str, Any]
     # Only right after a change (like an API key, shown once): the URL carries the token.
     inbound_url: str | None = None
-    # False when the line already had exactly this carrier and these settings (nothing written).
+    # False when the line already had exactly this carrier and these settings (nothing
+    # written), and for a view that only shows.
     changed: bool = True
 
 
@@ -230,6 +245,20 @@ class CarrierRegistry:
                 carriers.append(await self._instance(row))
         return carriers
 
+    async def refusal(
+        self, repos: Repos, phone_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
+        """The line's carrier's refusal of ``kind``, without building or starting it (the
+        caller holds the transaction ``repos``: no gateway I/O, no transaction of our own). A
+        carrier not built in this process yet answers only what its kind can never carry."""
+        row = await self._route(phone_number, repos)
+        if row is None:
+            return await self.simulator.refusal(repos, phone_number, kind, data)
+        built = self._built.get(row.line_id)
+        if built and built.sealed == row.sealed:
+            return await built.carrier.refusal(repos, phone_number, kind, data)
+        return self.kinds[row.carrier].carrier_class().never_carries(kind, data)
+
     async def inbound(self, name: str, token: str) -> Carrier:
         """The carrier of the line whose inbound URL carries ``token``."""
         async with self.storage.read() as repos:
@@ -238,12 +267,15 @@ class CarrierRegistry:
             raise LinqError(ErrorCode.UNAUTHORIZED, "unknown carrier endpoint")
         return await self._instance(row)
 
-    async def _route(self, phone_number: str) -> LineCarrierRow | None:
+    async def _route(self, phone_number: str, within: Repos | None = None) -> LineCarrierRow | None:
         cached = self._routes.get(phone_number)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        async with self.storage.read() as repos:
-            row = await repos.line_carriers.by_number(phone_number)
+        if within is not None:
+            row = await within.line_carriers.by_number(phone_number)
+        else:
+            async with self.storage.read() as repos:
+                row = await repos.line_carriers.by_number(phone_number)
         _bounded(self._routes)[phone_number] = (time.monotonic() + ROUTE_TTL, row)
         return row
 
@@ -342,8 +374,16 @@ class CarrierRegistry:
             phone_number=phone_number,
             carrier=name,
             settings=self._masked(name, sealed_settings or {}),
-            inbound_url=None if token is None else self.inbound_url(name, token),
+            inbound_url=self._shown_url(name, token),
         )
+
+    def _shown_url(self, name: str, token: str | None) -> str | None:
+        """The URL the operator gives the gateway: only a carrier with an inbound router
+        has one (an SMPP line's token is never served: its traffic comes on the bind)."""
+        kind = self.kinds.get(name)
+        if token is None or kind is None or kind.inbound is None:
+            return None
+        return self.inbound_url(name, token)
 
     def _unchanged(
         self, current: LineCarrierRow | None, name: str, settings: dict[str, Any] | None
@@ -359,9 +399,10 @@ class CarrierRegistry:
                 raise LinqError(ErrorCode.PHONE_NUMBER_DENIED, f"{phone_number} is not your line")
             row = await repos.line_carriers.of_line(line.id)
         if row is None:
-            return LineCarrierView(phone_number, SIMULATOR, {})
+            return LineCarrierView(phone_number, SIMULATOR, {}, changed=False)
         settings = self.box.open(row.sealed)["settings"]
-        return LineCarrierView(phone_number, row.carrier, self._masked(row.carrier, settings))
+        masked = self._masked(row.carrier, settings)
+        return LineCarrierView(phone_number, row.carrier, masked, changed=False)
 
     async def views(self, account_id: AccountId) -> dict[str, LineCarrierView]:
         """The carrier of each of the account's lines that has one, by number (masked)."""
@@ -372,9 +413,15 @@ class CarrierRegistry:
                 row.phone_number,
                 row.carrier,
                 self._masked(row.carrier, self.box.open(row.sealed)["settings"]),
+                changed=False,
             )
             for row in rows
         }
+
+    async def names(self) -> dict[LineId, str]:
+        """The carrier of every line that has one, by line id (nothing unsealed: no key needed)."""
+        async with self.storage.read() as repos:
+            return {row.line_id: row.carrier for row in await repos.line_carriers.all()}
 
     def validated(self, name: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
         if name == SIMULATOR:
@@ -491,6 +538,11 @@ class RoutingCarrier(Carrier):
 
     async def send(self, message: OutboundMessage) -> None:
         await (await self.registry.for_number(message.from_number)).send(message)
+
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
+        return await self.registry.refusal(repos, from_number, kind, data)
 
     async def perform(self, action: ChatAction) -> None:
         await (await self.registry.for_number(action.from_number)).perform(action)

@@ -24,9 +24,16 @@ class CarrierActions:
     async def schedule(
         self, repos: Repos, chat: Chat, line: Line, kind: str, data: dict[str, Any]
     ) -> None:
-        """Queue ``kind`` for the chat's current recipients, in the caller's transaction."""
+        """Queue ``kind`` for the chat's current recipients, in the caller's transaction.
+
+        What the line's carrier reports it cannot carry (2011 / 4005) is refused here, so
+        the caller's transaction (its rows, its events) is rolled back, not committed and
+        dropped later."""
         if kind not in ACTION_KINDS:
             raise ValueError(f"unknown chat action {kind!r}")
+        refused = await self.carrier.refusal(repos, line.phone_number, kind, data)
+        if refused is not None:
+            raise refused
         await self.queue.schedule(
             repos,
             ACTION_JOB,
@@ -55,5 +62,9 @@ class CarrierActions:
             await self.carrier.perform(action)
         except CarrierRejectedError as rejected:
             log.warning(
-                "carrier dropped %s in chat %s: %s", action.kind, action.chat_id, rejected.reason
+                "line %s: carrier dropped %s in chat %s: %s",
+                action.from_number,
+                action.kind,
+                action.chat_id,
+                rejected.reason,
             )

@@ -223,6 +223,9 @@ class ChatService:
             require_usable(chat, line)
             unread = await repos.messages.unread_inbound(chat.id)
             await repos.messages.mark_read([m.id for m in unread], now)
+            if self.actions is not None:
+                # The line's devices read it too (BlueBubbles: the Mac marks the chat read).
+                await self.actions.schedule(repos, chat, line, "chat_read", {})
         return len(unread)
 
 

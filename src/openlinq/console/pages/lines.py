@@ -186,10 +186,16 @@ async def set_carrier(body: LineCarrierIn, console: ConsoleDep) -> dict[str, Any
     view = await console.services.carriers.configure(
         console.account_id, body.phone_number, body.carrier, values
     )
-    message = f"{view.phone_number} now sends through {view.carrier}"
+    answer: dict[str, Any] = {
+        "message": f"{view.phone_number} now sends through {view.carrier}",
+        "carrier": view.carrier,
+        "settings": view.settings,
+    }
     if view.inbound_url:
-        message += f"; the gateway's inbound URL (shown once): {view.inbound_url}"
-    return {"message": message, "carrier": view.carrier, "settings": view.settings}
+        # Its token is the endpoint's credential: the shown-once dialog, as API keys are.
+        label = f"Inbound URL of {view.phone_number} (give it to the gateway; keep it secret)"
+        answer["shown_once"] = {"label": label, "value": view.inbound_url}
+    return answer
 
 
 @router.post("/lines/accounts")

@@ -29,7 +29,7 @@ from openlinq.delivery.bluebubbles.client import (
 )
 from openlinq.delivery.bluebubbles.settings import BlueBubblesSettings
 from openlinq.delivery.carrier import CarrierRejectedError, ChatAction, OutboundMessage
-from openlinq.delivery.routing import LineCarrier
+from openlinq.delivery.routing import LineCarrier, token_hash
 from openlinq.domain.attachments import AttachmentService, media_part, spooled
 from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import DeliveryRecorder
@@ -86,6 +86,20 @@ EFFECT_IDS = {
 GROUP_FIELDS = {"group_renamed": "display_name", "group_icon_changed": "group_icon"}
 # Tapbacks BlueBubbles can send (its MessageInterface.possibleReactions, without the "-").
 TAPBACKS = frozenset({"love", "like", "dislike", "laugh", "emphasize", "question"})
+# What each action the Mac can carry is called in a refusal (every one needs the Private API).
+PRIVATE_API_ACTIONS = {
+    "reaction_added": "a tapback",
+    "reaction_removed": "a tapback",
+    "message_edited": "an edit",
+    "typing_started": "a typing indicator",
+    "typing_stopped": "a typing indicator",
+    "chat_read": "marking a chat read",
+    "group_renamed": "renaming a group",
+    "group_icon_changed": "a group photo",
+    "participant_added": "changing a group's members",
+    "participant_removed": "changing a group's members",
+    "chat_left": "leaving a group",
+}
 
 
 def chat_guid(service: Service, handle: str) -> str:
@@ -121,6 +135,8 @@ class BlueBubblesCarrier(LineCarrier):
         self.attachments = attachments
         self.client = BlueBubblesClient(settings)
         self._private_api: tuple[bool, Any] | None = None
+        # The Mac's last answer, however old (the API refuses from it, never asking the Mac).
+        self._private_api_known: bool | None = None
         self._available: dict[str, tuple[bool, datetime]] = {}
         self._unreachable_at: datetime | None = None
 
@@ -129,43 +145,96 @@ class BlueBubblesCarrier(LineCarrier):
         return f"{self.inbound_url}/webhook"
 
     async def start(self) -> None:
-        """Register the webhook with the Mac (once: an existing one for this URL is kept
-        when it has every event the carrier needs, else replaced: an older openlinq asked
-        for fewer)."""
+        """Register the webhook with the Mac, and learn whether its Private API is on."""
         try:
-            hooks = await self.client.call("GET", "webhook")
-            ours = [
-                h for h in hooks or [] if isinstance(h, dict) and h.get("url") == self.webhook_url
-            ]
-            if any(set(WEBHOOK_EVENTS) <= set(h.get("events") or ()) for h in ours):
-                return
-            for stale in ours:
-                await self.client.call("DELETE", f"webhook/{stale.get('id')}")
+            await self._register_webhook()
+        except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
+            # Not fatal: sends still go; the receipts start once the Mac has the webhook.
+            log.warning(
+                "line %s: registering the BlueBubbles webhook failed: %s", self.phone_number, exc
+            )
+        await self._refresh_private_api()
+
+    async def _register_webhook(self) -> None:
+        """Once: an existing one for this URL is kept when it has every event the carrier
+        needs, else replaced (an older openlinq asked for fewer). A webhook this openlinq
+        registered with a token no BlueBubbles line has now (the line moved off BlueBubbles
+        and back: a new token) is removed: the Mac would post every event twice, once to a
+        URL answering 401 forever."""
+        hooks = [h for h in await self.client.call("GET", "webhook") or [] if isinstance(h, dict)]
+        ours = [h for h in hooks if h.get("url") == self.webhook_url]
+        stale = [h for h in hooks if h not in ours and await self._stale(str(h.get("url")))]
+        keep = any(set(WEBHOOK_EVENTS) <= set(h.get("events") or ()) for h in ours)
+        for hook in stale if keep else [*ours, *stale]:
+            await self.client.call("DELETE", f"webhook/{hook.get('id')}")
+        if not keep:
             await self.client.call(
                 "POST",
                 "webhook",
                 json={"url": self.webhook_url, "events": list(WEBHOOK_EVENTS)},
             )
-        except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
-            # Not fatal: sends still go; the receipts start once the Mac has the webhook.
-            log.warning(
-                "line %s: registering the BlueBubbles webhook failed: %s", self.line_id, exc
-            )
+
+    async def _stale(self, url: str) -> bool:
+        """Whether ``url`` is this openlinq's BlueBubbles webhook URL for a token no line on
+        BlueBubbles has (another line sharing the Mac keeps its own)."""
+        prefix = self.inbound_url.rsplit("/", 1)[0] + "/"
+        token, sep, rest = url.removeprefix(prefix).partition("/")
+        if not url.startswith(prefix) or not token or (sep, rest) != ("/", "webhook"):
+            return False
+        async with self.storage.read() as repos:
+            row = await repos.line_carriers.by_token_hash(token_hash(token))
+        return row is None or row.carrier != self.name
 
     async def close(self) -> None:
         await self.client.close()
 
+    @classmethod
+    def never_carries(cls, kind: str, data: dict[str, Any]) -> LinqError | None:
+        if kind not in PRIVATE_API_ACTIONS:
+            return LinqError(ErrorCode.FEATURE_NOT_AVAILABLE, f"BlueBubbles cannot carry {kind}")
+        if kind.startswith("reaction_") and data.get("type") not in TAPBACKS:
+            return LinqError(
+                ErrorCode.FEATURE_NOT_AVAILABLE,
+                f"BlueBubbles cannot send a {data.get('type')} reaction",
+            )
+        return None
+
+    async def refusal(
+        self, repos: Repos, from_number: str, kind: str, data: dict[str, Any]
+    ) -> LinqError | None:
+        """What the Mac can never carry, and what needs the Private API while the Mac last
+        said it is off (the cached answer, refreshed by sends, start and the health probe;
+        never asked here: the caller holds a transaction). Unknown: allowed."""
+        never = self.never_carries(kind, data)
+        if never is not None:
+            return never
+        if self._private_api_known is False:
+            return LinqError(ErrorCode.FEATURE_NOT_AVAILABLE, _needs_private_api(kind))
+        return None
+
     async def probe(self) -> None:
         """Ping the Mac: one that does not answer (or refuses the password) flags the line
         until it answers again (domain/lines.record_gateway_health)."""
-        answered = await self.client.ping()
+        wrong = await self.client.ping()
+        answered = wrong is None
         self._unreachable_at = None if answered else self.clock.now()
-        if await self.recorder.gateway_health(self.line_id, answered):
+        if answered:
+            await self._refresh_private_api()
+        if not await self.recorder.gateway_health(self.line_id, answered):
+            return
+        if answered:
+            log.info("line %s: the BlueBubbles server answers again", self.phone_number)
+        else:
             log.warning(
-                "line %s: the BlueBubbles server %s",
-                self.phone_number,
-                "answers again" if answered else "does not answer: line flagged",
+                "line %s: the BlueBubbles server %s: line flagged", self.phone_number, wrong
             )
+
+    async def _refresh_private_api(self) -> None:
+        """Ask the Mac now (start, the health probe): the API refuses from this answer."""
+        try:
+            self._private_api_known = await self.client.private_api()
+        except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
+            log.info("line %s: the Private API state is unknown: %s", self.phone_number, exc)
 
     async def private_api(self) -> bool:
         now = self.clock.now()
@@ -173,14 +242,12 @@ class BlueBubblesCarrier(LineCarrier):
             return self._private_api[0]
         available = await self.client.private_api()
         self._private_api = (available, now)
+        self._private_api_known = available
         return available
 
     async def _require_private_api(self, what: str) -> None:
         if not await self.private_api():
-            raise CarrierRejectedError(
-                ErrorCode.FEATURE_NOT_AVAILABLE,
-                f"{what} needs the BlueBubbles Private API, which this Mac has off",
-            )
+            raise CarrierRejectedError(ErrorCode.FEATURE_NOT_AVAILABLE, _needs_private_api(what))
 
     # --- capabilities ---------------------------------------------------------------
 
@@ -491,7 +558,7 @@ class BlueBubblesCarrier(LineCarrier):
                 return await self.attachments.receive(account, name, declared or content_type, body)
         except (BlueBubblesUnreachableError, BlueBubblesRefusedError, LinqError) as exc:
             # The message still arrives (its text, its other files); the operator sees why.
-            log.warning("line %s: %s not received: %s", self.line_id, path, exc)
+            log.warning("line %s: %s not received: %s", self.phone_number, path, exc)
             return None
 
     async def participants(self, chat_ref: str, event: dict[str, Any]) -> set[str] | None:
@@ -505,7 +572,7 @@ class BlueBubblesCarrier(LineCarrier):
                     "GET", f"chat/{chat_path(chat_ref)}", params={"with": "participants"}
                 )
             except (BlueBubblesUnreachableError, BlueBubblesRefusedError) as exc:
-                log.warning("line %s: the group's members are unknown: %s", self.line_id, exc)
+                log.warning("line %s: the group's members are unknown: %s", self.phone_number, exc)
                 return None
             listed = chat.get("participants") if isinstance(chat, dict) else None
         return {
@@ -571,6 +638,11 @@ def _text_of(parts: tuple[dict[str, Any], ...]) -> tuple[str, list[dict[str, Any
     texts = [str(p["value"]) for p in parts if p["type"] in ("text", "link")]
     media = [p for p in parts if p["type"] == "media"]
     return "\n".join(texts), media
+
+
+def _needs_private_api(what: str) -> str:
+    what = PRIVATE_API_ACTIONS.get(what, what)
+    return f"{what} needs the BlueBubbles Private API, which this Mac has off"
 
 
 def _rejection(refused: BlueBubblesRefusedError) -> CarrierRejectedError:

@@ -98,8 +98,12 @@ class BlueBubblesClient:
             body = {}
         message = str(body.get("message") or body.get("error") or response.reason_phrase)
         error = body.get("error")
-        if isinstance(error, dict):
-            message = f"{message}: {error.get('message') or error.get('error') or ''}".strip()
+        detail = (
+            str(error.get("message") or error.get("error") or "") if isinstance(error, dict) else ""
+        )
+        if detail and detail not in message:
+            # The server often repeats its message as the error's: say it once.
+            message = f"{message}: {detail}"
         if response.status_code >= 400:
             refused = BlueBubblesRefusedError(response.status_code, message, body.get("data"))
             # A 5xx with no data is the server failing, not an answer about this request.
@@ -128,11 +132,18 @@ class BlueBubblesClient:
         except httpx.HTTPError as exc:
             raise BlueBubblesUnreachableError(type(exc).__name__) from None
 
-    async def ping(self) -> bool:
+    async def ping(self) -> str | None:
+        """None when the server answers ``pong``; else what is wrong, for the log."""
         try:
-            return bool(await self.call("GET", "ping") == "pong")
-        except (BlueBubblesUnreachableError, BlueBubblesRefusedError):
-            return False
+            if await self.call("GET", "ping") == "pong":
+                return None
+            return "answers its ping with something other than pong"
+        except BlueBubblesUnreachableError:
+            return "does not answer"
+        except BlueBubblesRefusedError as refused:
+            if refused.status == 401:
+                return "refused the password"
+            return f"refused its ping ({refused.status}: {refused.message})"
 
     async def private_api(self) -> bool:
         """Whether the Private API is on and its helper connected (effects, replies,

@@ -73,7 +73,7 @@ async def handle_event(carrier: BlueBubblesCarrier, event: dict[str, Any]) -> No
     elif kind in GROUP_EVENTS:
         await _group_change(carrier, str(kind), data)
     else:
-        log.debug("line %s: BlueBubbles event %s ignored", carrier.line_id, kind)
+        log.debug("line %s: BlueBubbles event %s ignored", carrier.phone_number, kind)
 
 
 # The group changes Messages reports (a member's own, or made on the Mac itself).
@@ -111,7 +111,7 @@ async def _group_change(carrier: BlueBubblesCarrier, kind: str, data: dict[str, 
         return
     chat_id = await carrier.chat_for(chat_ref, "")
     if chat_id is None:
-        log.info("line %s: %s in a group openlinq does not know", carrier.line_id, kind)
+        log.info("line %s: %s in a group openlinq does not know", carrier.phone_number, kind)
         return
     actor = None if data.get("isFromMe") else _sender(data)
     recorder, account_id = carrier.recorder, carrier.account_id
@@ -172,7 +172,7 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
         return
     parts = await _parts(carrier, data)
     if not parts:
-        log.info("line %s: message %s has no content; not recorded", carrier.line_id, guid)
+        log.info("line %s: message %s has no content; not recorded", carrier.phone_number, guid)
         return
     chat_ref = _chat_guid(data) or f"iMessage;-;{sender}"
     service = Service.SMS if chat_ref.startswith("SMS;") else Service.IMESSAGE
@@ -182,7 +182,9 @@ async def _new_message(carrier: BlueBubblesCarrier, data: dict[str, Any]) -> Non
         if chat_id is None:
             # A group this line was added to elsewhere: recording it as a direct chat would
             # send the agent's answer to one member privately.
-            log.info("line %s: message in an unknown group %s not recorded", carrier.line_id, guid)
+            log.info(
+                "line %s: message in an unknown group %s not recorded", carrier.phone_number, guid
+            )
             return
     reply_to = await _reply_target(carrier, data)
     message = await carrier.recorder.inbound_message(
@@ -238,7 +240,7 @@ async def _tapback(carrier: BlueBubblesCarrier, data: dict[str, Any], sender: st
     part = int(match.group(1) or 0)
     target = await carrier.message_for(match.group(2))
     if target is None:
-        log.info("line %s: tapback on a message openlinq does not know", carrier.line_id)
+        log.info("line %s: tapback on a message openlinq does not know", carrier.phone_number)
         return
     async with carrier.storage.read() as repos:
         reactions = (await repos.messages.reactions_for([target])).get(target, [])

@@ -19,13 +19,14 @@ from typing import Any
 import smpp34
 from smpp34 import _smpp34 as smpp_constants  # the stub declares the TLV_/ESME_ constants here
 
-from openlinq.delivery.carrier import Carrier, CarrierRejectedError, ChatAction, OutboundMessage
+from openlinq.delivery.carrier import CarrierRejectedError, ChatAction, OutboundMessage
+from openlinq.delivery.routing import LineCarrier
 from openlinq.delivery.smpp.encoding import Part, decode, segments
 from openlinq.delivery.smpp.session import SmppRefusedError, SmppSession
 from openlinq.delivery.smpp.settings import SmppSettings
 from openlinq.domain.clock import Clock
 from openlinq.domain.delivery import SENDABLE, DeliveryRecorder
-from openlinq.domain.errors import ErrorCode
+from openlinq.domain.errors import ErrorCode, LinqError
 from openlinq.domain.ids import AccountId, LineId, MessageId
 from openlinq.domain.models import Service
 from openlinq.store.repos.carrier_refs import MessageRef
@@ -61,7 +62,7 @@ _UNNAMED = "unnamed:"
 RECHECK_AFTER = 1.0
 
 
-class SmppCarrier(Carrier):
+class SmppCarrier(LineCarrier):
     name = "smpp"
 
     def __init__(
@@ -189,11 +190,18 @@ class SmppCarrier(Carrier):
             stored = await repos.messages.get_any(message_id)
         return stored is not None and stored.delivery_status in SENDABLE
 
+    @classmethod
+    def never_carries(cls, kind: str, data: dict[str, Any]) -> LinqError | None:
+        # SMS has no reactions, edits, typing, read receipts or group management. Marking a
+        # chat read is openlinq's own state: nothing to tell the SMSC, nothing to refuse.
+        if kind == "chat_read":
+            return None
+        return LinqError(ErrorCode.RECIPIENT_UNSUPPORTED_TYPE, f"SMS cannot carry {kind}")
+
     async def perform(self, action: ChatAction) -> None:
-        # SMS has no reactions, edits, typing, read receipts or group management.
-        raise CarrierRejectedError(
-            ErrorCode.RECIPIENT_UNSUPPORTED_TYPE, f"SMS cannot carry {action.kind}"
-        )
+        refused = self.never_carries(action.kind, action.data)
+        if refused is not None:
+            raise CarrierRejectedError(refused.code, refused.message)
 
     async def _deliver(self, event: smpp34.DeliverSmEvent) -> None:
         if event.esm_class & _RECEIPT_MASK == _SMSC_RECEIPT:
