@@ -176,13 +176,17 @@ def receiver_process(commands: Connection, port: int) -> None:
 
         def answer() -> None:
             nonlocal taken
-            command = commands.recv()
+            try:
+                command = commands.recv()
+            except EOFError:  # the bench is gone (killed): stop, don't spin on the pipe
+                command = "stop"
             if command == "count":
                 commands.send(len(arrivals))
             elif command == "take":
                 commands.send(arrivals[taken:])
                 taken = len(arrivals)
-            else:
+            elif not stopped.done():
+                loop.remove_reader(commands.fileno())
                 stopped.set_result(None)
 
         loop.add_reader(commands.fileno(), answer)

@@ -23,15 +23,32 @@ async def test_calls_made_while_a_batch_runs_go_together_in_the_next() -> None:
 
     call = GroupCall(run)
     first = asyncio.create_task(call(1))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert batches == [[1]]  # the first call did not wait for company
+    for _ in range(4):  # a turn with no new call is all the first one waits
+        await asyncio.sleep(0)
+    assert batches == [[1]]
     others = [asyncio.create_task(call(n)) for n in (2, 3, 4)]
     await asyncio.sleep(0)
     release.set()
     assert await first == 10
     assert [await task for task in others] == [20, 30, 40]
     assert batches == [[1], [2, 3, 4]]
+
+
+async def test_calls_arriving_a_turn_apart_go_together() -> None:
+    """As the job runner starts its claimed jobs: one per turn of the event loop."""
+    batches: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int]:
+        batches.append(items)
+        return [item * 10 for item in items]
+
+    call = GroupCall(run)
+    tasks = []
+    for n in range(5):
+        tasks.append(asyncio.create_task(call(n)))
+        await asyncio.sleep(0)
+    assert [await task for task in tasks] == [0, 10, 20, 30, 40]
+    assert batches == [[0, 1, 2, 3, 4]]
 
 
 async def test_a_failed_batch_fails_its_own_callers_only() -> None:
