@@ -48,7 +48,8 @@ def load(path: Path | None) -> dict[str, Any] | None:
     if path is None or not path.exists():
         return None
     report: dict[str, Any] = json.loads(path.read_text())
-    report.setdefault("file", str(path))
+    shown = path.resolve()
+    report.setdefault("file", str(shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown))
     return report
 
 
